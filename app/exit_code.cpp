@@ -1,0 +1,13 @@
+#include "app/exit_code.h"
+
+#include "engine/core/error.h"
+
+namespace qt {
+
+int exit_code_for(const std::exception& e) {
+  if (dynamic_cast<const UsageError*>(&e)) return kExitUsage;
+  if (dynamic_cast<const DataError*>(&e)) return kExitData;
+  return kExitFailure;
+}
+
+}  // namespace qt

@@ -1,0 +1,14 @@
+#pragma once
+#include <exception>
+
+namespace qt {
+
+// qtrain's exit codes, documented in `qtrain --help` and README.
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;  // anything else (a bug, out of memory, interrupted)
+constexpr int kExitUsage = 2;    // a wrong flag, config key or value
+constexpr int kExitData = 3;     // a dataset or checkpoint file that cannot be used
+
+int exit_code_for(const std::exception& e);
+
+}  // namespace qt
