@@ -1,1 +1,36 @@
-int main() { return 0; }
+// qtrain: train, evaluate and compare networks with binary, ternary and low-bit weights.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "app/cmd_datasets.h"
+#include "app/cmd_train.h"
+#include "app/exit_code.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "qtrain: train and compare quantized neural networks (BinaryRelax, BCGD, Iterative Training, ProxyBNN and "
+      "their baselines) on the CPU.\n\nExit codes: 0 success, 1 failure, 2 usage or configuration error, "
+      "3 data or checkpoint error."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "qtrain 0.1.0");
+  qt::add_train_command(app);
+  qt::add_datasets_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "qtrain: %s (see --help)\n", e.what());
+    return qt::kExitUsage;
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "qtrain: error: %s\n", e.what());
+    return qt::exit_code_for(e);
+  }
+  return qt::kExitOk;
+}

@@ -1,0 +1,243 @@
+#include "app/config.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "engine/core/error.h"
+
+namespace qt {
+
+namespace {
+
+using json = nlohmann::json;
+
+const std::vector<ConfigCheck>& checks() {
+  static const std::vector<ConfigCheck> c = [] {
+    std::vector<ConfigCheck> v;
+    add_core_checks(v);
+    add_algorithm_checks(v);
+    return v;
+  }();
+  return c;
+}
+
+json::json_pointer pointer(const std::string& key) {
+  std::string p = "/" + key;
+  std::replace(p.begin(), p.end(), '.', '/');
+  return json::json_pointer(p);
+}
+
+std::vector<std::string> all_keys() {
+  std::vector<std::string> keys;
+  for (auto& o : config_options()) keys.push_back(o.key);
+  return keys;
+}
+
+std::string unknown_key_message(const std::string& key, const std::string& where) {
+  std::string m = where + ": unknown key '" + key + "'";
+  std::string near = nearest(key, all_keys());
+  if (!near.empty()) m += " (did you mean '" + near + "'?)";
+  return m + "; `qtrain train --help` lists every key";
+}
+
+const char* kind_name(OptKind k) {
+  switch (k) {
+    case OptKind::Int: return "an integer";
+    case OptKind::Float: return "a number";
+    case OptKind::String: return "a string";
+    case OptKind::Bool: return "true or false";
+    case OptKind::IntList: return "a list of integers";
+    case OptKind::StringList: return "a list of strings";
+  }
+  return "?";
+}
+
+bool has_kind(const json& v, OptKind k) {
+  switch (k) {
+    case OptKind::Int: return v.is_number_integer();
+    case OptKind::Float: return v.is_number();
+    case OptKind::String: return v.is_string();
+    case OptKind::Bool: return v.is_boolean();
+    case OptKind::IntList:
+      return v.is_array() && std::all_of(v.begin(), v.end(), [](const json& e) { return e.is_number_integer(); });
+    case OptKind::StringList:
+      return v.is_array() && std::all_of(v.begin(), v.end(), [](const json& e) { return e.is_string(); });
+  }
+  return false;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> r;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, sep))
+    if (!item.empty()) r.push_back(item);
+  return r;
+}
+
+}  // namespace
+
+const std::vector<ConfigOption>& config_options() {
+  static const std::vector<ConfigOption> options = [] {
+    std::vector<ConfigOption> v;
+    add_core_options(v);
+    add_algorithm_options(v);
+    return v;
+  }();
+  return options;
+}
+
+const ConfigOption* find_option(const std::string& key) {
+  for (auto& o : config_options())
+    if (o.key == key) return &o;
+  return nullptr;
+}
+
+std::string nearest(const std::string& word, const std::vector<std::string>& candidates) {
+  auto distance = [](const std::string& a, const std::string& b) {
+    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+      cur[0] = i;
+      for (size_t j = 1; j <= b.size(); ++j)
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+      std::swap(prev, cur);
+    }
+    return prev[b.size()];
+  };
+  std::string best;
+  size_t best_d = std::max<size_t>(3, word.size() / 3) + 1;
+  for (auto& c : candidates) {
+    // A key named by its last component alone ("momentum") also counts as close.
+    size_t d = distance(word, c);
+    auto dot = c.rfind('.');
+    if (dot != std::string::npos) d = std::min(d, distance(word, c.substr(dot + 1)));
+    if (d < best_d) best_d = d, best = c;
+  }
+  return best;
+}
+
+json default_config() {
+  json cfg = json::object();
+  for (auto& o : config_options()) cfg[pointer(o.key)] = o.def;
+  return cfg;
+}
+
+json parse_value(const ConfigOption& o, const std::string& text, const std::string& where) {
+  auto fail = [&]() -> json {
+    throw UsageError(where + ": '" + text + "' is not " + kind_name(o.kind) + " (for " + o.key + ")");
+  };
+  try {
+    size_t used = 0;
+    switch (o.kind) {
+      case OptKind::Int: {
+        long long v = std::stoll(text, &used);
+        if (used != text.size()) fail();
+        return v;
+      }
+      case OptKind::Float: {
+        double v = std::stod(text, &used);
+        if (used != text.size()) fail();
+        return v;
+      }
+      case OptKind::String: return text;
+      case OptKind::Bool:
+        if (text == "true" || text == "1" || text == "on" || text == "yes") return true;
+        if (text == "false" || text == "0" || text == "off" || text == "no") return false;
+        return fail();
+      case OptKind::IntList: {
+        json a = json::array();
+        for (auto& p : split(text, ',')) {
+          long long v = std::stoll(p, &used);
+          if (used != p.size()) fail();
+          a.push_back(v);
+        }
+        return a;
+      }
+      case OptKind::StringList: {
+        json a = json::array();
+        for (auto& p : split(text, ',')) a.push_back(p);
+        return a;
+      }
+    }
+  } catch (const std::logic_error&) {  // stoll/stod: invalid_argument, out_of_range
+    fail();
+  }
+  return fail();
+}
+
+void set_value(json& cfg, const std::string& key, const json& value, const std::string& where) {
+  const ConfigOption* o = find_option(key);
+  if (!o) throw UsageError(unknown_key_message(key, where));
+  json v = value;
+  if (o->kind == OptKind::Float && v.is_number()) v = v.get<double>();
+  if (!has_kind(v, o->kind))
+    throw UsageError(where + ": " + key + " must be " + kind_name(o->kind) + ", got " + value.dump());
+  cfg[pointer(key)] = v;
+}
+
+void merge_config(json& cfg, const json& file, const std::string& where) {
+  if (!file.is_object()) throw UsageError(where + ": expected a JSON object at the top level");
+  std::function<void(const json&, const std::string&)> walk = [&](const json& node, const std::string& prefix) {
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
+      if (it.value().is_object() && !find_option(key)) {
+        walk(it.value(), key);
+        continue;
+      }
+      set_value(cfg, key, it.value(), where);
+    }
+  };
+  walk(file, "");
+}
+
+json read_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw UsageError("cannot read config file '" + path + "': check the path");
+  try {
+    return json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw UsageError("config file '" + path + "' is not valid JSON: " + e.what());
+  }
+}
+
+void validate_config(const json& cfg) {
+  for (auto& o : config_options()) {
+    const json& v = cfg.at(pointer(o.key));
+    if (!has_kind(v, o.kind)) throw UsageError(o.key + " must be " + kind_name(o.kind) + ", got " + v.dump());
+    auto check_range = [&](double x) {
+      if (x < o.min || x > o.max) {
+        std::ostringstream m;
+        m << o.key << " = " << x << " is out of range: allowed ";
+        if (std::isinf(o.max)) m << "≥ " << o.min;
+        else if (std::isinf(o.min)) m << "≤ " << o.max;
+        else m << o.min << " … " << o.max;
+        throw UsageError(m.str());
+      }
+    };
+    if (o.kind == OptKind::Int || o.kind == OptKind::Float) check_range(v.get<double>());
+    if (o.kind == OptKind::IntList)
+      for (auto& e : v) check_range(e.get<double>());
+    if (o.kind == OptKind::String && !o.choices.empty() &&
+        std::find(o.choices.begin(), o.choices.end(), v.get<std::string>()) == o.choices.end()) {
+      std::string list;
+      for (auto& c : o.choices) list += (list.empty() ? "" : ", ") + c;
+      std::string m = o.key + " = '" + v.get<std::string>() + "' is not one of: " + list;
+      std::string near = nearest(v.get<std::string>(), o.choices);
+      if (!near.empty()) m += " (did you mean '" + near + "'?)";
+      throw UsageError(m);
+    }
+  }
+  for (auto& c : checks()) c(cfg);
+}
+
+TrainConfig to_train_config(const json& cfg) {
+  TrainConfig t;
+  for (auto& o : config_options())
+    if (o.apply) o.apply(t, cfg.at(pointer(o.key)));
+  return t;
+}
+
+}  // namespace qt

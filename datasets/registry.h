@@ -1,0 +1,40 @@
+#pragma once
+// The one entry point the training loop uses: a dataset name and a few choices in, the three
+// splits (train, validation, test) with their normalisation and augmentation out.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "datasets/dataset.h"
+#include "datasets/synthetic.h"
+
+namespace qt {
+
+struct DataRequest {
+  std::string name;      // one of dataset_names(): "fashion-mnist", "mnist", "cifar10", ...
+  std::string data_dir;  // "" = search QTRAIN_DATA_DIR, then the system locations
+  int64_t val_size = -1;  // held out from the training set; -1 = the dataset's default, 0 = none
+  bool stratified = false;  // the same class proportions in train and validation
+  uint64_t split_seed = 0;
+  std::string normalization = "standard";  // "standard" constants | "computed" | "none"
+  std::string augment = "auto";  // "auto" = pad-crop + flip for 32×32 colour data | "on" | "off"
+  std::string cifar100_labels = "fine";  // "fine" (100 classes) | "coarse" (20 superclasses)
+  int64_t limit_train = 0;  // 0 = all; else keep the first n of the training split (after the split)
+  int64_t limit_test = 0;   // 0 = all; else keep the first n of the test set
+  SyntheticSpec synthetic;  // used when name == "synthetic"
+};
+
+struct DataSplits {
+  Dataset train, val, test;  // val is empty when val_size == 0
+  Normalization norm;        // one mean/std per channel
+  Augmentation aug;          // applied to training batches only
+};
+
+// Throws UsageError for an unknown name or option value (the message lists the valid ones),
+// DataError for a missing or bad file (the message names the file, what was expected and found).
+DataSplits load_splits(const DataRequest& req);
+
+// Every name load_splits accepts.
+std::vector<std::string> dataset_names();
+
+}  // namespace qt
