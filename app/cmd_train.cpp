@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "app/config.h"
+#include "app/interrupt.h"
 #include "app/progress.h"
 #include "app/run_training.h"
 #include "engine/core/error.h"
@@ -18,7 +19,8 @@ struct TrainArgs {
   std::map<std::string, std::string> flag_values;  // key → text given on the command line
   std::map<std::string, bool> bool_values;
   std::map<std::string, CLI::Option*> flags;
-  std::string config_file, out;
+  std::string config_file, out, resume, init_from;
+  double checkpoint_every = 300;
   std::vector<std::string> sets;
   bool dry_run = false, quiet = false;
 };
@@ -73,6 +75,9 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--config", args->config_file, "JSON file of settings (keys as in config.json), applied before flags");
   cmd->add_option("--set", args->sets, "override any key: --set optimizer.momentum=0.95 (repeatable), applied last");
   cmd->add_option("--out", args->out, "run directory [default: runs/<model>-<dataset>-<algo>-<hash>]");
+  cmd->add_option("--resume", args->resume, "continue the run in this directory from its last checkpoint (its config.json is used)");
+  cmd->add_option("--init-from", args->init_from, "start from the weights (and BatchNorm statistics) of this checkpoint, with a fresh optimizer");
+  cmd->add_option("--checkpoint-every", args->checkpoint_every, "seconds between mid-epoch checkpoints (0 = only at epoch ends) [default: 300]");
   cmd->add_flag("--dry-run", args->dry_run, "print the resolved configuration and exit");
   cmd->add_flag("-q,--quiet", args->quiet, "no per-epoch lines");
   for (auto& o : config_options()) {
@@ -86,6 +91,14 @@ void add_train_command(CLI::App& app) {
     }
   }
   cmd->callback([args]() {
+    if (!args->resume.empty()) {
+      for (auto& [key, o] : args->flags)
+        if (o->count() && key != "threads")
+          throw UsageError("--resume continues a run with its own config.json: " + o->get_name() +
+                           " cannot change it (only --threads can)");
+      if (!args->config_file.empty() || !args->sets.empty() || !args->init_from.empty())
+        throw UsageError("--resume continues a run with its own config.json: drop --config, --set and --init-from");
+    }
     json cfg = resolve(*args);
     if (args->dry_run) {
       std::printf("%s\n", cfg.dump(2).c_str());
@@ -95,7 +108,11 @@ void add_train_command(CLI::App& app) {
     opt.out = args->out;
     opt.quiet = args->quiet;
     opt.progress = stderr_is_terminal();
-    run_training(cfg, opt);
+    opt.checkpoint_every = args->checkpoint_every;
+    opt.init_from = args->init_from;
+    opt.stop = install_interrupt_handler();
+    RunResult r = args->resume.empty() ? run_training(cfg, opt) : resume_training(args->resume, opt);
+    if (!r.finished) throw Interrupted("interrupted; checkpoint saved in " + r.dir + "/checkpoints/last.ckpt");
   });
 }
 

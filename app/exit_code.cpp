@@ -7,6 +7,7 @@ namespace qt {
 int exit_code_for(const std::exception& e) {
   if (dynamic_cast<const UsageError*>(&e)) return kExitUsage;
   if (dynamic_cast<const DataError*>(&e)) return kExitData;
+  if (dynamic_cast<const Interrupted*>(&e)) return kExitInterrupted;
   return kExitFailure;
 }
 

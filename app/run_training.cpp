@@ -5,16 +5,20 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "app/config.h"
-#include "app/files.h"
 #include "app/progress.h"
+#include "engine/core/error.h"
+#include "engine/core/files.h"
 #include "engine/core/parallel.h"
 #include "engine/train/trainer.h"
 
 namespace qt {
 
 using json = nlohmann::json;
+namespace fs = std::filesystem;
 
 std::string config_hash(const json& config) {
   json c = config;
@@ -26,7 +30,9 @@ std::string config_hash(const json& config) {
   return buf;
 }
 
-static std::string epoch_line(const json& r, int epochs) {
+namespace {
+
+std::string epoch_line(const json& r, int epochs) {
   char buf[512];
   std::string val;
   if (r.contains("val_acc")) {
@@ -42,6 +48,75 @@ static std::string epoch_line(const json& r, int epochs) {
   return buf;
 }
 
+// The printed lines, also kept in log.txt (rewritten whole each time: it stays small).
+class RunLog {
+ public:
+  RunLog(std::string path, bool quiet) : path_(std::move(path)), quiet_(quiet) {
+    std::ifstream in(path_);
+    if (in) text_.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  void line(const std::string& s) {
+    if (!quiet_) {
+      std::printf("%s\n", s.c_str());
+      std::fflush(stdout);
+    }
+    text_ += s + "\n";
+    write_file_atomic(path_, text_);
+  }
+
+ private:
+  std::string path_, text_;
+  bool quiet_;
+};
+
+// metrics.jsonl's records up to (and including) `epochs`; later lines belong to work after the
+// checkpoint and are redone.
+std::vector<json> read_metrics(const std::string& path, int epochs) {
+  std::vector<json> recs;
+  std::ifstream in(path);
+  std::string line;
+  while (recs.size() < static_cast<size_t>(epochs) && std::getline(in, line)) {
+    try {
+      recs.push_back(json::parse(line));
+    } catch (const json::exception&) {
+      throw DataError(path + ": line " + std::to_string(recs.size() + 1) + " is not valid JSON");
+    }
+  }
+  if (recs.size() != static_cast<size_t>(epochs))
+    throw DataError(path + ": has " + std::to_string(recs.size()) + " epoch records, the checkpoint is at epoch " +
+                    std::to_string(epochs));
+  return recs;
+}
+
+json summarize(const std::vector<json>& recs, double seconds, bool finished) {
+  json s = {{"schema_version", 1}, {"finished", finished}, {"epochs_done", recs.size()}};
+  if (recs.empty()) return s;
+  const json& last = recs.back();
+  const bool has_val = last.contains("val_acc");
+  // Model selection uses validation accuracy when there is a validation split, never the test set.
+  size_t best = 0;
+  for (size_t i = 0; i < recs.size(); ++i) {
+    const char* key = has_val ? "val_acc" : "test_acc";
+    if (recs[i][key].get<double>() > recs[best][key].get<double>()) best = i;
+  }
+  s["final"] = {{"epoch", last["epoch"]}, {"test_acc", last["test_acc"]}, {"test_loss", last["test_loss"]}};
+  s["best"] = {{"epoch", recs[best]["epoch"]},
+               {"selected_by", has_val ? "val_acc" : "test_acc"},
+               {"test_acc", recs[best]["test_acc"]}};
+  if (has_val) {
+    s["final"]["val_acc"] = last["val_acc"];
+    s["best"]["val_acc"] = recs[best]["val_acc"];
+  }
+  double best_test = 0;
+  for (auto& r : recs) best_test = std::max(best_test, r["test_acc"].get<double>());
+  s["max_test_acc"] = best_test;
+  s["timing"] = {{"seconds", seconds}};
+  s["versions"] = {{"qtrain", "0.1.0"}, {"checkpoint_format", kCheckpointVersion}};
+  return s;
+}
+
+}  // namespace
+
 RunResult run_training(const json& config, const RunOptions& opt) {
   validate_config(config);
   TrainConfig cfg = to_train_config(config);
@@ -51,60 +126,110 @@ RunResult run_training(const json& config, const RunOptions& opt) {
   result.dir = opt.out.empty() ? "runs/" + cfg.model + "-" + cfg.data.name + "-" + cfg.algo.name + "-" +
                                      config_hash(config)
                                : opt.out;
+  const std::string ckpt_dir = result.dir + "/checkpoints", last_ckpt = ckpt_dir + "/last.ckpt";
+  // Read everything that can fail before touching the run directory.
+  Checkpoint resume_from;
+  if (opt.resume) resume_from = load_checkpoint(last_ckpt);
+  Checkpoint init;
+  if (!opt.init_from.empty()) init = load_checkpoint(opt.init_from);
+  if (!opt.resume && fs::exists(last_ckpt))
+    throw UsageError("the run directory " + result.dir + " already holds a run: continue it with --resume " +
+                     result.dir + ", or choose another --out");
+
   const auto start = std::chrono::steady_clock::now();
   DataSplits data = load_splits(cfg.data);
   Trainer trainer(cfg, data);
+  std::vector<json> recs;
+  double seconds_before = 0;
+  if (opt.resume) {
+    if (resume_from.meta.contains("config") && resume_from.meta["config"] != config)
+      throw DataError(last_ckpt + ": was written with another configuration than " + result.dir + "/config.json");
+    trainer.restore(resume_from);
+    recs = read_metrics(result.dir + "/metrics.jsonl", trainer.epoch());
+    seconds_before = resume_from.meta.value("run_seconds", 0.0);
+  } else if (!opt.init_from.empty()) {
+    trainer.load_weights(init);
+  }
 
-  make_dirs(result.dir);
+  make_dirs(ckpt_dir);
   write_file_atomic(result.dir + "/config.json", config.dump(2) + "\n");
-  std::string metrics;
+  RunLog log(result.dir + "/log.txt", opt.quiet);
   ProgressLine progress(opt.progress && !opt.quiet);
-  if (!opt.quiet)
-    std::printf("%s on %s (%lld train / %lld val / %lld test), %s, %d epochs → %s\n", cfg.model.c_str(),
-                cfg.data.name.c_str(), static_cast<long long>(data.train.size()),
-                static_cast<long long>(data.val.size()), static_cast<long long>(data.test.size()),
-                cfg.algo.name.c_str(), cfg.epochs, result.dir.c_str());
-  std::fflush(stdout);
+  char head[512];
+  std::snprintf(head, sizeof head, "%s %s on %s (%lld train / %lld val / %lld test), %s, %d epochs → %s",
+                opt.resume ? "resuming" : "training", cfg.model.c_str(), cfg.data.name.c_str(),
+                static_cast<long long>(data.train.size()), static_cast<long long>(data.val.size()),
+                static_cast<long long>(data.test.size()), cfg.algo.name.c_str(), cfg.epochs, result.dir.c_str());
+  log.line(head);
 
-  double best_test = -1, best_val = -1;
-  int best_epoch = 0;
-  json last;
-  trainer.run(
+  auto elapsed = [&] {
+    return seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  auto save = [&] {
+    Checkpoint c = trainer.snapshot();
+    c.meta["config"] = config;
+    c.meta["run_seconds"] = elapsed();
+    save_checkpoint(c, last_ckpt);
+  };
+  auto last_save = std::chrono::steady_clock::now();
+  std::string metrics_text;
+  for (auto& r : recs) metrics_text += r.dump() + "\n";
+
+  result.finished = trainer.run(
       [&](const json& rec) {
         progress.clear();
-        metrics += rec.dump() + "\n";
-        write_file_atomic(result.dir + "/metrics.jsonl", metrics);
-        // Model selection uses validation accuracy when there is a validation split.
-        double sel = rec.contains("val_acc") ? rec["val_acc"].get<double>() : rec["test_acc"].get<double>();
-        if (sel > best_val) {
-          best_val = sel;
-          best_test = rec["test_acc"];
-          best_epoch = rec["epoch"];
-        }
-        last = rec;
-        if (!opt.quiet) {
-          std::printf("%s\n", epoch_line(rec, cfg.epochs).c_str());
-          std::fflush(stdout);
+        recs.push_back(rec);
+        metrics_text += rec.dump() + "\n";
+        // Metrics first, then the checkpoint: a crash in between redoes the epoch on resume,
+        // and read_metrics drops the extra line.
+        write_file_atomic(result.dir + "/metrics.jsonl", metrics_text);
+        save();
+        last_save = std::chrono::steady_clock::now();
+        write_file_atomic(result.dir + "/summary.json", summarize(recs, elapsed(), false).dump(2) + "\n");
+        log.line(epoch_line(rec, cfg.epochs));
+      },
+      [&](const TrainProgress& p) {
+        progress.update(p);
+        if (opt.checkpoint_every > 0 &&
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - last_save).count() > opt.checkpoint_every) {
+          save();
+          last_save = std::chrono::steady_clock::now();
         }
       },
-      [&](const TrainProgress& p) { progress.update(p); });
+      opt.stop);
+  progress.clear();
 
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  result.summary = {{"final_test_acc", last["test_acc"]},
-                    {"final_test_loss", last["test_loss"]},
-                    {"best_epoch", best_epoch},
-                    {"best_test_acc", best_test},
-                    {"timing", {{"seconds", seconds}}}};
-  if (last.contains("val_acc")) {
-    result.summary["final_val_acc"] = last["val_acc"];
-    result.summary["best_val_acc"] = best_val;
+  if (!result.finished) {
+    save();
+    log.line("stopped at epoch " + std::to_string(trainer.epoch() + 1) + ", step " + std::to_string(trainer.step()) +
+             "; continue with: qtrain train --resume " + result.dir);
   }
+  result.summary = summarize(recs, elapsed(), result.finished);
   write_file_atomic(result.dir + "/summary.json", result.summary.dump(2) + "\n");
-  if (!opt.quiet)
-    std::printf("final test accuracy %.2f%% (best by %s: %.2f%% at epoch %d); metrics in %s/metrics.jsonl\n",
-                100 * last["test_acc"].get<double>(), last.contains("val_acc") ? "validation" : "test",
-                100 * best_test, best_epoch, result.dir.c_str());
+  if (result.finished && !recs.empty()) {
+    char tail[512];
+    const json& b = result.summary["best"];
+    std::snprintf(tail, sizeof tail, "final test accuracy %.2f%%; best by %s: epoch %d, test %.2f%%; metrics in %s/metrics.jsonl",
+                  100 * recs.back()["test_acc"].get<double>(), b["selected_by"].get<std::string>().c_str(),
+                  b["epoch"].get<int>(), 100 * b["test_acc"].get<double>(), result.dir.c_str());
+    log.line(tail);
+  }
   return result;
+}
+
+RunResult resume_training(const std::string& run_dir, RunOptions opt) {
+  const std::string path = run_dir + "/config.json";
+  if (!fs::exists(path)) throw UsageError("--resume " + run_dir + ": no config.json there: is it a run directory?");
+  json config;
+  try {
+    std::ifstream in(path);
+    config = json::parse(in);
+  } catch (const json::exception& e) {
+    throw DataError(path + ": is not valid JSON: " + e.what());
+  }
+  opt.out = run_dir;
+  opt.resume = true;
+  return run_training(config, opt);
 }
 
 }  // namespace qt

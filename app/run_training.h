@@ -1,6 +1,13 @@
 #pragma once
-// One training run from a resolved configuration: its run directory, its metrics, its log.
-// The `train` command and the tests call this; `sweep` will too.
+// One training run from a resolved configuration, in its own directory:
+//   config.json    the resolved configuration
+//   metrics.jsonl  one JSON object per epoch
+//   summary.json   best and final results, time, versions
+//   log.txt        the lines printed
+//   checkpoints/last.ckpt  everything needed to continue exactly (written at every epoch end,
+//                  every --checkpoint-every seconds, and on Ctrl-C)
+// The `train` command, `sweep` and the tests call this.
+#include <atomic>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -8,17 +15,24 @@
 namespace qt {
 
 struct RunOptions {
-  std::string out;      // run directory ("" = runs/<model>-<dataset>-<algo>-<hash>)
-  bool quiet = false;   // no per-epoch lines
-  bool progress = false;  // a live progress line (on a terminal)
+  std::string out;               // run directory ("" = runs/<model>-<dataset>-<algo>-<hash>)
+  bool resume = false;           // continue the run in `out` from its last checkpoint
+  bool quiet = false;            // no per-epoch lines on stdout
+  bool progress = false;         // a live progress line (on a terminal)
+  double checkpoint_every = 300; // seconds between mid-epoch checkpoints (0 = only at epoch ends)
+  std::string init_from;         // a checkpoint whose weights start the run
+  const std::atomic<bool>* stop = nullptr;  // raised by Ctrl-C: checkpoint and return
 };
 
 struct RunResult {
   std::string dir;
+  bool finished = false;  // false: stopped, resumable
   nlohmann::json summary;
 };
 
 RunResult run_training(const nlohmann::json& config, const RunOptions& opt);
+// Reads RUN_DIR/config.json and continues that run.
+RunResult resume_training(const std::string& run_dir, RunOptions opt);
 
 // A short stable hash of the deterministic part of a config, for run directory names.
 std::string config_hash(const nlohmann::json& config);

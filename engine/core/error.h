@@ -17,3 +17,12 @@ struct DataError : std::runtime_error {
 };
 
 }  // namespace qt
+
+namespace qt {
+
+// A run stopped by Ctrl-C after saving its checkpoint: exit code 130, like the shell's.
+struct Interrupted : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace qt

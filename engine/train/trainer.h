@@ -6,7 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+
 #include "engine/quant/algorithm.h"
+#include "engine/train/checkpoint.h"
 #include "engine/train/train_config.h"
 
 namespace qt {
@@ -35,27 +38,47 @@ class Trainer {
   Trainer(const TrainConfig& cfg, const DataSplits& data);
   ~Trainer();
 
-  // Runs epochs [epoch(), cfg.epochs); calls on_epoch after each with its record.
-  void run(const std::function<void(const nlohmann::json&)>& on_epoch,
-           const std::function<void(const TrainProgress&)>& on_progress = {});
-  // One epoch; returns its metrics record (deterministic fields, plus "timing").
-  nlohmann::json run_epoch(const std::function<void(const TrainProgress&)>& on_progress = {});
+  // Runs (or continues) epochs until cfg.epochs; calls on_epoch after each with its record.
+  // Returns false when `stop` was raised: the trainer then stands between two steps, and
+  // snapshot() captures it exactly.
+  bool run(const std::function<void(const nlohmann::json&)>& on_epoch,
+           const std::function<void(const TrainProgress&)>& on_progress = {},
+           const std::atomic<bool>* stop = nullptr);
+
+  // Everything needed to continue exactly: weights, BatchNorm statistics, optimizer and
+  // algorithm state, and the position (epoch, step, batch within the epoch, running sums).
+  Checkpoint snapshot();
+  // Checks that the checkpoint fits this model (names and shapes) before changing anything.
+  void restore(const Checkpoint& c);
+  // Weights and BatchNorm statistics only, from another run (`--init-from`): a fresh optimizer.
+  void load_weights(const Checkpoint& c);
 
   int epoch() const { return epoch_; }
+  int64_t step() const { return step_; }
+  bool finished() const { return epoch_ >= cfg_.epochs; }
   Model& model() { return *model_; }
   Algorithm& algorithm() { return *algo_; }
   Optimizer& optimizer() { return *optimizer_; }
   const TrainConfig& config() const { return cfg_; }
 
  private:
+  // One epoch from batch_ on; false when stopped part-way.
+  bool run_epoch(nlohmann::json& record, const std::function<void(const TrainProgress&)>& on_progress,
+                 const std::atomic<bool>* stop);
+
   TrainConfig cfg_;
   const DataSplits& data_;
   std::unique_ptr<Model> model_;
   std::unique_ptr<Algorithm> algo_;
   std::unique_ptr<Optimizer> optimizer_;
+  Tensor dlogits_;
+  // The position, all of it in snapshot(): a variable here that is not saved breaks exact resume.
   int epoch_ = 0;
   int64_t step_ = 0;
-  Tensor dlogits_;
+  int64_t batch_ = 0;  // next batch within the epoch
+  double loss_sum_ = 0;
+  int64_t correct_ = 0, seen_ = 0;
+  double train_seconds_ = 0;  // timing only, not part of the deterministic record
 };
 
 }  // namespace qt

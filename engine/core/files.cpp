@@ -1,4 +1,4 @@
-#include "app/files.h"
+#include "engine/core/files.h"
 
 #include <fcntl.h>
 #include <unistd.h>
