@@ -10,6 +10,7 @@ using json = nlohmann::json;
 
 void add_core_options(std::vector<ConfigOption>& v) {
   auto add = [&](ConfigOption o) { v.push_back(std::move(o)); };
+  add({"schema_version", "", "version of the config.json layout (docs/metrics.md)", OptKind::Int, 1, {}, 1, 1, {}});
   add({"model", "--model", "network to train (see `qtrain models`)", OptKind::String, "lenet5", model_names(), 0, 0,
        [](TrainConfig& t, const json& x) { t.model = x; }});
   add({"data.name", "--dataset", "dataset (see `qtrain datasets list`)", OptKind::String, "fashion-mnist",

@@ -132,6 +132,7 @@ bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&
   const double eval_seconds = seconds_since(t1);
 
   rec = json::object();
+  rec["schema_version"] = 1;
   rec["epoch"] = e + 1;
   rec["lr"] = lr;
   rec["train_loss"] = loss_sum_ / seen_;
