@@ -84,10 +84,14 @@ void add_train_command(CLI::App& app) {
     if (o.flag.empty()) continue;
     std::string help = o.help + choices_text(o) + " [default: " + default_text(o) + "] (" + o.key + ")";
     if (o.kind == OptKind::Bool) {
-      args->bool_values[o.key] = false;
-      args->flags[o.key] = cmd->add_flag(o.flag + "{true}", args->bool_values[o.key], help);
+      args->bool_values[o.key] = o.def.get<bool>();
+      const std::string name = o.flag.substr(2);
+      args->flags[o.key] = cmd->add_flag(o.flag + ",!--no-" + name, args->bool_values[o.key], help);
     } else {
-      args->flags[o.key] = cmd->add_option(o.flag, args->flag_values[o.key], help);
+      static const std::map<OptKind, std::string> type_names = {
+          {OptKind::Int, "INT"}, {OptKind::Float, "FLOAT"}, {OptKind::String, "TEXT"},
+          {OptKind::IntList, "INT,..."}, {OptKind::StringList, "TEXT,..."}};
+      args->flags[o.key] = cmd->add_option(o.flag, args->flag_values[o.key], help)->type_name(type_names.at(o.kind));
     }
   }
   cmd->callback([args]() {

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "app/cmd_datasets.h"
+#include "app/cmd_eval.h"
 #include "app/cmd_train.h"
 #include "app/exit_code.h"
 
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "qtrain 0.1.0");
   qt::add_train_command(app);
+  qt::add_eval_command(app);
   qt::add_datasets_command(app);
   try {
     app.parse(argc, argv);

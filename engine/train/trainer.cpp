@@ -17,33 +17,6 @@ using json = nlohmann::json;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 }  // namespace
 
-EvalResult evaluate(Model& model, Algorithm& algo, const Dataset& data, const Normalization& norm,
-                    int64_t batch_size) {
-  EvalResult r;
-  if (data.size() == 0) return r;
-  algo.begin_eval();
-  std::vector<int64_t> order(data.size());
-  for (int64_t i = 0; i < data.size(); ++i) order[i] = i;
-  BatchStream stream(data, order, batch_size, false, norm, Augmentation{}, 0);
-  Batch batch;
-  Context ctx;
-  ctx.training = false;
-  double loss_sum = 0;
-  int64_t correct = 0;
-  while (stream.next(batch)) {
-    const Tensor& logits = model.forward(batch.x, ctx);
-    int64_t c = 0;
-    float loss = softmax_cross_entropy(logits, batch.y, nullptr, &c);
-    loss_sum += static_cast<double>(loss) * batch.x.dim(0);
-    correct += c;
-  }
-  algo.end_eval();
-  r.samples = data.size();
-  r.loss = loss_sum / r.samples;
-  r.accuracy = static_cast<double>(correct) / r.samples;
-  return r;
-}
-
 Trainer::Trainer(const TrainConfig& cfg, const DataSplits& data) : cfg_(cfg), data_(data) {
   if (data.train.size() == 0) throw UsageError("the training split is empty");
   cfg_.model_options.in_channels = data.train.channels;

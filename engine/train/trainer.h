@@ -10,19 +10,10 @@
 
 #include "engine/quant/algorithm.h"
 #include "engine/train/checkpoint.h"
+#include "engine/train/evaluate.h"
 #include "engine/train/train_config.h"
 
 namespace qt {
-
-struct EvalResult {
-  double loss = 0;
-  double accuracy = 0;
-  int64_t samples = 0;
-};
-
-// Loss and accuracy of `model` on `data` in evaluation mode, with the algorithm's evaluated weights.
-EvalResult evaluate(Model& model, Algorithm& algo, const Dataset& data, const Normalization& norm,
-                    int64_t batch_size);
 
 struct TrainProgress {
   int epoch = 0, epochs = 0;

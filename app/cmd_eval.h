@@ -1,0 +1,9 @@
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace qt {
+
+// `qtrain eval CHECKPOINT`: accuracy, per-class accuracy, confusion, quantized-set check.
+void add_eval_command(CLI::App& app);
+
+}  // namespace qt

@@ -1,0 +1,25 @@
+#pragma once
+// Evaluation: loss, accuracy and the confusion matrix of a model on a dataset, with the weights
+// the algorithm evaluates (Q(w) in BinaryRelax's phase II, u in its phase I, ...).
+#include <cstdint>
+#include <vector>
+
+#include "datasets/dataset.h"
+#include "engine/models/model.h"
+#include "engine/quant/algorithm.h"
+
+namespace qt {
+
+struct EvalResult {
+  double loss = 0;
+  double accuracy = 0;
+  int64_t samples = 0;
+  std::vector<int64_t> confusion;  // classes × classes, row = true label, column = prediction
+  int classes = 0;
+  std::vector<double> per_class_accuracy() const;
+};
+
+EvalResult evaluate(Model& model, Algorithm& algo, const Dataset& data, const Normalization& norm,
+                    int64_t batch_size);
+
+}  // namespace qt
