@@ -5,6 +5,7 @@
 
 #include "app/cmd_datasets.h"
 #include "app/cmd_eval.h"
+#include "app/cmd_models.h"
 #include "app/cmd_train.h"
 #include "app/exit_code.h"
 
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   qt::add_train_command(app);
   qt::add_eval_command(app);
   qt::add_datasets_command(app);
+  qt::add_models_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
