@@ -129,7 +129,7 @@ void ByteReader::read_exact(uint8_t* dst, size_t n, const std::string& part) {
   const size_t got = read_some(dst, n);
   if (got < n)
     fail(std::string("truncated") + (gzip_ ? " (uncompressed content)" : "") + ": expected " +
-         part + " of " + std::to_string(n) + " bytes at byte offset " + std::to_string(start) +
+         part + ": " + std::to_string(n) + " bytes at byte offset " + std::to_string(start) +
          ", found " + std::to_string(got) + " bytes before the end of the file");
 }
 
@@ -137,13 +137,13 @@ void ByteReader::read_append(std::vector<uint8_t>& out, uint64_t n, const std::s
   const uint64_t start = offset_;
   auto truncated = [&](uint64_t found) {
     fail(std::string("truncated") + (gzip_ ? " (uncompressed content)" : "") + ": expected " +
-         part + " of " + std::to_string(n) + " bytes at byte offset " + std::to_string(start) +
+         part + ": " + std::to_string(n) + " bytes at byte offset " + std::to_string(start) +
          ", found " + std::to_string(found) + " bytes before the end of the file");
   };
   // Refuse sizes the file cannot possibly hold before allocating anything.
   if (!gzip_ && n > file_size_ - std::min(file_size_, offset_)) truncated(file_size_ - offset_);
   if (gzip_ && n / kMaxDeflateRatio > file_size_)
-    fail("expected " + part + " of " + std::to_string(n) + " bytes at byte offset " +
+    fail("expected " + part + ": " + std::to_string(n) + " bytes at byte offset " +
          std::to_string(start) + ", found a gzip file of " + std::to_string(file_size_) +
          " bytes, which cannot hold that much");
   const size_t base = out.size();

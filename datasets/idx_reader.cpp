@@ -62,7 +62,13 @@ Dataset read_idx(const std::string& images_path, const std::string& labels_path,
     d.height = static_cast<int>(dims[1]);
     d.width = static_cast<int>(dims[2]);
     const uint64_t n = dims[0];
-    const uint64_t bytes = n * dims[1] * dims[2];
+    // N ≤ 2^32 and H·W < 2^32 could overflow 64 bits: bound N·H·W at 2^48 bytes first.
+    const uint64_t per_image = uint64_t{dims[1]} * dims[2];
+    if (n > (uint64_t{1} << 48) / per_image)
+      in.fail("bad IDX header at byte offset 4: expected at most 2^48 bytes of images, found " +
+              std::to_string(n) + " images of " + std::to_string(dims[1]) + "×" +
+              std::to_string(dims[2]) + " pixels");
+    const uint64_t bytes = n * per_image;
     const std::string what = std::to_string(n) + " images of " + std::to_string(dims[1]) + "×" +
                              std::to_string(dims[2]) + " pixels (as the header says)";
     in.read_append(d.pixels, bytes, what);

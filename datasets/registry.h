@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "datasets/batch_stream.h"  // the loop pulls its batches from a BatchStream
 #include "datasets/dataset.h"
 #include "datasets/synthetic.h"
 
@@ -36,5 +37,15 @@ DataSplits load_splits(const DataRequest& req);
 
 // Every name load_splits accepts.
 std::vector<std::string> dataset_names();
+
+// The training and test sets as stored, before any split (for `qtrain datasets`).
+struct RawData {
+  Dataset train, test;
+  std::string dir;  // where the files were found ("" for synthetic data)
+};
+RawData load_raw(const DataRequest& req);
+
+// The validation size used when DataRequest::val_size is -1.
+int64_t default_val_size(const std::string& name, int64_t train_size);
 
 }  // namespace qt

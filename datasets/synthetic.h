@@ -1,7 +1,7 @@
 #pragma once
 // A seeded synthetic classification set of any shape and class count, for tests and
 // benchmarks: each class has a random prototype image, each sample is its class prototype
-// plus noise, so a model can learn it but not trivially.
+// mixed with uniform noise: learnable, with a difficulty set by `noise`.
 #include <cstdint>
 
 #include "datasets/dataset.h"
@@ -13,7 +13,7 @@ struct SyntheticSpec {
   int classes = 10;
   int64_t train_size = 6000, test_size = 1000;
   uint64_t seed = 0;
-  float noise = 0.25f;  // noise amplitude relative to the pixel range
+  float noise = 0.5f;  // share of each pixel that is noise, in [0, 1]
 };
 
 // Sample i of a set depends only on (spec.seed, split, i), so the train and test sets share

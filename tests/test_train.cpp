@@ -40,12 +40,14 @@ std::vector<json> run(const TrainConfig& cfg, int threads) {
 }  // namespace
 
 TEST_CASE("LeNet-5 overfits 256 Fashion-MNIST images to near-zero loss") {
-  TrainConfig cfg = small_config("lenet5", 50);
+  // Adam 3e-3 with a cosine decay: a constant rate keeps the loss bouncing (PyTorch too).
+  TrainConfig cfg = small_config("lenet5", 60);
   cfg.lr = 3e-3f;
+  cfg.schedule.name = "cosine";
   auto recs = run(cfg, 0);
   const json& last = recs.back();
   INFO("last epoch: " << last.dump());
-  CHECK(last["train_loss"].get<double>() < 0.05);
+  CHECK(last["train_loss"].get<double>() < 0.02);
   CHECK(last["train_acc"].get<double>() == 1.0);
   CHECK(recs.front()["train_loss"].get<double>() > 1.0);
 }

@@ -1,12 +1,15 @@
 #pragma once
 // 2-d convolution over NCHW, square kernels: y = W ⋆ x + b, x (N, Cin, H, W), W (Cout, Cin, k, k),
-// y (N, Cout, Ho, Wo) with Ho = (H + 2p − k)/s + 1. Computed as im2col + one GEMM per chunk of
-// samples; the chunking depends on the shapes only, so results are identical for every thread count.
-#include <vector>
-
+// y (N, Cout, Ho, Wo) with Ho = (H + 2p − k)/s + 1. Three ways to compute it, all the same function
+// up to rounding: im2col + one GEMM per chunk of samples (any shape); a direct stride-1 convolution
+// over shifted views of the padded input (direct_conv.h); Winograd F(2×2, 3×3) for 3×3 stride-1
+// kernels (winograd.h). The choice depends on the shapes only, and so does the split of the work:
+// results are identical for every thread count.
 #include "engine/layers/layer.h"
 
 namespace qt {
+
+enum class ConvAlgo { Auto, Im2col, Direct, Winograd };
 
 class Conv2d : public Layer {
  public:
@@ -27,13 +30,17 @@ class Conv2d : public Layer {
   int64_t kernel() const { return k_; }
   int64_t stride() const { return s_; }
   int64_t padding() const { return p_; }
+  // Auto (the default) picks the fastest algorithm for the input shape; the others force one
+  // (falling back to im2col where it does not apply), for tests and benchmarks.
+  void set_algorithm(ConvAlgo a) { algo_ = a; }
+  // The algorithm used for an input of shape `in`.
+  ConvAlgo algorithm_for(const Shape& in) const;
 
  private:
   int64_t in_, out_, k_, s_, p_;
   Param* weight_;
   Param* bias_ = nullptr;
-  std::vector<Tensor> work_;  // per-chunk scratch (columns, gathered dy), reused across steps
-  Tensor dw_parts_;           // per-chunk partial dW, summed in chunk order
+  ConvAlgo algo_ = ConvAlgo::Auto;
 };
 
 }  // namespace qt

@@ -19,7 +19,9 @@ LayerPtr activation(Model& m, const std::string& name) {
   throw UsageError("unknown activation '" + m.options.activation + "' (valid: relu, hardtanh)");
 }
 
-Shape shape_so_far(const Model& m, const Sequential& seq) { return seq.output_shape(m.input_shape(1)); }
+Shape shape_so_far(const Model& m, const Sequential& seq) {
+  return seq.output_shape(m.input_shape(1));
+}
 
 void add_logit_bn(Model& m, bool always) {
   if (m.options.logit_bn || always) m.net->add<BatchNorm>(m.params, "logit_bn", m.options.classes);

@@ -84,5 +84,8 @@ class Model {
 // (listing the valid ones), on invalid options, or on an input size the model cannot take.
 std::unique_ptr<Model> make_model(const std::string& name, const ModelOptions& options);
 std::vector<std::string> model_names();
+// The input each model was made for: 1×28×28 (Fashion-MNIST) for mlp and lenet5, 3×32×32
+// (CIFAR-10) for the VGGs and CIFAR ResNets, 3×224×224 with 1000 classes for resnet18.
+ModelOptions natural_options(const std::string& name);
 
 }  // namespace qt

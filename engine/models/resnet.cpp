@@ -21,7 +21,8 @@ namespace qt::models {
 
 namespace {
 
-// Projection shortcut: 1×1 conv with stride, no bias, then BatchNorm; layers "<name>.0", "<name>.1".
+// Projection shortcut: 1×1 conv with stride, no bias, then BatchNorm; layers "<name>.0",
+// "<name>.1".
 LayerPtr projection(Model& m, const std::string& name, int64_t in, int64_t out, int64_t stride) {
   auto s = std::make_unique<Sequential>(name);
   s->add<Conv2d>(m.params, name + ".0", in, out, 1, stride, 0, false);
@@ -53,7 +54,8 @@ void add_basic_block(Model& m, const std::string& name, int64_t in, int64_t plan
 
 void add_stem(Model& m, int64_t channels, int64_t kernel, int64_t stride) {
   Sequential& s = *m.net;
-  s.add<Conv2d>(m.params, "conv1", m.options.in_channels, channels, kernel, stride, kernel / 2, false);
+  s.add<Conv2d>(m.params, "conv1", m.options.in_channels, channels, kernel, stride, kernel / 2,
+                false);
   s.add<BatchNorm>(m.params, "bn1", channels);
   s.append(activation(m, "act1"));
 }

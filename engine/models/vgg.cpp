@@ -31,10 +31,11 @@ void add_features(Model& m, const std::vector<int>& cfg) {
     if (c == kPool) {
       const Shape now = shape_so_far(m, s);
       if (now[2] < 2 || now[3] < 2)
-        throw UsageError(m.name + " needs larger images: " + std::to_string(m.options.height) + "×" +
-                         std::to_string(m.options.width) + " shrinks to " + std::to_string(now[2]) +
-                         "×" + std::to_string(now[3]) + " before its max-pool " +
-                         std::to_string(pool + 1) + " (32×32 inputs work)");
+        throw UsageError(m.name + " needs larger images: " + std::to_string(m.options.height) +
+                         "×" + std::to_string(m.options.width) + " shrinks to " +
+                         std::to_string(now[2]) + "×" + std::to_string(now[3]) +
+                         " before its max-pool " + std::to_string(pool + 1) +
+                         " (32×32 inputs work)");
       s.add<MaxPool2d>("pool" + std::to_string(++pool), 2);
       continue;
     }

@@ -1,0 +1,77 @@
+#include "engine/layers/max_pool2d.h"
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "engine/core/parallel.h"
+
+namespace qt {
+
+MaxPool2d::MaxPool2d(std::string name, int64_t kernel, int64_t stride, int64_t padding)
+    : Layer(std::move(name)), k_(kernel), s_(stride == 0 ? kernel : stride), p_(padding) {
+  if (k_ < 1 || s_ < 1 || p_ < 0 || 2 * p_ > k_)
+    throw std::invalid_argument(this->name() + ": max pooling needs kernel ≥ 1, stride ≥ 1 and 0 ≤ padding ≤ kernel/2, got " +
+                                describe());
+}
+
+std::string MaxPool2d::describe() const {
+  return "MaxPool2d(k " + std::to_string(k_) + ", s " + std::to_string(s_) + ", p " + std::to_string(p_) + ")";
+}
+
+Shape MaxPool2d::output_shape(const Shape& in) const {
+  if (in.size() != 4 || in[2] + 2 * p_ < k_ || in[3] + 2 * p_ < k_)
+    throw std::invalid_argument(name() + ": expected (N, C, H, W) with H, W ≥ " + std::to_string(k_ - 2 * p_) +
+                                ", got " + shape_str(in));
+  return {in[0], in[1], (in[2] + 2 * p_ - k_) / s_ + 1, (in[3] + 2 * p_ - k_) / s_ + 1};
+}
+
+// y[n, c, i, j] = max_{a, b < k} x[n, c, i·s − p + a, j·s − p + b]
+void MaxPool2d::forward(const Tensor& x, Tensor& y, const Context&) {
+  y.resize(output_shape(x.shape()));
+  const int64_t h = x.dim(2), w = x.dim(3), ho = y.dim(2), wo = y.dim(3);
+  const int64_t planes = x.dim(0) * x.dim(1);
+  argmax_.resize(static_cast<size_t>(y.size()));
+  const int64_t k = k_, s = s_, p = p_;
+  parallel_for(planes, std::max<int64_t>(1, 16384 / (h * w)), [&](int64_t p0, int64_t p1) {
+    for (int64_t pl = p0; pl < p1; ++pl) {
+      const float* xp = x.data() + pl * h * w;
+      float* yp = y.data() + pl * ho * wo;
+      int32_t* am = argmax_.data() + pl * ho * wo;
+      for (int64_t i = 0; i < ho; ++i) {
+        const int64_t a0 = std::max<int64_t>(0, i * s - p), a1 = std::min(h, i * s - p + k);
+        for (int64_t j = 0; j < wo; ++j) {
+          const int64_t b0 = std::max<int64_t>(0, j * s - p), b1 = std::min(w, j * s - p + k);
+          float best = -std::numeric_limits<float>::infinity();
+          int64_t at = a0 * w + b0;
+          for (int64_t a = a0; a < a1; ++a)
+            for (int64_t b = b0; b < b1; ++b)
+              if (xp[a * w + b] > best || std::isnan(xp[a * w + b])) {  // NaN wins, as in PyTorch
+                best = xp[a * w + b];
+                at = a * w + b;
+              }
+          yp[i * wo + j] = xp[at];
+          am[i * wo + j] = static_cast<int32_t>(at);
+        }
+      }
+    }
+  });
+}
+
+// dx[n, c, argmax(i, j)] += dy[n, c, i, j]
+void MaxPool2d::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
+  if (!dx) return;
+  dx->resize(x.shape());
+  const int64_t hw = x.dim(2) * x.dim(3), howo = y.dim(2) * y.dim(3);
+  parallel_for(x.dim(0) * x.dim(1), std::max<int64_t>(1, 16384 / hw), [&](int64_t p0, int64_t p1) {
+    for (int64_t pl = p0; pl < p1; ++pl) {
+      float* d = dx->data() + pl * hw;
+      const float* g = dy.data() + pl * howo;
+      const int32_t* am = argmax_.data() + pl * howo;
+      for (int64_t i = 0; i < hw; ++i) d[i] = 0.0f;
+      for (int64_t i = 0; i < howo; ++i) d[am[i]] += g[i];
+    }
+  });
+}
+
+}  // namespace qt

@@ -1,0 +1,70 @@
+#pragma once
+// Projections Q(w) of a float weight tensor onto a quantized set (ALGORITHMS.md §1).
+//
+// They work on plain float spans and know nothing of layers. One scale α per tensor, or one per
+// output channel (per_channel: one per row of shape[0]). Every projection is deterministic and
+// gives bit-identical results for every thread count: reductions run over fixed chunks in a
+// fixed order (projection_kernels.h).
+//
+// Edge cases: all-zero input gives α = 0 and Q = 0; NaN or infinite weights throw
+// std::runtime_error (the training has diverged).
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace qt {
+
+enum class ProjectionKind {
+  Binary,        // {−α, +α}, α = mean|w|: the exact Euclidean projection
+  BinaryMedian,  // {−α, +α}, α = median|w| (lower median, as torch.median): a BCGD code option
+  BinaryNoScale,  // {−1, +1}: sign(w) (BinaryConnect, Iterative Training)
+  Ternary,        // {−α, 0, +α}: the exact Euclidean projection (BinaryRelax paper)
+  TernaryTwn,     // {−α, 0, +α}: TWN, Δ = 0.7·mean|w|, α = mean of |w_i| over |w_i| > Δ
+  TernaryTwnN,  // as TWN but α = Σ_{|w_i|>Δ}|w_i| / n (BinaryRelax and BCGD code); not idempotent
+  Bits,  // {0, ±1, …, ±m}·α, m = 2^(b−1) − 1, b = 3..8: Lloyd iterations from the max
+};
+
+struct ProjectionSpec {
+  ProjectionKind kind = ProjectionKind::Binary;
+  int bits = 1;         // the set's width: 1 for binary kinds, 2 for ternary kinds, 3..8 for Bits
+  int lloyd_iters = 1;  // Bits only: alternations of code assignment and least-squares α
+  bool per_channel = false;  // one α per row of shape[0] instead of one per tensor
+};
+
+// Names: binary, binary-median, binary-noscale, ternary, ternary-twn, ternary-twn-n, bits.
+// `bits` = 0 means "not given". For "bits" it is required: 1 → binary, 2 → ternary (exact),
+// 3..8 → Bits. For the other names it must be 0 or the name's own width (1 or 2).
+// Throws qt::UsageError naming the valid values.
+ProjectionSpec parse_projection(std::string_view name, int bits = 0, int lloyd_iters = 1,
+                                bool per_channel = false);
+// The name parse_projection accepts for this spec's kind (with spec.bits it round-trips).
+std::string projection_name(const ProjectionSpec& spec);
+// One line per name, for --help.
+std::string projection_help();
+
+// The most distinct values of Q per tensor (per row when per_channel): 2, 3 or 2^b − 1.
+int64_t set_size(const ProjectionSpec& spec);
+
+struct ProjectionResult {
+  std::vector<float> alpha;  // one per row when per_channel, else one (1 for binary-noscale)
+  double error2 = 0;         // ‖w − Q‖², summed over rows
+  double norm2 = 0;          // ‖w‖²: the relative projection error is sqrt(error2 / norm2)
+};
+
+// Writes Q(w) into q (same size; q may be w itself, for an in-place projection, but must not
+// partially overlap it). `rows` is shape[0]: used only when spec.per_channel, then it must
+// divide w.size(). Throws std::invalid_argument on mismatched sizes.
+ProjectionResult project(const ProjectionSpec& spec, std::span<const float> w, std::span<float> q,
+                         int64_t rows = 1);
+
+// Checks that q lies in the spec's set (per row when per_channel): binary-noscale ±1 only;
+// binary one magnitude; ternary kinds magnitudes ⊆ {0, α}; Bits magnitudes ⊆ {0, α, …, mα}
+// for one α (to a relative 1e-6). Returns "" when it does, else a one-line reason.
+std::string check_in_set(const ProjectionSpec& spec, std::span<const float> q, int64_t rows = 1);
+
+// The number of distinct values in v (−0 and +0 count as one): the §4 "lies in its set" figure.
+int64_t distinct_values(std::span<const float> v);
+
+}  // namespace qt
