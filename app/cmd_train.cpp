@@ -4,6 +4,8 @@
 #include <memory>
 
 #include "app/config.h"
+#include "app/describe_run.h"
+#include "engine/quant/make_algorithm.h"
 #include "app/interrupt.h"
 #include "app/progress.h"
 #include "app/run_training.h"
@@ -22,7 +24,7 @@ struct TrainArgs {
   std::string config_file, out, resume, init_from;
   double checkpoint_every = 300;
   std::vector<std::string> sets;
-  bool dry_run = false, quiet = false;
+  bool dry_run = false, quiet = false, list_layers = false;
 };
 
 std::string default_text(const ConfigOption& o) {
@@ -78,7 +80,10 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--resume", args->resume, "continue the run in this directory from its last checkpoint (its config.json is used)");
   cmd->add_option("--init-from", args->init_from, "start from the weights (and BatchNorm statistics) of this checkpoint, with a fresh optimizer");
   cmd->add_option("--checkpoint-every", args->checkpoint_every, "seconds between mid-epoch checkpoints (0 = only at epoch ends) [default: 300]");
-  cmd->add_flag("--dry-run", args->dry_run, "print the resolved configuration and exit");
+  cmd->add_flag("--dry-run", args->dry_run,
+                "print the resolved configuration, the model summary and the quantized layers, and exit");
+  cmd->add_flag("--list-layers", args->list_layers,
+                "list the model's conv and linear layers (the names --layers takes) and which are quantized, and exit");
   cmd->add_flag("-q,--quiet", args->quiet, "no per-epoch lines");
   for (auto& o : config_options()) {
     if (o.flag.empty()) continue;
@@ -104,8 +109,13 @@ void add_train_command(CLI::App& app) {
         throw UsageError("--resume continues a run with its own config.json: drop --config, --set and --init-from");
     }
     json cfg = resolve(*args);
+    if (args->list_layers) {
+      TrainConfig t = to_train_config(cfg);
+      std::printf("%s", describe_layers(t.model, model_options_for(t), t.algo).c_str());
+      return;
+    }
     if (args->dry_run) {
-      std::printf("%s\n", cfg.dump(2).c_str());
+      std::printf("%s\n\n%s", cfg.dump(2).c_str(), describe_run(to_train_config(cfg)).c_str());
       return;
     }
     RunOptions opt;
