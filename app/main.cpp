@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "qtrain 0.1.0");
   qt::add_train_command(app);
   qt::add_eval_command(app);
+  qt::add_export_command(app);
   qt::add_datasets_command(app);
   qt::add_models_command(app);
   try {
