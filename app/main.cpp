@@ -6,6 +6,7 @@
 #include "app/cmd_datasets.h"
 #include "app/cmd_eval.h"
 #include "app/cmd_models.h"
+#include "app/cmd_sensitivity.h"
 #include "app/cmd_train.h"
 #include "app/exit_code.h"
 
@@ -13,7 +14,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "qtrain: train and compare quantized neural networks (BinaryRelax, BCGD, Iterative Training, ProxyBNN and "
       "their baselines) on the CPU.\n\nExit codes: 0 success, 1 failure, 2 usage or configuration error, "
-      "3 data or checkpoint error."};
+      "3 data or checkpoint error, 130 interrupted (a checkpoint was saved: --resume continues)."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "qtrain 0.1.0");
   qt::add_train_command(app);
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   qt::add_export_command(app);
   qt::add_datasets_command(app);
   qt::add_models_command(app);
+  qt::add_sensitivity_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
