@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 #include "datasets/catalog.h"
@@ -69,7 +68,8 @@ void run_list(const DatasetsArgs& a, std::ostream& out) {
 
 json split_json(const Dataset& d) {
   const DatasetStats s = dataset_stats(d);
-  return {{"samples", d.size()}, {"class_counts", s.class_counts}, {"mean", s.mean}, {"std", s.std}};
+  return {
+      {"samples", d.size()}, {"class_counts", s.class_counts}, {"mean", s.mean}, {"std", s.std}};
 }
 
 void run_info(DatasetsArgs a, std::ostream& out) {
@@ -107,7 +107,8 @@ void run_info(DatasetsArgs a, std::ostream& out) {
   }
   out << e.name << ": " << e.title << "\n";
   out << "source:  " << where << "\n";
-  out << "shape:   " << s.train.channels << "×" << s.train.height << "×" << s.train.width << ", " << s.train.classes << " classes\n";
+  out << "shape:   " << s.train.channels << "×" << s.train.height << "×" << s.train.width << ", "
+      << s.train.classes << " classes\n";
   out << "split:   validation of " << s.val.size() << " held out of the training set (seed "
       << a.req.split_seed << (a.req.stratified ? ", stratified" : "") << ")\n\n";
   out << pad("split", 7) << pad("samples", 10) << "per-channel mean / std of pixels in [0, 1]\n";
@@ -115,7 +116,8 @@ void run_info(DatasetsArgs a, std::ostream& out) {
     const json& js = j["splits"][name];
     std::string ms;
     for (size_t c = 0; c < js["mean"].size(); ++c)
-      ms += (c ? "  " : "") + fixed(js["mean"][c].get<double>()) + " / " + fixed(js["std"][c].get<double>());
+      ms += (c ? "  " : "") + fixed(js["mean"][c].get<double>()) + " / " +
+            fixed(js["std"][c].get<double>());
     out << pad(name, 7) << pad(std::to_string(d->size()), 10) << (d->size() ? ms : "-") << "\n";
   }
   if (!e.mean.empty()) {
@@ -161,8 +163,8 @@ void run_verify(const DatasetsArgs& a, std::ostream& out) {
     if (r.problems > 0) ++failed;
   }
   if (failed > 0)
-    throw DataError("datasets verify: " + std::to_string(failed) + " of " + std::to_string(checked) +
-                    " datasets failed (see the FAILED lines above)");
+    throw DataError("datasets verify: " + std::to_string(failed) + " of " +
+                    std::to_string(checked) + " datasets failed (see the FAILED lines above)");
   out << (checked ? "all " + std::to_string(checked) + " datasets found are intact\n"
                   : "no dataset found (searched: " + where_searched(a.data_dir) + ")\n");
 }
@@ -171,12 +173,14 @@ void run_verify(const DatasetsArgs& a, std::ostream& out) {
 
 void add_datasets_command(CLI::App& app, std::ostream& out) {
   auto args = std::make_shared<DatasetsArgs>();
-  CLI::App* cmd = app.add_subcommand("datasets", "list, describe and verify the datasets qtrain reads");
+  CLI::App* cmd =
+      app.add_subcommand("datasets", "list, describe and verify the datasets qtrain reads");
   cmd->require_subcommand(1);
   auto data_dir = [&](CLI::App* sub) {
-    sub->add_option("--data-dir", args->data_dir,
-                    "folder holding the dataset (or one folder per dataset); default: $QTRAIN_DATA_DIR, "
-                    "then ~/.local/share/datasets, /usr/local/share/datasets, /usr/share/datasets");
+    sub->add_option(
+        "--data-dir", args->data_dir,
+        "folder holding the dataset (or one folder per dataset); default: $QTRAIN_DATA_DIR, "
+        "then ~/.local/share/datasets, /usr/local/share/datasets, /usr/share/datasets");
   };
 
   CLI::App* list = cmd->add_subcommand("list", "show every dataset and where its files were found");
@@ -191,12 +195,14 @@ void add_datasets_command(CLI::App& app, std::ostream& out) {
                    "validation images held out of the training set (-1 = the dataset's default)");
   info->add_flag("--stratified", args->req.stratified, "hold out the same share of every class");
   info->add_option("--split-seed", args->req.split_seed, "seed of the validation split");
-  info->add_option("--cifar100-labels", args->req.cifar100_labels, "cifar100: fine (100) or coarse (20)")
+  info->add_option("--cifar100-labels", args->req.cifar100_labels,
+                   "cifar100: fine (100) or coarse (20)")
       ->check(CLI::IsMember({"fine", "coarse"}));
   info->add_option("--synthetic-shape", args->synthetic_shape, "synthetic: C,H,W")
       ->delimiter(',')
       ->expected(3);
-  info->add_option("--synthetic-classes", args->req.synthetic.classes, "synthetic: number of classes");
+  info->add_option("--synthetic-classes", args->req.synthetic.classes,
+                   "synthetic: number of classes");
   info->add_option("--synthetic-size", args->synthetic_size, "synthetic: TRAIN,TEST sample counts")
       ->delimiter(',')
       ->expected(2);
@@ -205,7 +211,8 @@ void add_datasets_command(CLI::App& app, std::ostream& out) {
   info->callback([args, &out] { run_info(*args, out); });
 
   CLI::App* verify = cmd->add_subcommand(
-      "verify", "check sizes, headers, label ranges, counts and SHA-256 (where the official value is known)");
+      "verify",
+      "check sizes, headers, label ranges, counts and SHA-256 (where the official value is known)");
   verify->add_option("names", args->names, "datasets to check (default: every one found)");
   data_dir(verify);
   verify->callback([args, &out] { run_verify(*args, out); });

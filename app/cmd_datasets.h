@@ -1,9 +1,8 @@
 #pragma once
 // `qtrain datasets list | info NAME | verify [NAME...]`: what is found where, what a dataset
 // holds, and whether its files are intact. Callbacks throw qt errors; main maps them to exit codes.
-#include <iostream>
-
 #include <CLI/CLI.hpp>
+#include <iostream>
 
 namespace qt {
 

@@ -6,7 +6,9 @@
 #include "app/cmd_datasets.h"
 #include "app/cmd_eval.h"
 #include "app/cmd_models.h"
+#include "app/cmd_report.h"
 #include "app/cmd_sensitivity.h"
+#include "app/cmd_sweep.h"
 #include "app/cmd_train.h"
 #include "app/exit_code.h"
 
@@ -18,11 +20,13 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "qtrain 0.1.0");
   qt::add_train_command(app);
+  qt::add_sweep_command(app);
   qt::add_eval_command(app);
   qt::add_export_command(app);
   qt::add_datasets_command(app);
   qt::add_models_command(app);
   qt::add_sensitivity_command(app);
+  qt::add_report_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

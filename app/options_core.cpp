@@ -13,6 +13,10 @@ void add_core_options(std::vector<ConfigOption>& v) {
   add({"schema_version", "", "version of the config.json layout (docs/metrics.md)", OptKind::Int, 1, {}, 1, 1, {}});
   add({"model", "--model", "network to train (see `qtrain models`)", OptKind::String, "lenet5", model_names(), 0, 0,
        [](TrainConfig& t, const json& x) { t.model = x; }});
+  add({"model_options.logit_bn", "--logit-bn", "a BatchNorm on the logits after the last linear layer (Iterative Training's code)",
+       OptKind::Bool, false, {}, 0, 0, [](TrainConfig& t, const json& x) { t.model_options.logit_bn = x; }});
+  add({"model_options.shortcut", "--shortcut", "CIFAR ResNets' shortcut where the shape changes: A = zero-padded identity (the papers' code), B = 1×1 conv + BatchNorm",
+       OptKind::String, "A", {"A", "B"}, 0, 0, [](TrainConfig& t, const json& x) { t.model_options.shortcut = x; }});
   add({"data.name", "--dataset", "dataset (see `qtrain datasets list`)", OptKind::String, "fashion-mnist",
        dataset_names(), 0, 0, [](TrainConfig& t, const json& x) { t.data.name = x; }});
   add({"data.dir", "--data-dir", "folder with the dataset's files (\"\" = $QTRAIN_DATA_DIR, then the system locations)",

@@ -43,7 +43,9 @@ BatchStream::BatchStream(const Dataset& data, std::vector<int64_t> order, int64_
   if (prefetch_) launch(next_);
 }
 
-BatchStream::~BatchStream() { group_.wait(); }
+BatchStream::~BatchStream() {
+  group_.wait();
+}
 
 void BatchStream::make(int64_t b, Batch& out) const {
   const int64_t begin = b * batch_size_;

@@ -1,11 +1,11 @@
 #pragma once
 // One epoch of batches, each prepared while the caller works on the previous one. A batch's
 // content depends only on (order, batch index, key): never on timing or thread count.
+#include <tbb/task_group.h>
+
 #include <cstdint>
 #include <exception>
 #include <vector>
-
-#include <tbb/task_group.h>
 
 #include "datasets/dataset.h"
 
@@ -44,8 +44,8 @@ class BatchStream {
   Augmentation aug_;
   uint64_t key_;
   bool prefetch_;
-  Batch ahead_;                  // the batch being prepared
-  int64_t ahead_index_ = -1;     // its index, or −1 when none is under way
+  Batch ahead_;               // the batch being prepared
+  int64_t ahead_index_ = -1;  // its index, or −1 when none is under way
   std::exception_ptr ahead_error_;
   tbb::task_group group_;
 };

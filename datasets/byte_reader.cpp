@@ -24,7 +24,8 @@ ByteReader::ByteReader(std::string path, std::string what)
   const fs::file_status st = fs::status(path_, ec);
   if (!fs::exists(st)) fail("not found: expected " + what_ + ", found no such file");
   if (fs::is_directory(st)) fail("is a directory: expected " + what_ + ", found a directory");
-  if (!fs::is_regular_file(st)) fail("not a regular file: expected " + what_ + ", found a special file");
+  if (!fs::is_regular_file(st))
+    fail("not a regular file: expected " + what_ + ", found a special file");
   file_size_ = fs::file_size(path_, ec);
   if (ec) fail("cannot read its size (" + ec.message() + ")");
   if (file_size_ == 0) fail("empty file: expected " + what_ + ", found 0 bytes");
@@ -52,9 +53,13 @@ ByteReader::~ByteReader() {
   if (file_) std::fclose(file_);
 }
 
-void ByteReader::fail(const std::string& message) const { throw DataError(path_ + ": " + message); }
+void ByteReader::fail(const std::string& message) const {
+  throw DataError(path_ + ": " + message);
+}
 
-uint64_t ByteReader::compressed_offset() const { return file_read_ - zs_.avail_in; }
+uint64_t ByteReader::compressed_offset() const {
+  return file_read_ - zs_.avail_in;
+}
 
 bool ByteReader::refill() {
   // Keep unread input at the front, then append what the file has.
@@ -88,10 +93,11 @@ size_t ByteReader::read_gzip(uint8_t* dst, size_t n) {
       }
     }
     if (zs_.avail_in == 0 && !refill())
-      fail("truncated gzip stream: expected more compressed data, found the end of the file at "
-           "compressed byte offset " +
-           std::to_string(file_read_) + " (uncompressed offset " +
-           std::to_string(offset_ + done) + ")");
+      fail(
+          "truncated gzip stream: expected more compressed data, found the end of the file at "
+          "compressed byte offset " +
+          std::to_string(file_read_) + " (uncompressed offset " + std::to_string(offset_ + done) +
+          ")");
     const size_t want = std::min<size_t>(n - done, size_t{1} << 30);
     zs_.next_out = dst + done;
     zs_.avail_out = static_cast<uInt>(want);

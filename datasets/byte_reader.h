@@ -3,13 +3,13 @@
 // that never trusts a size it has not seen: a header may claim anything, but no more memory is
 // allocated than the file's actual content, and every failure names the file, what was expected,
 // what was found and the byte offset.
+#include <zlib.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <zlib.h>
 
 namespace qt {
 

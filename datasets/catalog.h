@@ -18,14 +18,14 @@ struct CatalogEntry {
   std::string name;   // what --data takes
   std::string title;  // for listings
   DataFormat format;
-  int classes;  // 0 = read from the files
-  int channels, height, width;  // 0 = read from the files
-  std::vector<std::string> subdirs;  // tried under each search root, in order
+  int classes;                                    // 0 = read from the files
+  int channels, height, width;                    // 0 = read from the files
+  std::vector<std::string> subdirs;               // tried under each search root, in order
   std::vector<DataFile> train_files, test_files;  // IDX: {images, labels}
-  int64_t default_val;  // validation samples held out of the training set by default
+  int64_t default_val;           // validation samples held out of the training set by default
   std::vector<float> mean, std;  // standard per-channel constants; empty = computed
   std::vector<std::string> class_names;
-  std::string how_to_get;  // one sentence for "not found" messages and docs
+  std::string how_to_get;                   // one sentence for "not found" messages and docs
   int64_t train_count = 0, test_count = 0;  // the publisher's sample counts; 0 = any
 };
 

@@ -12,8 +12,8 @@
 namespace qt {
 
 struct Dataset {
-  std::string name;      // "fashion-mnist", "cifar10", ...
-  std::string source;    // the file(s) it was read from, for messages and `datasets info`
+  std::string name;    // "fashion-mnist", "cifar10", ...
+  std::string source;  // the file(s) it was read from, for messages and `datasets info`
   int channels = 0, height = 0, width = 0;
   int classes = 0;
   std::vector<uint8_t> pixels;  // N × C × H × W

@@ -61,8 +61,8 @@ std::vector<uint8_t> qtimg_bytes(const Dataset& d) {
 
 std::vector<uint8_t> gzip_bytes(const std::vector<uint8_t>& raw) {
   z_stream zs{};
-  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
-                   Z_DEFAULT_STRATEGY) != Z_OK)
+  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK)
     throw std::runtime_error("deflateInit2 failed");
   std::vector<uint8_t> out(deflateBound(&zs, raw.size()) + 32);
   zs.next_in = const_cast<Bytef*>(raw.data());

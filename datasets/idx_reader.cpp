@@ -39,8 +39,8 @@ std::vector<uint32_t> read_header(ByteReader& in, uint32_t magic, const char* ki
     in.read_exact(head, 4, "dimension " + std::to_string(i) + " of the IDX header");
     dims[i] = be32(head);
     if (dims[i] == 0)
-      in.fail("bad IDX header at byte offset " + std::to_string(4 + 4 * i) + ": expected dimension " +
-              std::to_string(i) + " ≥ 1, found 0");
+      in.fail("bad IDX header at byte offset " + std::to_string(4 + 4 * i) +
+              ": expected dimension " + std::to_string(i) + " ≥ 1, found 0");
   }
   return dims;
 }
@@ -52,7 +52,8 @@ Dataset read_idx(const std::string& images_path, const std::string& labels_path,
   d.source = images_path + ", " + labels_path;
   {
     ByteReader in(images_path, "an IDX image file (magic 0x00000803)");
-    const std::vector<uint32_t> dims = read_header(in, 0x00000803, "images: unsigned bytes, 3 dimensions");
+    const std::vector<uint32_t> dims =
+        read_header(in, 0x00000803, "images: unsigned bytes, 3 dimensions");
     // 65535 is far above any image size in use and keeps N·H·W within 64 bits.
     for (int i = 1; i < 3; ++i)
       if (dims[i] > 65535)
@@ -76,7 +77,8 @@ Dataset read_idx(const std::string& images_path, const std::string& labels_path,
   }
   {
     ByteReader in(labels_path, "an IDX label file (magic 0x00000801)");
-    const std::vector<uint32_t> dims = read_header(in, 0x00000801, "labels: unsigned bytes, 1 dimension");
+    const std::vector<uint32_t> dims =
+        read_header(in, 0x00000801, "labels: unsigned bytes, 1 dimension");
     const uint64_t n_images = d.pixels.size() / d.sample_size();
     if (dims[0] != n_images)
       in.fail("image/label count mismatch at byte offset 4: expected " + std::to_string(n_images) +

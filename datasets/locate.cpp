@@ -64,14 +64,15 @@ std::string locate_dataset(const CatalogEntry& e, const std::string& data_dir) {
   for (const std::string& d : candidate_dirs(e, data_dir))
     if (path_exists(file_in(d, first))) return d;
   std::string roots, subdirs;
-  for (const std::string& r : data_dir.empty() ? search_roots() : std::vector<std::string>{data_dir})
+  for (const std::string& r :
+       data_dir.empty() ? search_roots() : std::vector<std::string>{data_dir})
     roots += (roots.empty() ? "" : ", ") + r;
   for (const std::string& s : e.subdirs) subdirs += (subdirs.empty() ? "" : ", ") + s;
   throw DataError(e.name + ": " + first + " not found: expected it (compressed or not) in " +
                   (data_dir.empty() ? "a folder " + subdirs + " under one of " + roots
                                     : data_dir + " or its folder " + subdirs) +
-                  "; found none. To get it: " + e.how_to_get + "; then pass --data-dir DIR or set " +
-                  kDataDirEnv + "=DIR");
+                  "; found none. To get it: " + e.how_to_get +
+                  "; then pass --data-dir DIR or set " + kDataDirEnv + "=DIR");
 }
 
 }  // namespace qt

@@ -39,7 +39,8 @@ void make_batch(const Dataset& data, std::span<const int64_t> indices, const Nor
           for (int x = 0; x < W; ++x) {
             const int sx = (flip ? W - 1 - x : x) + dx;
             float v = pad_value;
-            if (sy >= 0 && sy < H && sx >= 0 && sx < W) v = src[(c * H + sy) * W + sx] * scale + shift;
+            if (sy >= 0 && sy < H && sx >= 0 && sx < W)
+              v = src[(c * H + sy) * W + sx] * scale + shift;
             dst[(c * H + y) * W + x] = v;
           }
         }

@@ -49,8 +49,9 @@ Dataset read_qtimg(const std::string& path) {
       std::snprintf(buf, sizeof buf, "%02x", h[i]);
       found += buf;
     }
-    in.fail("wrong magic at byte offset 0: expected \"QTIMG001\" (51 54 49 4d 47 30 30 31), found " +
-            found);
+    in.fail(
+        "wrong magic at byte offset 0: expected \"QTIMG001\" (51 54 49 4d 47 30 30 31), found " +
+        found);
   }
   const uint32_t crc = static_cast<uint32_t>(crc32(0L, h, 28));
   if (le(h + 28, 4) != crc)
@@ -66,16 +67,17 @@ Dataset read_qtimg(const std::string& path) {
   if (n == 0 || d.channels == 0 || d.height == 0 || d.width == 0 || d.classes < 2 ||
       le(h + 24, 4) != 0)
     in.fail("bad header: expected N, C, H, W ≥ 1, K ≥ 2 and a zero reserved field, found N=" +
-            std::to_string(n) + " C=" + std::to_string(d.channels) + " H=" +
-            std::to_string(d.height) + " W=" + std::to_string(d.width) + " K=" +
-            std::to_string(d.classes) + " reserved=" + std::to_string(le(h + 24, 4)));
+            std::to_string(n) + " C=" + std::to_string(d.channels) +
+            " H=" + std::to_string(d.height) + " W=" + std::to_string(d.width) +
+            " K=" + std::to_string(d.classes) + " reserved=" + std::to_string(le(h + 24, 4)));
   // N is 64-bit: bound it by the file before multiplying, so the products cannot overflow.
   const uint64_t per_image = 2 + static_cast<uint64_t>(d.sample_size());
   if (!in.gzip() && n > (in.file_size() - kQtimgHeader) / per_image)
-    in.fail("truncated: expected " + std::to_string(n) + " images of " +
-            std::to_string(per_image) + " bytes (label + pixels) after the 32-byte header, as "
-            "the header says at byte offset 8, found a file of " + std::to_string(in.file_size()) +
-            " bytes, which holds " + std::to_string((in.file_size() - kQtimgHeader) / per_image));
+    in.fail("truncated: expected " + std::to_string(n) + " images of " + std::to_string(per_image) +
+            " bytes (label + pixels) after the 32-byte header, as "
+            "the header says at byte offset 8, found a file of " +
+            std::to_string(in.file_size()) + " bytes, which holds " +
+            std::to_string((in.file_size() - kQtimgHeader) / per_image));
   if (n > (uint64_t{1} << 40) / per_image)
     in.fail("bad header: expected at most 2^40 bytes of data, found N=" + std::to_string(n) +
             " images of " + std::to_string(per_image) + " bytes");

@@ -90,8 +90,9 @@ RawData load_raw(const DataRequest& req) {
   tbb::parallel_invoke([&] { raw.train = load_files(e, raw.dir, e.train_files, fine); },
                        [&] { raw.test = load_files(e, raw.dir, e.test_files, fine); });
   if (raw.train.sample_shape() != raw.test.sample_shape() || raw.train.classes != raw.test.classes)
-    throw DataError(raw.test.source + ": expected images of " + shape_str(raw.train.sample_shape()) +
-                    " in " + std::to_string(raw.train.classes) + " classes like the training set " +
+    throw DataError(raw.test.source + ": expected images of " +
+                    shape_str(raw.train.sample_shape()) + " in " +
+                    std::to_string(raw.train.classes) + " classes like the training set " +
                     raw.train.source + ", found " + shape_str(raw.test.sample_shape()) + " in " +
                     std::to_string(raw.test.classes) + " classes");
   return raw;
@@ -106,7 +107,9 @@ DataSplits load_splits(const DataRequest& req) {
   const CatalogEntry& e = catalog_entry(req.name);
   check_choice("normalization", req.normalization, {"standard", "computed", "none"});
   check_choice("augment", req.augment, {"auto", "on", "off"});
-  if (req.val_size < -1) throw UsageError("validation size " + std::to_string(req.val_size) + ": expected -1 (the dataset's default), 0 (none) or a count");
+  if (req.val_size < -1)
+    throw UsageError("validation size " + std::to_string(req.val_size) +
+                     ": expected -1 (the dataset's default), 0 (none) or a count");
   if (req.limit_train < 0 || req.limit_test < 0)
     throw UsageError("limit " + std::to_string(std::min(req.limit_train, req.limit_test)) +
                      ": expected 0 (all) or a positive count");

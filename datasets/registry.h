@@ -12,16 +12,19 @@
 namespace qt {
 
 struct DataRequest {
-  std::string name;      // one of dataset_names(): "fashion-mnist", "mnist", "cifar10", ...
-  std::string data_dir;  // "" = search QTRAIN_DATA_DIR, then the system locations
-  int64_t val_size = -1;  // held out from the training set; -1 = the dataset's default, 0 = none
+  std::string name;         // one of dataset_names(): "fashion-mnist", "mnist", "cifar10", ...
+  std::string data_dir;     // "" = search QTRAIN_DATA_DIR, then the system locations
+  int64_t val_size = -1;    // held out from the training set; -1 = the dataset's default, 0 = none
   bool stratified = false;  // the same class proportions in train and validation
   uint64_t split_seed = 0;
-  std::string normalization = "standard";  // "standard" constants | "computed" | "none"
+  // "standard" constants (or "computed" for a set that has none) | "computed" from the training
+  // split | "none" (pixels scaled to [0, 1] only)
+  std::string normalization = "standard";
   std::string augment = "auto";  // "auto" = pad-crop + flip for 32×32 colour data | "on" | "off"
   std::string cifar100_labels = "fine";  // "fine" (100 classes) | "coarse" (20 superclasses)
-  int64_t limit_train = 0;  // 0 = all; else keep the first n of the training split (after the split)
-  int64_t limit_test = 0;   // 0 = all; else keep the first n of the test set
+  int64_t limit_train =
+      0;                   // 0 = all; else keep the first n of the training split (after the split)
+  int64_t limit_test = 0;  // 0 = all; else keep the first n of the test set
   SyntheticSpec synthetic;  // used when name == "synthetic"
 };
 

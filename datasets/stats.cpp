@@ -1,8 +1,8 @@
 #include "datasets/stats.h"
 
-#include <cmath>
-
 #include <tbb/combinable.h>
+
+#include <cmath>
 
 #include "engine/core/parallel.h"
 
@@ -18,7 +18,9 @@ DatasetStats dataset_stats(const Dataset& d) {
   struct Sums {
     std::vector<uint64_t> sum, sq;
   };
-  tbb::combinable<Sums> partial([C] { return Sums{std::vector<uint64_t>(C), std::vector<uint64_t>(C)}; });
+  tbb::combinable<Sums> partial([C] {
+    return Sums{std::vector<uint64_t>(C), std::vector<uint64_t>(C)};
+  });
   parallel_for(d.size(), 256, [&](int64_t i0, int64_t i1) {
     Sums& p = partial.local();
     for (int64_t i = i0; i < i1; ++i)

@@ -12,12 +12,12 @@ namespace qt {
 Dataset make_synthetic(const SyntheticSpec& spec, int split) {
   if (spec.channels < 1 || spec.height < 1 || spec.width < 1 || spec.classes < 2 ||
       spec.classes > 65536 || spec.train_size < 1 || spec.test_size < 1)
-    throw UsageError("synthetic dataset: expected channels, height, width ≥ 1, 2 ≤ classes ≤ 65536 "
-                     "and train/test sizes ≥ 1, found " +
-                     std::to_string(spec.channels) + "×" + std::to_string(spec.height) + "×" +
-                     std::to_string(spec.width) + ", " + std::to_string(spec.classes) +
-                     " classes, sizes " + std::to_string(spec.train_size) + "/" +
-                     std::to_string(spec.test_size));
+    throw UsageError(
+        "synthetic dataset: expected channels, height, width ≥ 1, 2 ≤ classes ≤ 65536 "
+        "and train/test sizes ≥ 1, found " +
+        std::to_string(spec.channels) + "×" + std::to_string(spec.height) + "×" +
+        std::to_string(spec.width) + ", " + std::to_string(spec.classes) + " classes, sizes " +
+        std::to_string(spec.train_size) + "/" + std::to_string(spec.test_size));
   Dataset d;
   d.name = "synthetic";
   d.source = "synthetic (seed " + std::to_string(spec.seed) + ")";

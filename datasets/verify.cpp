@@ -53,7 +53,8 @@ VerifyReport verify_dataset(const CatalogEntry& e, const std::string& data_dir) 
       for (int s = 0; s < 2; ++s) {
         if (expected[s] == 0) continue;
         const std::string msg = std::string(names[s]) + " count: expected " +
-                                std::to_string(expected[s]) + ", found " + std::to_string(counts[s]);
+                                std::to_string(expected[s]) + ", found " +
+                                std::to_string(counts[s]);
         if (counts[s] == expected[s])
           ok(msg);
         else
@@ -72,7 +73,8 @@ VerifyReport verify_dataset(const CatalogEntry& e, const std::string& data_dir) 
       }
       try {
         const std::string found = content_sha256(path);
-        const std::string msg = path + ": SHA-256 of the content: expected " + f.sha256 + ", found " + found;
+        const std::string msg =
+            path + ": SHA-256 of the content: expected " + f.sha256 + ", found " + found;
         if (found == f.sha256)
           ok(path + ": SHA-256 of the content matches the official value");
         else

@@ -75,8 +75,8 @@ TEST_CASE("IDX reader: raw and gzip files load exactly") {
   write_bytes(tmp.file("img.gz"), gzip_bytes(idx_images_bytes(d)));
   write_bytes(tmp.file("lab.gz"), gzip_bytes(idx_labels_bytes(d)));
   for (const char* suffix : {"", ".gz"}) {
-    const Dataset r = read_idx(tmp.file(std::string("img") + suffix),
-                               tmp.file(std::string("lab") + suffix), 10);
+    const Dataset r =
+        read_idx(tmp.file(std::string("img") + suffix), tmp.file(std::string("lab") + suffix), 10);
     CHECK(same_data(r, d));
     CHECK(r.classes == 10);
   }
@@ -155,7 +155,8 @@ TEST_CASE("synthetic data: seeded, any shape, the same for any thread count") {
 
 TEST_CASE("locating: --data-dir, then QTRAIN_DATA_DIR; a clear message when nothing is found") {
   TempDir tmp;
-  const Dataset train = random_dataset(1, 4, 4, 10, 40, 6), test = random_dataset(1, 4, 4, 10, 10, 7);
+  const Dataset train = random_dataset(1, 4, 4, 10, 40, 6),
+                test = random_dataset(1, 4, 4, 10, 10, 7);
   write_idx_set(tmp.file("fashion-mnist"), train, test, true);
   const CatalogEntry& e = catalog_entry("fashion-mnist");
   // --data-dir may name the dataset's own directory or a root holding it.
@@ -183,7 +184,8 @@ TEST_CASE("locating: --data-dir, then QTRAIN_DATA_DIR; a clear message when noth
 
 TEST_CASE("load_splits: every dataset from a generated directory, default validation sizes") {
   TempDir tmp;
-  const Dataset train = random_dataset(1, 28, 28, 10, 6000, 8), test = random_dataset(1, 28, 28, 10, 100, 9);
+  const Dataset train = random_dataset(1, 28, 28, 10, 6000, 8),
+                test = random_dataset(1, 28, 28, 10, 100, 9);
   write_idx_set(tmp.file("kmnist"), train, test, true);
   DataRequest req;
   req.name = "kmnist";
@@ -199,7 +201,8 @@ TEST_CASE("load_splits: every dataset from a generated directory, default valida
   const Dataset c10 = random_dataset(3, 32, 32, 10, 20, 10);
   std::filesystem::create_directories(tmp.file("cifar-10-batches-bin"));
   for (int i = 1; i <= 5; ++i)
-    write_bytes(tmp.file("cifar-10-batches-bin/data_batch_" + std::to_string(i) + ".bin"), cifar_bytes(c10));
+    write_bytes(tmp.file("cifar-10-batches-bin/data_batch_" + std::to_string(i) + ".bin"),
+                cifar_bytes(c10));
   write_bytes(tmp.file("cifar-10-batches-bin/test_batch.bin"), cifar_bytes(c10));
   req = DataRequest{};
   req.name = "cifar10";
@@ -212,7 +215,10 @@ TEST_CASE("load_splits: every dataset from a generated directory, default valida
   CHECK(s.test.size() == 7);
   CHECK(s.aug.pad_crop == 4);  // auto: 32×32 colour
   CHECK(s.aug.hflip);
-  CHECK(s.norm.std.size() == 3);
+  CHECK(s.norm.mean == std::vector<float>{0.4914f, 0.4822f, 0.4465f});
+  CHECK(s.norm.std == std::vector<float>{0.2470f, 0.2435f, 0.2616f});
+  req.normalization = "computed";  // from the 70 training images only, never val or test
+  CHECK(load_splits(req).norm.mean[0] == doctest::Approx(dataset_stats(s.train).mean[0]));
 
   std::filesystem::create_directories(tmp.file("cifar-100-binary"));
   const Dataset c100 = random_dataset(3, 32, 32, 100, 50, 11);
@@ -337,7 +343,8 @@ TEST_CASE("augmentation and batches: identical for 1 and 2 threads; prefetch cha
     CHECK(one[i].y == two[i].y);
     CHECK(std::equal(one[i].x.span().begin(), one[i].x.span().end(), two[i].x.span().begin()));
   }
-  CHECK(std::equal(resumed[0].x.span().begin(), resumed[0].x.span().end(), one[2].x.span().begin()));
+  CHECK(
+      std::equal(resumed[0].x.span().begin(), resumed[0].x.span().end(), one[2].x.span().begin()));
   CHECK(one[3].y.size() == 4);  // 100 = 3·32 + 4
   CHECK(one[0].indices == std::vector<int64_t>(order.begin(), order.begin() + 32));
 
@@ -385,7 +392,7 @@ TEST_CASE("Fashion-MNIST from Debian's dataset-fashion-mnist: loads fast, right 
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   MESSAGE("Fashion-MNIST train+test load and split: " << secs << " s");
 #if !defined(__SANITIZE_ADDRESS__)  // sanitizer builds are several times slower
-  CHECK(secs < 2.0);  // the target is well under a second; slack for a loaded machine
+  CHECK(secs < 2.0);                // the target is well under a second; slack for a loaded machine
 #endif
   CHECK(s.train.size() == 55000);
   CHECK(s.val.size() == 5000);

@@ -1,12 +1,11 @@
 // `qtrain datasets list | info | verify`, in process through CLI11 and through the real binary
 // for the exit codes (2 = usage, 3 = data).
 #include <doctest/doctest.h>
+#include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
-
-#include <sys/wait.h>
 
 #include "app/cmd_datasets.h"
 #include "datasets/dataset_writers.h"
@@ -43,13 +42,16 @@ std::string run_failing(std::vector<std::string> args) {
   return out.str();
 }
 
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool has(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 // A CIFAR-10 directory of 2 × 4 training records and 3 test records.
 void write_cifar10(const std::string& dir) {
   std::filesystem::create_directories(dir);
   for (int i = 1; i <= 5; ++i)
-    write_bytes(dir + "/data_batch_" + std::to_string(i) + ".bin", cifar_bytes(random_dataset(3, 32, 32, 10, 4, i)));
+    write_bytes(dir + "/data_batch_" + std::to_string(i) + ".bin",
+                cifar_bytes(random_dataset(3, 32, 32, 10, 4, i)));
   write_bytes(dir + "/test_batch.bin", cifar_bytes(random_dataset(3, 32, 32, 10, 3, 9)));
 }
 
@@ -67,7 +69,8 @@ TEST_CASE("datasets list: what is found where") {
 TEST_CASE("datasets info: counts per split, class balance, shape, mean/std") {
   TempDir tmp;
   write_cifar10(tmp.file("cifar10"));
-  const std::string out = run({"datasets", "info", "cifar10", "--data-dir", tmp.path.string(), "--val-size", "5"});
+  const std::string out =
+      run({"datasets", "info", "cifar10", "--data-dir", tmp.path.string(), "--val-size", "5"});
   INFO(out);
   CHECK(has(out, "shape:   3×32×32, 10 classes"));
   CHECK(has(out, "train  15 "));
@@ -75,8 +78,8 @@ TEST_CASE("datasets info: counts per split, class balance, shape, mean/std") {
   CHECK(has(out, "test   3 "));
   CHECK(has(out, "0 airplane"));
   CHECK(has(out, "0.4914 / 0.2470"));  // the standard constants
-  const std::string js = run({"datasets", "info", "synthetic", "--synthetic-shape", "2,3,4", "--synthetic-size",
-                              "50,10", "--synthetic-classes", "3", "--json"});
+  const std::string js = run({"datasets", "info", "synthetic", "--synthetic-shape", "2,3,4",
+                              "--synthetic-size", "50,10", "--synthetic-classes", "3", "--json"});
   CHECK(has(js, "\"shape\": [\n    2,\n    3,\n    4\n  ]"));
   CHECK(has(js, "\"samples\": 45"));  // a tenth held out
   CHECK_THROWS_AS(run({"datasets", "info", "cifar11"}), UsageError);
@@ -103,13 +106,16 @@ TEST_CASE("datasets verify: intact, damaged, and the official digests") {
 TEST_CASE("SHA-256: the standard test vectors and the content of gzip files") {
   TempDir tmp;
   write_bytes(tmp.file("abc"), {'a', 'b', 'c'});
-  CHECK(content_sha256(tmp.file("abc")) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(content_sha256(tmp.file("abc")) ==
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   std::string two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
   write_bytes(tmp.file("two"), std::vector<uint8_t>(two.begin(), two.end()));
-  CHECK(content_sha256(tmp.file("two")) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  CHECK(content_sha256(tmp.file("two")) ==
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
   std::vector<uint8_t> million(1000000, 'a');
   write_bytes(tmp.file("m.gz"), gzip_bytes(million));  // hashed after decompression
-  CHECK(content_sha256(tmp.file("m.gz")) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  CHECK(content_sha256(tmp.file("m.gz")) ==
+        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
 TEST_CASE("the qtrain binary: exit code 3 for bad data, 2 for a bad name") {
@@ -119,7 +125,8 @@ TEST_CASE("the qtrain binary: exit code 3 for bad data, 2 for a bad name") {
   write_cifar10(tmp.file("cifar10"));
   write_bytes(tmp.file("cifar10/test_batch.bin"), {1, 2, 3});
   auto status = [&](const std::string& args) {
-    const std::string cmd = std::string(bin) + " " + args + " >" + tmp.file("out") + " 2>" + tmp.file("err");
+    const std::string cmd =
+        std::string(bin) + " " + args + " >" + tmp.file("out") + " 2>" + tmp.file("err");
     const int st = std::system(cmd.c_str());
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   };

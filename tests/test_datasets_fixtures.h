@@ -1,10 +1,10 @@
 #pragma once
 // Small generated datasets and a scratch directory for the dataset tests.
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
 #include <string>
-
-#include <unistd.h>
 
 #include "datasets/dataset.h"
 #include "engine/core/random.h"
@@ -39,7 +39,8 @@ inline Dataset random_dataset(int channels, int height, int width, int classes, 
   Rng rng(seed);
   d.pixels.resize(n * d.sample_size());
   for (auto& p : d.pixels) p = static_cast<uint8_t>(rng.below(256));
-  for (int64_t i = 0; i < n; ++i) d.labels.push_back(static_cast<int32_t>((i * 7 + seed) % classes));
+  for (int64_t i = 0; i < n; ++i)
+    d.labels.push_back(static_cast<int32_t>((i * 7 + seed) % classes));
   return d;
 }
 

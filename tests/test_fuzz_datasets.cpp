@@ -4,6 +4,7 @@
 // and what was found. Built with AddressSanitizer + UBSan by tools/sanitize, where any
 // out-of-bounds access or overflow on these inputs fails the run.
 #include <doctest/doctest.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <functional>
@@ -16,8 +17,6 @@
 #include "engine/core/error.h"
 #include "engine/core/random.h"
 #include "test_datasets_fixtures.h"
-
-#include <zlib.h>
 
 using namespace qt;
 using qt::testing::random_dataset;
@@ -75,7 +74,8 @@ std::optional<Dataset> ref_cifar(const Bytes& b, int label_bytes, int label_inde
 std::optional<Dataset> ref_qtimg(const Bytes& b) {
   if (b.size() < 32 || std::string(b.begin(), b.begin() + 8) != "QTIMG001") return std::nullopt;
   if (le(b, 28, 4) != crc32(0L, b.data(), 28)) return std::nullopt;
-  const uint64_t n = le(b, 8, 8), c = le(b, 16, 2), h = le(b, 18, 2), w = le(b, 20, 2), k = le(b, 22, 2);
+  const uint64_t n = le(b, 8, 8), c = le(b, 16, 2), h = le(b, 18, 2), w = le(b, 20, 2),
+                 k = le(b, 22, 2);
   if (n == 0 || c == 0 || h == 0 || w == 0 || k < 2 || le(b, 24, 4) != 0) return std::nullopt;
   const uint64_t per = 2 + c * h * w;
   if ((b.size() - 32) % per != 0 || (b.size() - 32) / per != n) return std::nullopt;
@@ -134,7 +134,8 @@ std::vector<Mutation> mutate(const Bytes& base, size_t header, const std::vector
         const int shift = 8 * (big_endian ? field_width - 1 - i : i);
         b[f + i] = static_cast<uint8_t>(shift < 64 ? nv >> shift : 0);
       }
-      out.push_back({"set the field at byte " + std::to_string(f) + " to " + std::to_string(nv), b});
+      out.push_back(
+          {"set the field at byte " + std::to_string(f) + " to " + std::to_string(nv), b});
     }
   }
   Bytes one = base;
@@ -151,12 +152,15 @@ std::vector<Mutation> mutate_gzip(const Bytes& gz, uint64_t seed) {
   std::vector<Mutation> out;
   Rng rng(seed);
   for (int k = 0; k < 14; ++k) {
-    const size_t len = k < 10 ? static_cast<size_t>(k) * 2 : gz.size() - 1 - rng.below(gz.size() - 20);
-    out.push_back({"gzip truncated to " + std::to_string(len), Bytes(gz.begin(), gz.begin() + len)});
+    const size_t len =
+        k < 10 ? static_cast<size_t>(k) * 2 : gz.size() - 1 - rng.below(gz.size() - 20);
+    out.push_back(
+        {"gzip truncated to " + std::to_string(len), Bytes(gz.begin(), gz.begin() + len)});
   }
   for (int k = 0; k < 24; ++k) {
     Bytes b = gz;
-    const size_t at = k < 10 ? static_cast<size_t>(k) : (k < 16 ? gz.size() - 1 - (k - 10) : rng.below(gz.size()));
+    const size_t at = k < 10 ? static_cast<size_t>(k)
+                             : (k < 16 ? gz.size() - 1 - (k - 10) : rng.below(gz.size()));
     b[at] ^= static_cast<uint8_t>(1u << rng.below(8));
     out.push_back({"gzip bit flip at byte " + std::to_string(at), b});
   }
@@ -191,7 +195,8 @@ void check(const std::string& path, const Mutation& m, const std::function<Datas
     INFO("message: " << msg);
     if (!exact_or_fail) CHECK_MESSAGE(!expect.has_value(), "failed on a valid file");
     CHECK(msg.find(path) != std::string::npos);
-    const bool explains = msg.find("expected") != std::string::npos && msg.find("found") != std::string::npos;
+    const bool explains =
+        msg.find("expected") != std::string::npos && msg.find("found") != std::string::npos;
     CHECK(explains);
   }
 }
@@ -257,7 +262,8 @@ TEST_CASE("fuzz: CIFAR-10 and CIFAR-100 files") {
   // Label bytes sit at the start of every record: edit them as header fields.
   for (const Mutation& m : mutate(b10, 1, {0, 3073, 6146}, 1, true, 6)) {
     write_bytes(p10, m.bytes);
-    check(p10, m, [&] { return read_cifar10({p10}); }, ref_cifar(m.bytes, 1, 0, 10));
+    check(
+        p10, m, [&] { return read_cifar10({p10}); }, ref_cifar(m.bytes, 1, 0, 10));
   }
   const Dataset d100 = random_dataset(3, 32, 32, 100, 3, 43);
   std::vector<int32_t> coarse = {0, 19, 7};
@@ -265,8 +271,10 @@ TEST_CASE("fuzz: CIFAR-10 and CIFAR-100 files") {
   const std::string p100 = tmp.file("train.bin");
   for (const Mutation& m : mutate(b100, 2, {0, 1, 3074, 3075}, 1, true, 7)) {
     write_bytes(p100, m.bytes);
-    check(p100, m, [&] { return read_cifar100(p100, true); }, ref_cifar(m.bytes, 2, 1, 100));
-    check(p100, m, [&] { return read_cifar100(p100, false); }, ref_cifar(m.bytes, 2, 0, 20));
+    check(
+        p100, m, [&] { return read_cifar100(p100, true); }, ref_cifar(m.bytes, 2, 1, 100));
+    check(
+        p100, m, [&] { return read_cifar100(p100, false); }, ref_cifar(m.bytes, 2, 0, 20));
   }
 }
 
@@ -279,15 +287,16 @@ TEST_CASE("fuzz: qtimg files") {
   // Field edits with the CRC left stale, then with the CRC fixed so the sizes are tested too.
   for (const Mutation& m : mutate(b, 32, {8, 16, 18, 20, 22, 24}, 2, false, 8)) {
     write_bytes(p, m.bytes);
-    check(p, m, [&] { return read_qtimg(p); }, ref_qtimg(m.bytes));
+    check(
+        p, m, [&] { return read_qtimg(p); }, ref_qtimg(m.bytes));
     if (m.bytes.size() >= 32) {
       Mutation fixed = m;
       const uint32_t crc = static_cast<uint32_t>(crc32(0L, fixed.bytes.data(), 28));
       for (int i = 0; i < 4; ++i) fixed.bytes[28 + i] = static_cast<uint8_t>(crc >> (8 * i));
       fixed.what += ", CRC fixed";
       write_bytes(p, fixed.bytes);
-      check(p, fixed, [&] { return read_qtimg(p); }, ref_qtimg(fixed.bytes));
+      check(
+          p, fixed, [&] { return read_qtimg(p); }, ref_qtimg(fixed.bytes));
     }
   }
 }
-

@@ -86,10 +86,28 @@ void randomize_bn(BatchNorm& bn, Rng& rng, float gamma = 1.0f, std::vector<float
   }
 }
 
+constexpr ConvAlgo kAlgos[] = {ConvAlgo::Im2col, ConvAlgo::Direct, ConvAlgo::Winograd};
+
+const char* algo_name(ConvAlgo a) {
+  switch (a) {
+    case ConvAlgo::Auto: return "auto";
+    case ConvAlgo::Im2col: return "im2col";
+    case ConvAlgo::Direct: return "direct";
+    case ConvAlgo::Winograd: return "winograd";
+  }
+  return "?";
+}
+
+// Every algorithm that applies to the shape (a forced one falls back to im2col where it does not).
 void check_conv(int64_t cin, int64_t cout, int64_t k, int64_t s, int64_t p, bool bias, const Shape& in) {
-  ParamStore st;
-  Conv2d conv(st, "conv", cin, cout, k, s, p, bias);
-  test::check_gradients(conv, st, in);
+  for (ConvAlgo a : kAlgos) {
+    ParamStore st;
+    Conv2d conv(st, "conv", cin, cout, k, s, p, bias);
+    conv.set_algorithm(a);
+    if (conv.algorithm_for(in) != a) continue;
+    INFO("algorithm ", std::string(algo_name(a)));
+    test::check_gradients(conv, st, in);
+  }
 }
 
 // The fine step for piecewise-linear layers: a kink is crossed only by inputs closer than it.
@@ -124,6 +142,12 @@ TEST_CASE("conv2d gradients: kernels 1/3/5, strides 1/2, padding 0/1/2, with and
   check_conv(1, 6, 5, 1, 0, true, {11, 1, 9, 9});    // 5×5 valid, LeNet-style, several chunks
   check_conv(3, 2, 5, 2, 1, true, {3, 3, 9, 8});     // 5×5 stride 2 with padding
   check_conv(3, 4, 3, 1, 1, true, {1, 3, 40, 40});   // a big plane: one sample is the whole batch
+  check_conv(8, 6, 3, 1, 1, true, {3, 8, 7, 9});     // odd output sizes: partial Winograd tiles
+  check_conv(5, 3, 3, 1, 0, false, {4, 5, 8, 6});    // 3×3 without padding
+  check_conv(4, 4, 3, 1, 2, true, {2, 4, 5, 5});     // padding 2 = k − 1: the widest direct dx padding
+  check_conv(9, 7, 3, 1, 1, false, {3, 9, 2, 2});    // a 2×2 image (VGG's last convolutions)
+  check_conv(6, 9, 3, 1, 1, true, {5, 6, 7, 7});     // 49 pixels: a partial last vector
+  check_conv(3, 5, 5, 1, 2, false, {4, 3, 12, 10});  // 5×5 "same", three zero columns per side
 }
 
 TEST_CASE("batchnorm gradients in training and evaluation, on (N, C) and (N, C, H, W)") {
@@ -329,13 +353,21 @@ TEST_CASE("conv2d matches a direct convolution") {
     int64_t n, ci, co, k, s, p, h, w;
     bool bias;
   };
+  // Batches and planes large enough for several chunks of every algorithm (and several dW groups
+  // of the direct one), next to small and odd shapes.
   for (Case c : {Case{5, 3, 4, 3, 1, 1, 9, 8, true}, Case{40, 3, 8, 3, 1, 1, 10, 10, false},
                  Case{6, 5, 7, 1, 1, 0, 6, 7, true}, Case{4, 4, 6, 1, 2, 0, 7, 7, false},
                  Case{3, 2, 5, 5, 1, 2, 11, 12, true}, Case{9, 3, 4, 3, 2, 1, 9, 9, true},
-                 Case{2, 16, 16, 3, 1, 1, 33, 33, true}, Case{7, 2, 3, 5, 2, 0, 13, 10, false}}) {
+                 Case{2, 16, 16, 3, 1, 1, 33, 33, true}, Case{7, 2, 3, 5, 2, 0, 13, 10, false},
+                 Case{9, 16, 16, 3, 1, 1, 33, 33, false}, Case{25, 4, 4, 3, 1, 1, 64, 64, true},
+                 Case{20, 12, 10, 3, 1, 1, 2, 2, true}, Case{6, 9, 11, 3, 1, 0, 7, 5, true}})
+    for (ConvAlgo a : kAlgos) {
     INFO("n ", c.n, ", ", c.ci, " -> ", c.co, ", k ", c.k, ", s ", c.s, ", p ", c.p, ", ", c.h, "×", c.w);
     ParamStore st;
     Conv2d conv(st, "conv", c.ci, c.co, c.k, c.s, c.p, c.bias);
+    conv.set_algorithm(a);
+    if (conv.algorithm_for({c.n, c.ci, c.h, c.w}) != a) continue;
+    INFO("algorithm ", std::string(algo_name(a)));
     st.finalize();
     Rng rng(c.n * 100 + c.k);
     conv.init(rng);
@@ -358,6 +390,24 @@ TEST_CASE("conv2d matches a direct convolution") {
     st.zero_grad();
     conv.backward(x, y, r, nullptr);
     CHECK(std::memcmp(dw_before.data(), conv.weight()->grad.data(), dw_before.size() * sizeof(float)) == 0);
+  }
+}
+
+TEST_CASE("a forced convolution algorithm falls back to im2col where it does not apply") {
+  ParamStore st;
+  Conv2d strided(st, "c", 8, 8, 3, 2, 1);
+  Conv2d five(st, "c", 8, 8, 5, 1, 2);
+  Conv2d wide_pad(st, "c", 8, 8, 3, 1, 3);
+  Conv2d valid(st, "c", 8, 8, 5, 1, 0);  // LeNet-style "valid": dx rows wider than dy's
+  for (ConvAlgo a : kAlgos) {
+    strided.set_algorithm(a);
+    five.set_algorithm(a);
+    wide_pad.set_algorithm(a);
+    valid.set_algorithm(a);
+    CHECK(valid.algorithm_for({2, 8, 28, 28}) != ConvAlgo::Direct);
+    CHECK(strided.algorithm_for({2, 8, 16, 16}) == ConvAlgo::Im2col);
+    CHECK(five.algorithm_for({2, 8, 16, 16}) != ConvAlgo::Winograd);
+    CHECK(wide_pad.algorithm_for({2, 8, 16, 16}) != ConvAlgo::Direct);
   }
 }
 
@@ -394,10 +444,16 @@ static void check_thread_independent(Layer& layer, ParamStore& st, const Shape& 
 }
 
 TEST_CASE("conv, linear, batchnorm and dropout give bit-identical results with 1 and 2 threads") {
-  {
+  for (ConvAlgo a : kAlgos) {
+    INFO("algorithm ", std::string(algo_name(a)));
     ParamStore st;
     Conv2d c(st, "conv", 8, 16, 3, 1, 1);
+    c.set_algorithm(a);
     check_thread_independent(c, st, {64, 8, 16, 16});
+    ParamStore st2;
+    Conv2d c2(st2, "conv", 16, 16, 3, 1, 1);
+    c2.set_algorithm(a);
+    check_thread_independent(c2, st2, {24, 16, 32, 32});  // several chunks and dW groups
   }
   {
     ParamStore st;

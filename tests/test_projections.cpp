@@ -39,9 +39,9 @@ std::string describe(const ProjectionSpec& s) {
 }
 
 // Inputs of several shapes of distribution; the same seed gives the same vector.
-enum class Dist { Gaussian, Laplace, Uniform, Ties, WideRange, Zeros, Outlier };
+enum class Dist { Gaussian, Laplace, Uniform, Ties, WideRange, Zeros, Outlier, Narrow };
 constexpr Dist kDists[] = {Dist::Gaussian,  Dist::Laplace, Dist::Uniform, Dist::Ties,
-                           Dist::WideRange, Dist::Zeros,   Dist::Outlier};
+                           Dist::WideRange, Dist::Zeros,   Dist::Outlier, Dist::Narrow};
 
 Vec make(Dist d, int64_t n, uint64_t seed) {
   Rng rng(seed);
@@ -58,9 +58,9 @@ Vec make(Dist d, int64_t n, uint64_t seed) {
       case Dist::Uniform:
         w[i] = rng.uniform(-1.0f, 1.0f);
         break;
-      // Few distinct magnitudes: long runs of ties, some exact zeros.
+      // Few distinct magnitudes (inside their buckets): long runs of ties, some exact zeros.
       case Dist::Ties:
-        w[i] = sign * 0.25f * static_cast<float>(rng.below(5));
+        w[i] = sign * 0.3f * static_cast<float>(rng.below(5));
         break;
       // 2^-40 .. 2^7: magnitudes in many octaves, below the fine buckets too.
       case Dist::WideRange:
@@ -71,6 +71,10 @@ Vec make(Dist d, int64_t n, uint64_t seed) {
         break;
       case Dist::Outlier:
         w[i] = i == n / 2 ? 1000.0f : 0.01f * rng.normal();
+        break;
+      // All magnitudes within 0.1 %: one bucket holds them all.
+      case Dist::Narrow:
+        w[i] = sign * (1.0f + 0.001f * rng.uniform());
         break;
     }
   }
@@ -184,8 +188,8 @@ double norm2(const Vec& w) {
 // min over codes c of ‖w − αc‖² with the best α for each c: ‖w‖² − (c·w)²/‖c‖².
 double brute_force(const Vec& w, const std::vector<int>& levels) {
   const size_t n = w.size();
-  std::vector<int> c(n, 0);
-  double best = norm2(w);
+  const double total_norm = norm2(w);
+  double best = total_norm;
   int64_t total = 1;
   for (size_t i = 0; i < n; ++i) total *= static_cast<int64_t>(levels.size());
   for (int64_t code = 0; code < total; ++code) {
@@ -197,7 +201,7 @@ double brute_force(const Vec& w, const std::vector<int>& levels) {
       cw += v * static_cast<double>(w[i]);
       cc += v * v;
     }
-    if (cc > 0) best = std::min(best, norm2(w) - cw * cw / cc);
+    if (cc > 0) best = std::min(best, total_norm - cw * cw / cc);
   }
   return best;
 }
@@ -426,8 +430,9 @@ TEST_CASE("b-bit projection keeps the largest weight on the top level") {
 }
 
 TEST_CASE("results are bit-identical with 1 and 2 threads") {
-  const int64_t rows = 64, n = rows * 4608;  // 64 × 512×3×3: 9 chunks per tensor
-  for (Dist d : {Dist::Gaussian, Dist::Ties, Dist::WideRange}) {
+  // 128 × 512×3×3: 18 chunks of 32768.
+  const int64_t rows = 128, n = rows * 4608;
+  for (Dist d : {Dist::Gaussian, Dist::Ties, Dist::WideRange, Dist::Narrow}) {
     const Vec w = make(d, n, 2024);
     for (ProjectionSpec spec : all_specs())
       for (bool per_channel : {false, true}) {

@@ -44,7 +44,8 @@ int run(int argc, char** argv) {
   int64_t batch = 128;
   int steps = 40, threads_n = 0;
   CLI::App app{"qtrain dataset benchmark: load time, and step time with and without prefetching"};
-  app.add_option("--dataset", dataset, "fashion-mnist, or any name of `qtrain datasets list`; "
+  app.add_option("--dataset", dataset,
+                 "fashion-mnist, or any name of `qtrain datasets list`; "
                  "synthetic is made 3×32×32 (CIFAR-shaped, augmented)");
   app.add_option("--model", model, "model trained in the timed steps");
   app.add_option("--batch", batch, "batch size");
@@ -86,36 +87,32 @@ int run(int argc, char** argv) {
     make_ms.push_back(ms_since(t));
   }
 
-  // In memory: every batch made before the clock starts.
-  std::vector<Batch> ready(steps + 2);
+  // In memory: every batch made before the clock starts. The three modes take turns step by
+  // step, so a machine whose load changes during the run slows them alike.
+  std::vector<Batch> ready(steps + 1);
   {
     BatchStream s(data.train, order, batch, true, data.norm, data.aug, 7, 0, false);
     for (Batch& r : ready) s.next(r);
   }
+  BatchStream serial_stream(data.train, order, batch, true, data.norm, data.aug, 7, 0, false);
+  BatchStream prefetch_stream(data.train, order, batch, true, data.norm, data.aug, 7, 0, true);
+  Batch cur_serial, cur_prefetch;
   train_step(*m, ready[0], dlogits);  // warm-up
-  std::vector<double> memory;
+  std::vector<double> memory, serial_ms, prefetch_ms;
   for (int i = 1; i <= steps; ++i) {
-    const auto t = Clock::now();
+    auto t = Clock::now();
     train_step(*m, ready[i], dlogits);
     memory.push_back(ms_since(t));
+    t = Clock::now();
+    if (!serial_stream.next(cur_serial)) break;
+    train_step(*m, cur_serial, dlogits);
+    serial_ms.push_back(ms_since(t));
+    t = Clock::now();
+    if (!prefetch_stream.next(cur_prefetch)) break;
+    train_step(*m, cur_prefetch, dlogits);
+    prefetch_ms.push_back(ms_since(t));
   }
-
-  // Made in the loop, with and without prefetching: the time of next() + the step.
-  auto streamed = [&](bool prefetch) {
-    BatchStream s(data.train, order, batch, true, data.norm, data.aug, 7, 0, prefetch);
-    std::vector<double> v;
-    Batch cur;
-    s.next(cur);
-    train_step(*m, cur, dlogits);  // warm-up
-    for (int i = 0; i < steps; ++i) {
-      const auto t = Clock::now();
-      if (!s.next(cur)) break;
-      train_step(*m, cur, dlogits);
-      v.push_back(ms_since(t));
-    }
-    return median(v);
-  };
-  const double serial = streamed(false), prefetched = streamed(true);
+  const double serial = median(serial_ms), prefetched = median(prefetch_ms);
   std::printf(
       "model=%s batch=%lld make_batch_ms=%.3f step_ms_in_memory=%.3f step_ms_serial=%.3f "
       "step_ms_prefetch=%.3f prefetch_overhead_pct=%.1f\n",

@@ -137,9 +137,12 @@ std::vector<Param*> Conv2d::params() {
 }
 
 ConvAlgo Conv2d::algorithm_for(const Shape& in) const {
-  const int64_t w = in.size() == 4 ? in[3] : 0, wp = w + 2 * p_, wo = wp - k_ + 1;
-  // The direct kernel computes Wp − Wo dropped columns per row: worth it while they are few.
-  const bool direct = direct_conv_available() && s_ == 1 && p_ <= k_ - 1 && 4 * wo >= 3 * wp;
+  const int64_t h = in.size() == 4 ? in[2] : 0, w = in.size() == 4 ? in[3] : 0;
+  const int64_t ho = h + 2 * p_ - k_ + 1, wo = w + 2 * p_ - k_ + 1, cols = (ho * w + 15) / 16 * 16;
+  // The direct kernel's rows are W wide, so it takes "same" convolutions (2p = k − 1: y and dx as
+  // wide as x and dy), and rounds the plane up to 16 columns: worth it while that adds at most a third.
+  const bool direct = direct_conv_available() && s_ == 1 && 2 * p_ == k_ - 1 && k_ <= 15 && ho > 0 &&
+                      3 * cols <= 4 * ho * wo;
   const bool winograd = k_ == 3 && s_ == 1;
   switch (algo_) {
     case ConvAlgo::Im2col: return ConvAlgo::Im2col;
@@ -147,9 +150,12 @@ ConvAlgo Conv2d::algorithm_for(const Shape& in) const {
     case ConvAlgo::Winograd: return winograd ? ConvAlgo::Winograd : ConvAlgo::Im2col;
     case ConvAlgo::Auto: break;
   }
-  if (direct) return ConvAlgo::Direct;
-  // Winograd's transformed GEMMs are as thin as the channel count: below 8 they do not pay off.
+  // Measured on ResNet-20 and VGG-11 shapes (tools/bench_layers): the direct kernel wins while
+  // Cin·Cout is small (its dW reduction grows with it), Winograd from 64 channels up; Winograd's
+  // transformed GEMMs are as thin as Cin, so it needs a few input channels.
+  if (direct && in_ * out_ <= 2048) return ConvAlgo::Direct;
   if (winograd && in_ >= 8) return ConvAlgo::Winograd;
+  if (direct) return ConvAlgo::Direct;
   return ConvAlgo::Im2col;
 }
 

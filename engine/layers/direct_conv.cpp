@@ -20,20 +20,20 @@ namespace qt {
 
 namespace {
 
-constexpr int64_t kV = 16;         // floats per vector
-constexpr int64_t kCols = 2 * kV;  // output columns per register block
-constexpr int64_t kRows = 8;       // output rows (channels) per register block of the forward kernel
-constexpr int64_t kTaps = 4;       // dW kernel block: 4 output channels × 4 taps
-// A chunk of samples for dW holds its padded inputs and gradient grids in about this many floats
-// (an L2 cache's worth), and at most kGroups groups of chunks keep a partial dW each.
-constexpr int64_t kChunkFloats = int64_t{1} << 17;
-constexpr int64_t kGroups = 16;
+constexpr int64_t kV = 16;        // floats per vector
+constexpr int64_t kRows = 8;      // output rows (channels) per register block of the GEMM kernel
+constexpr int64_t kGo = 8;        // dW register block: 8 output channels × 3 taps
+constexpr int64_t kGt = 3;
+constexpr int64_t kQBlock = 256;  // dW columns per pass (several samples' when images are small)
+constexpr int64_t kGroups = 16;   // fixed groups of samples, each with a partial dW
+constexpr int64_t kFront = 16;    // zeros before each plane copy: taps read up to p floats before it
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-// Scratch of each worker (padded planes, output grids) and of the calling thread (packed weights,
-// tap offsets, partial weight gradients). Shared by all layers, which run one at a time on a
-// thread: the memory is that of the largest layer. Values never depend on which buffer is used.
+// Scratch of each worker (input copies, gradient grids, the dW lanes) and of the calling thread
+// (packed weights, tap offsets, partial weight gradients). Shared by all layers, which run one at
+// a time on a thread: the memory is that of the largest layer. Values never depend on which
+// buffer is used.
 tbb::enumerable_thread_specific<Tensor> g_task_scratch;
 tbb::enumerable_thread_specific<Tensor> g_call_scratch;
 tbb::enumerable_thread_specific<std::vector<int32_t>> g_offsets;
@@ -44,34 +44,48 @@ float* grow(tbb::enumerable_thread_specific<Tensor>& ets, int64_t n) {
   return t.data();
 }
 
-// The padded grid of one pass: planes hp × wp stored ps floats apart (ps leaves zero slack for the
-// taps of the last computed columns); outputs on the first ho rows, `cols` columns computed.
+// One pass: `planes` input planes h × w with `pad` zero rows above and below, k copies of them
+// (one per column offset), each plane copy ps floats long; outputs on ho rows of width w, of
+// which `cols` (a multiple of kV) are computed.
 struct Grid {
-  int64_t hp, wp, ho, wo, k, pad, cols, ps;
-  Grid(int64_t h, int64_t w, int64_t pad_, int64_t k_)
-      : hp(h + 2 * pad_), wp(w + 2 * pad_), ho(hp - k_ + 1), wo(wp - k_ + 1), k(k_), pad(pad_) {
-    cols = round_up(ho * wp, kCols);
-    ps = round_up(hp * wp + (cols - ho * wp) + k - 1, kV);
+  int64_t h, w, k, pad, planes, ho, wo, cols, ps;
+  Grid(int64_t h_, int64_t w_, int64_t pad_, int64_t k_, int64_t planes_)
+      : h(h_), w(w_), k(k_), pad(pad_), planes(planes_), ho(h_ + 2 * pad_ - k_ + 1), wo(w_ + 2 * pad_ - k_ + 1) {
+    cols = round_up(ho * w, kV);
+    ps = round_up(kFront + (h + 2 * pad) * w + (cols - ho * w) + k + kV, kV);
+  }
+  // The output grid is the output planes themselves: no dropped columns, no tail.
+  bool dense() const { return wo == w && cols == ho * w; }
+  int64_t floats() const { return k * planes * ps; }
+  // Tap (c, a, b) of output q reads copy b of plane c at q + offset.
+  int32_t offset(int64_t c, int64_t a, int64_t b) const {
+    return static_cast<int32_t>((b * planes + c) * ps + kFront + a * w + (b - pad));
   }
 };
 
-// dst[c] = src plane c (h × w) zero-padded onto the grid, slack zeroed.
-void pad_planes(const Grid& g, const float* src, int64_t planes, int64_t h, int64_t w, float* dst) {
-  for (int64_t c = 0; c < planes; ++c) {
-    float* d = dst + c * g.ps;
-    std::memset(d, 0, g.ps * sizeof(float));
-    for (int64_t r = 0; r < h; ++r) std::memcpy(d + (r + g.pad) * g.wp + g.pad, src + (c * h + r) * w, w * sizeof(float));
+// The k copies of src (planes × h × w): copy b is the padded plane with the columns a read at
+// column offset d = b − pad can wrap onto set to zero (last −d columns if d < 0, first d if d > 0).
+void fill_copies(const Grid& g, const float* src, float* dst) {
+  for (int64_t b = 0; b < g.k; ++b) {
+    const int64_t d = b - g.pad, z0 = d < 0 ? g.w + d : 0, z1 = d < 0 ? g.w : d;
+    for (int64_t c = 0; c < g.planes; ++c) {
+      float* p = dst + (b * g.planes + c) * g.ps;
+      std::memset(p, 0, g.ps * sizeof(float));
+      float* rows = p + kFront + g.pad * g.w;
+      std::memcpy(rows, src + c * g.h * g.w, g.h * g.w * sizeof(float));
+      if (d != 0)
+        for (int64_t r = 0; r < g.h; ++r)
+          for (int64_t j = z0; j < z1; ++j) rows[r * g.w + j] = 0.0f;
+    }
   }
 }
 
-// Tap offsets of a k×k kernel over `planes` planes of grid g: off[(c·k + a)·k + b] = c·ps + a·wp + b,
-// and `zero_at` for the entries up to `count` (taps that pad a block).
-void tap_offsets(const Grid& g, int64_t planes, int64_t count, int32_t zero_at, int32_t* off) {
+// Tap offsets of the k×k kernel: off[(c·k + a)·k + b], then `zero_at` up to `count` (block padding).
+void tap_offsets(const Grid& g, int64_t count, int32_t zero_at, int32_t* off) {
   for (int64_t t = 0; t < count; ++t) off[t] = zero_at;
-  for (int64_t c = 0; c < planes; ++c)
+  for (int64_t c = 0; c < g.planes; ++c)
     for (int64_t a = 0; a < g.k; ++a)
-      for (int64_t b = 0; b < g.k; ++b)
-        off[(c * g.k + a) * g.k + b] = static_cast<int32_t>(c * g.ps + a * g.wp + b);
+      for (int64_t b = 0; b < g.k; ++b) off[(c * g.k + a) * g.k + b] = g.offset(c, a, b);
 }
 
 // Weights as blocks of kRows output rows: pack[rb][t][r] = w(rb·kRows + r, t), zero beyond m rows.
@@ -88,56 +102,89 @@ void pack_rows(int64_t m, int64_t taps, At at, float* pack) {
   });
 }
 
-// out[r][q] = Σ_t pack[t][r]·in[off[t] + q] for kRows rows and kCols columns.
-inline void block_nn(int64_t taps, const float* pack, const int32_t* off, const float* in, float* out, int64_t ldo) {
-  __m512 acc[kRows][2];
+// out[r][q] = bias[r] + Σ_t pack[t][r]·in[off[t] + q] for `rows` ≤ kRows rows and NV·kV columns.
+template <int NV>
+inline void block_nn(int64_t taps, const float* pack, const int32_t* off, const float* in, float* out, int64_t ldo,
+                     int64_t rows, const float* bias) {
+  __m512 acc[kRows][NV];
 #pragma GCC unroll 8
-  for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int r = 0; r < kRows; ++r) {
+    const __m512 b0 = _mm512_set1_ps(bias && r < rows ? bias[r] : 0.0f);
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) acc[r][v] = b0;
+  }
   for (int64_t t = 0; t < taps; ++t) {
     const float* p = in + off[t];
-    const __m512 x0 = _mm512_loadu_ps(p), x1 = _mm512_loadu_ps(p + kV);
+    __m512 x[NV];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) x[v] = _mm512_loadu_ps(p + v * kV);
     const float* wt = pack + t * kRows;
 #pragma GCC unroll 8
     for (int r = 0; r < kRows; ++r) {
       const __m512 wv = _mm512_set1_ps(wt[r]);
-      acc[r][0] = _mm512_fmadd_ps(wv, x0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(wv, x1, acc[r][1]);
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(wv, x[v], acc[r][v]);
     }
   }
 #pragma GCC unroll 8
-  for (int r = 0; r < kRows; ++r) {
-    _mm512_storeu_ps(out + r * ldo, acc[r][0]);
-    _mm512_storeu_ps(out + r * ldo + kV, acc[r][1]);
+  for (int r = 0; r < kRows; ++r)
+    if (r < rows)
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) _mm512_storeu_ps(out + r * ldo + v * kV, acc[r][v]);
+}
+
+// out (m × cols, row stride ldo) = bias + pack · shift(in). Row blocks outermost: a block's packed
+// weights (taps × kRows floats) stay in L1 while the columns stream past.
+void shifted_gemm(int64_t m, int64_t taps, const float* pack, const int32_t* off, const float* in, int64_t cols,
+                  float* out, int64_t ldo, const float* bias) {
+  for (int64_t rb = 0; rb * kRows < m; ++rb) {
+    const float* pk = pack + rb * taps * kRows;
+    float* o = out + rb * kRows * ldo;
+    const int64_t rows = std::min(kRows, m - rb * kRows);
+    const float* b = bias ? bias + rb * kRows : nullptr;
+    int64_t q = 0;
+    for (; q + 3 * kV <= cols; q += 3 * kV) block_nn<3>(taps, pk, off, in + q, o + q, ldo, rows, b);
+    if (cols - q == 2 * kV) block_nn<2>(taps, pk, off, in + q, o + q, ldo, rows, b);
+    if (cols - q == kV) block_nn<1>(taps, pk, off, in + q, o + q, ldo, rows, b);
   }
 }
 
-// out (m_pad × cols) = pack · shift(in), m_pad a multiple of kRows.
-void shifted_gemm(int64_t m_pad, int64_t taps, const float* pack, const int32_t* off, const float* in, int64_t cols,
-                  float* out) {
-  for (int64_t q = 0; q < cols; q += kCols)
-    for (int64_t rb = 0; rb < m_pad / kRows; ++rb)
-      block_nn(taps, pack + rb * taps * kRows, off, in + q, out + rb * kRows * cols + q, cols);
+// The valid part of an output grid: y[m][i][j] = out[m][i·w + j], j < wo.
+void grid_to_planes(const Grid& g, const float* out, int64_t m, float* y) {
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t i = 0; i < g.ho; ++i) std::memcpy(y + (r * g.ho + i) * g.wo, out + r * g.cols + i * g.w, g.wo * sizeof(float));
 }
 
-// acc[i][j] += Σ_q g[i][q]·in[off[j] + q] for kTaps rows of g and kTaps taps, over `cols` columns.
-inline void block_nt(const float* g, int64_t ldg, const float* in, const int32_t* off, int64_t cols,
-                     __m512 (&acc)[kTaps][kTaps]) {
-  const float* x0 = in + off[0];
-  const float* x1 = in + off[1];
-  const float* x2 = in + off[2];
-  const float* x3 = in + off[3];
-  for (int64_t q = 0; q < cols; q += kV) {
-    const __m512 v0 = _mm512_loadu_ps(x0 + q), v1 = _mm512_loadu_ps(x1 + q);
-    const __m512 v2 = _mm512_loadu_ps(x2 + q), v3 = _mm512_loadu_ps(x3 + q);
-#pragma GCC unroll 4
-    for (int i = 0; i < kTaps; ++i) {
-      const __m512 gv = _mm512_loadu_ps(g + i * ldg + q);
-      acc[i][0] = _mm512_fmadd_ps(gv, v0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(gv, v1, acc[i][1]);
-      acc[i][2] = _mm512_fmadd_ps(gv, v2, acc[i][2]);
-      acc[i][3] = _mm512_fmadd_ps(gv, v3, acc[i][3]);
+// acc[i][j] += g_s[i][q]·x_s[off[j] + q] lane-wise over the samples s of a block, for kGo rows of
+// g and kGt taps, columns [q0, q0 + n): 11 loads feed 24 FMAs. acc keeps 16-lane partial sums in
+// memory, so successive passes keep adding to it and the lanes are summed once at the end.
+inline void block_nt(int64_t ns, const float* const* g, int64_t ldg, const float* const* x, const int32_t* off,
+                     int64_t q0, int64_t n, float* acc) {
+  __m512 a[kGo][kGt];
+#pragma GCC unroll 8
+  for (int i = 0; i < kGo; ++i)
+#pragma GCC unroll 3
+    for (int j = 0; j < kGt; ++j) a[i][j] = _mm512_loadu_ps(acc + (i * kGt + j) * kV);
+  for (int64_t s = 0; s < ns; ++s) {
+    const float* gs = g[s] + q0;
+    const float* x0 = x[s] + off[0] + q0;
+    const float* x1 = x[s] + off[1] + q0;
+    const float* x2 = x[s] + off[2] + q0;
+    for (int64_t q = 0; q < n; q += kV) {
+      const __m512 v0 = _mm512_loadu_ps(x0 + q), v1 = _mm512_loadu_ps(x1 + q), v2 = _mm512_loadu_ps(x2 + q);
+#pragma GCC unroll 8
+      for (int i = 0; i < kGo; ++i) {
+        const __m512 gv = _mm512_loadu_ps(gs + i * ldg + q);
+        a[i][0] = _mm512_fmadd_ps(gv, v0, a[i][0]);
+        a[i][1] = _mm512_fmadd_ps(gv, v1, a[i][1]);
+        a[i][2] = _mm512_fmadd_ps(gv, v2, a[i][2]);
+      }
     }
   }
+#pragma GCC unroll 8
+  for (int i = 0; i < kGo; ++i)
+#pragma GCC unroll 3
+    for (int j = 0; j < kGt; ++j) _mm512_storeu_ps(acc + (i * kGt + j) * kV, a[i][j]);
 }
 
 // Σ of the 16 lanes in a fixed pairwise order (_mm512_reduce_add_ps trips GCC 12's
@@ -150,130 +197,146 @@ inline float lane_sum(__m512 v) {
   return t[0];
 }
 
-// The output grid's valid part, plus bias: y[m][i][j] = out[m][i·wp + j] + b[m].
-void grid_to_planes(const Grid& g, const float* out, int64_t m, const float* bias, float* y) {
-  for (int64_t r = 0; r < m; ++r) {
-    const float b = bias ? bias[r] : 0.0f;
-    for (int64_t i = 0; i < g.ho; ++i) {
-      const float* src = out + r * g.cols + i * g.wp;
-      float* dst = y + (r * g.ho + i) * g.wo;
-      for (int64_t j = 0; j < g.wo; ++j) dst[j] = src[j] + b;
-    }
-  }
+// Σ p[i] over a plane, by 16 lanes then lane_sum: vectorised, and the same for every split.
+float plane_sum(const float* p, int64_t n) {
+  __m512 acc = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + kV <= n; i += kV) acc = _mm512_add_ps(acc, _mm512_loadu_ps(p + i));
+  float s = lane_sum(acc);
+  for (; i < n; ++i) s += p[i];
+  return s;
 }
 
 }  // namespace
 
 bool direct_conv_available() { return true; }
 
-// y[o] = Σ_{c,a,b} W[o, c, a, b]·x_pad[c][q + a·Wp + b] + b[o], one task per sample
+// y[o] = b[o] + Σ_{c,a,b} W[o, c, a, b]·x_b[c][q + a·W + b − p], one task per sample
 void direct_conv_forward(const ConvStride1& cv, const float* x, const float* w, const float* bias, float* y) {
-  const Grid g(cv.h, cv.w, cv.pad, cv.k);
+  if (2 * cv.pad != cv.k - 1)
+    throw std::invalid_argument("direct_conv_forward: needs padding (k − 1)/2, got " + std::to_string(cv.pad) +
+                                " for k " + std::to_string(cv.k));
+  const Grid g(cv.h, cv.w, cv.pad, cv.k, cv.cin);
   const int64_t taps = cv.cin * cv.k * cv.k, m_pad = round_up(cv.cout, kRows);
   float* pack = grow(g_call_scratch, m_pad * taps);
   pack_rows(cv.cout, taps, [&](int64_t o, int64_t t) { return w[o * taps + t]; }, pack);
   std::vector<int32_t>& off = g_offsets.local();
   off.resize(static_cast<size_t>(taps));
-  tap_offsets(g, cv.cin, taps, 0, off.data());
+  tap_offsets(g, taps, 0, off.data());
   const int32_t* offp = off.data();
   parallel_for(cv.n, 1, [&](int64_t n0, int64_t n1) {
-    float* xin = grow(g_task_scratch, cv.cin * g.ps + m_pad * g.cols);
-    float* out = xin + cv.cin * g.ps;
+    float* xin = grow(g_task_scratch, g.floats() + (g.dense() ? 0 : cv.cout * g.cols));
+    float* tmp = xin + g.floats();
     for (int64_t s = n0; s < n1; ++s) {
-      pad_planes(g, x + s * cv.cin * cv.h * cv.w, cv.cin, cv.h, cv.w, xin);
-      shifted_gemm(m_pad, taps, pack, offp, xin, g.cols, out);
-      grid_to_planes(g, out, cv.cout, bias, y + s * cv.cout * g.ho * g.wo);
+      fill_copies(g, x + s * cv.cin * cv.h * cv.w, xin);
+      float* ys = y + s * cv.cout * g.ho * g.wo;
+      if (g.dense()) {
+        shifted_gemm(cv.cout, taps, pack, offp, xin, g.cols, ys, g.cols, bias);
+      } else {
+        shifted_gemm(cv.cout, taps, pack, offp, xin, g.cols, tmp, g.cols, bias);
+        grid_to_planes(g, tmp, cv.cout, ys);
+      }
     }
   });
 }
 
-// dW[o][t] = Σ_{n,q} dy_grid[o][q]·x_pad[q + off[t]] (groups of chunks, partials summed in order);
-// dx[c] = Σ_{o,a,b} W[o, c, k−1−a, k−1−b]·dy_pad[o][q + a·Wp' + b]
+// dW[o][t] = Σ_{n,q} dy[o][q]·x_t[q] over fixed groups of samples (partials summed in group order);
+// dx[c] = Σ_{o,a,b} W[o, c, k−1−a, k−1−b]·dy_b[o][q + a·W + b − (k−1−p)]
 void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w, const float* dy, float* dw,
                           float* db, float* dx) {
-  if (dx && cv.pad > cv.k - 1)
-    throw std::invalid_argument("direct_conv_backward: padding " + std::to_string(cv.pad) + " exceeds kernel − 1");
-  const Grid gx(cv.h, cv.w, cv.pad, cv.k);                 // x padded: the forward grid
-  const Grid gd(gx.ho, gx.wo, cv.k - 1 - cv.pad, cv.k);    // dy padded for dx
-  const int64_t taps = cv.cin * cv.k * cv.k, taps4 = round_up(taps, kTaps);
-  const int64_t m4 = round_up(cv.cout, kTaps), wsize = cv.cout * taps;
-  const int64_t dtaps = cv.cout * cv.k * cv.k, cin_pad = round_up(cv.cin, kRows);
-  // A chunk: ns samples' padded inputs, dy grids and a zero region for the taps beyond `taps`.
-  const int64_t per_sample = cv.cin * gx.ps + m4 * gx.cols;
-  const int64_t ns = std::clamp<int64_t>(kChunkFloats / per_sample, 1, std::max<int64_t>(cv.n, 1));
-  const int64_t chunks = (cv.n + ns - 1) / ns, groups = std::min(chunks, kGroups);
-  const int64_t part = wsize + cv.cout;
+  if (2 * cv.pad != cv.k - 1)
+    throw std::invalid_argument("direct_conv_backward: needs padding (k − 1)/2, got " + std::to_string(cv.pad) +
+                                " for k " + std::to_string(cv.k));
+  const Grid gx(cv.h, cv.w, cv.pad, cv.k, cv.cin);                // x: the forward pass
+  const Grid gd(gx.ho, gx.wo, cv.k - 1 - cv.pad, cv.k, cv.cout);  // dy padded for dx
+  const int64_t taps = cv.cin * cv.k * cv.k, taps3 = round_up(taps, kGt);
+  const int64_t m8 = round_up(cv.cout, kGo), wsize = cv.cout * taps, dtaps = cv.cout * cv.k * cv.k;
+  const int64_t groups = std::min(std::max<int64_t>(cv.n, 1), kGroups);
+  const int64_t part = wsize + cv.cout, lanes = m8 * taps3 * kV;
+  // dy is its own dW operand when it already has the grid's layout and whole blocks of channels.
+  const bool dy_is_grid = gx.dense() && cv.cout % kGo == 0;
+  // Samples per dW pass: enough for kQBlock columns when images are small.
+  const int64_t sb = std::clamp<int64_t>(kQBlock / gx.cols, 1, std::max<int64_t>(cv.n / groups, 1));
+  const int64_t xfloats = gx.floats() + gx.cols + kV;  // the copies, then a zero region
 
-  float* pack = grow(g_call_scratch, (dx ? cin_pad * dtaps : 0) + groups * part);
-  float* parts = pack + (dx ? cin_pad * dtaps : 0);
+  float* pack = grow(g_call_scratch, (dx ? round_up(cv.cin, kRows) * dtaps : 0) + groups * part);
+  float* parts = pack + (dx ? round_up(cv.cin, kRows) * dtaps : 0);
   if (dx)
     pack_rows(cv.cin, dtaps, [&](int64_t c, int64_t t) {
       const int64_t o = t / (cv.k * cv.k), a = t / cv.k % cv.k, b = t % cv.k;
       return w[((o * cv.cin + c) * cv.k + (cv.k - 1 - a)) * cv.k + (cv.k - 1 - b)];
     }, pack);
   std::vector<int32_t>& off = g_offsets.local();
-  const int32_t zero_at = static_cast<int32_t>(ns * cv.cin * gx.ps);  // the zero region of a chunk
-  off.resize(static_cast<size_t>(taps4 + dtaps));
-  tap_offsets(gx, cv.cin, taps4, zero_at, off.data());
-  tap_offsets(gd, cv.cout, dtaps, 0, off.data() + taps4);
+  off.resize(static_cast<size_t>(taps3 + dtaps));
+  tap_offsets(gx, taps3, static_cast<int32_t>(gx.floats()), off.data());
+  tap_offsets(gd, dtaps, 0, off.data() + taps3);
   const int32_t* xoff = off.data();
-  const int32_t* doff = off.data() + taps4;
+  const int32_t* doff = off.data() + taps3;
 
   parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
-    const int64_t xfloats = ns * cv.cin * gx.ps + gx.cols + kV;
-    float* xin = grow(g_task_scratch, xfloats + ns * m4 * gx.cols + cv.cout * gd.ps + cin_pad * gd.cols);
-    float* grid = xin + xfloats;
-    float* dyin = grid + ns * m4 * gx.cols;
-    float* dxout = dyin + cv.cout * gd.ps;
+    const int64_t grid_floats = dy_is_grid ? 0 : sb * m8 * gx.cols;
+    float* acc = grow(g_task_scratch, lanes + sb * xfloats + grid_floats + gd.floats() +
+                                          (gd.dense() ? 0 : cv.cin * gd.cols));
+    float* xin = acc + lanes;
+    float* grid = xin + sb * xfloats;
+    float* dyin = grid + grid_floats;
+    float* tmp = dyin + gd.floats();
+    const float* gptr[kQBlock];
+    const float* xptr[kQBlock];
     for (int64_t grp = g0; grp < g1; ++grp) {
       float* pw = parts + grp * part;
       std::memset(pw, 0, part * sizeof(float));
-      for (int64_t ch = grp * chunks / groups; ch < (grp + 1) * chunks / groups; ++ch) {
-        const int64_t s0 = ch * ns, cn = std::min(ns, cv.n - s0);
-        // The chunk: padded inputs, then dy on the output grid (zero at dropped columns and rows ≥ Cout).
-        std::memset(xin + ns * cv.cin * gx.ps, 0, (gx.cols + kV) * sizeof(float));
-        std::memset(grid, 0, ns * m4 * gx.cols * sizeof(float));
-        for (int64_t s = 0; s < ns; ++s) {
-          if (s < cn) {
-            pad_planes(gx, x + (s0 + s) * cv.cin * cv.h * cv.w, cv.cin, cv.h, cv.w, xin + s * cv.cin * gx.ps);
-          } else {
-            std::memset(xin + s * cv.cin * gx.ps, 0, cv.cin * gx.ps * sizeof(float));
+      std::memset(acc, 0, lanes * sizeof(float));
+      const int64_t s_end = (grp + 1) * cv.n / groups;
+      for (int64_t s0 = grp * cv.n / groups; s0 < s_end; s0 += sb) {
+        const int64_t cn = std::min(sb, s_end - s0);
+        for (int64_t s = 0; s < cn; ++s) {
+          const float* dys = dy + (s0 + s) * cv.cout * gx.ho * gx.wo;
+          float* xs = xin + s * xfloats;
+          fill_copies(gx, x + (s0 + s) * cv.cin * cv.h * cv.w, xs);
+          std::memset(xs + gx.floats(), 0, (gx.cols + kV) * sizeof(float));
+          for (int64_t o = 0; o < cv.cout; ++o) pw[wsize + o] += plane_sum(dys + o * gx.ho * gx.wo, gx.ho * gx.wo);
+          xptr[s] = xs;
+          if (dy_is_grid) {
+            gptr[s] = dys;
             continue;
           }
-          for (int64_t o = 0; o < cv.cout; ++o) {
-            const float* src = dy + ((s0 + s) * cv.cout + o) * gx.ho * gx.wo;
-            float* dst = grid + (s * m4 + o) * gx.cols;
-            float sum = 0.0f;
+          // dy on the grid: zero at the dropped columns, the tail and the rows ≥ Cout.
+          float* gs = grid + s * m8 * gx.cols;
+          std::memset(gs, 0, m8 * gx.cols * sizeof(float));
+          for (int64_t o = 0; o < cv.cout; ++o)
             for (int64_t i = 0; i < gx.ho; ++i)
-              for (int64_t j = 0; j < gx.wo; ++j) {
-                dst[i * gx.wp + j] = src[i * gx.wo + j];
-                sum += src[i * gx.wo + j];
-              }
-            pw[wsize + o] += sum;
+              std::memcpy(gs + o * gx.cols + i * gx.w, dys + (o * gx.ho + i) * gx.wo, gx.wo * sizeof(float));
+          gptr[s] = gs;
+        }
+        // dW lanes: per block of columns, every (8 channels × 3 taps) block.
+        const int64_t qb = cn == 1 ? kQBlock : gx.cols;
+        for (int64_t q0 = 0; q0 < gx.cols; q0 += qb) {
+          const int64_t n = std::min(qb, gx.cols - q0);
+          for (int64_t o0 = 0; o0 < m8; o0 += kGo) {
+            const float* g8[kQBlock];
+            for (int64_t s = 0; s < cn; ++s) g8[s] = gptr[s] + o0 * gx.cols;
+            for (int64_t t0 = 0; t0 < taps3; t0 += kGt)
+              block_nt(cn, g8, gx.cols, xptr, xoff + t0, q0, n, acc + (o0 * taps3 + t0 * kGo) * kV);
           }
         }
-        // dW partial: blocks of 4 output channels × 4 taps over every sample of the chunk.
-        for (int64_t o0 = 0; o0 < m4; o0 += kTaps)
-          for (int64_t t0 = 0; t0 < taps4; t0 += kTaps) {
-            __m512 acc[kTaps][kTaps];
-            for (auto& row : acc)
-              for (auto& a : row) a = _mm512_setzero_ps();
-            for (int64_t s = 0; s < cn; ++s) {
-              int32_t o4[kTaps];
-              for (int j = 0; j < kTaps; ++j)
-                o4[j] = xoff[t0 + j] == zero_at ? zero_at : static_cast<int32_t>(xoff[t0 + j] + s * cv.cin * gx.ps);
-              block_nt(grid + (s * m4 + o0) * gx.cols, gx.cols, xin, o4, gx.cols, acc);
-            }
-            for (int i = 0; i < kTaps && o0 + i < cv.cout; ++i)
-              for (int j = 0; j < kTaps && t0 + j < taps; ++j) pw[(o0 + i) * taps + t0 + j] += lane_sum(acc[i][j]);
-          }
         if (!dx) continue;
-        for (int64_t s = 0; s < cn; ++s) {
-          pad_planes(gd, dy + (s0 + s) * cv.cout * gx.ho * gx.wo, cv.cout, gx.ho, gx.wo, dyin);
-          shifted_gemm(cin_pad, dtaps, pack, doff, dyin, gd.cols, dxout);
-          grid_to_planes(gd, dxout, cv.cin, nullptr, dx + (s0 + s) * cv.cin * cv.h * cv.w);
+        for (int64_t s = s0; s < s0 + cn; ++s) {
+          fill_copies(gd, dy + s * cv.cout * gx.ho * gx.wo, dyin);
+          float* dxs = dx + s * cv.cin * cv.h * cv.w;
+          if (gd.dense()) {
+            shifted_gemm(cv.cin, dtaps, pack, doff, dyin, gd.cols, dxs, gd.cols, nullptr);
+          } else {
+            shifted_gemm(cv.cin, dtaps, pack, doff, dyin, gd.cols, tmp, gd.cols, nullptr);
+            grid_to_planes(gd, tmp, cv.cin, dxs);
+          }
         }
       }
+      for (int64_t o = 0; o < cv.cout; ++o)
+        for (int64_t t = 0; t < taps; ++t) {
+          const int64_t o0 = o / kGo * kGo, t0 = t / kGt * kGt;
+          pw[o * taps + t] = lane_sum(_mm512_loadu_ps(acc + (o0 * taps3 + t0 * kGo + (o - o0) * kGt + (t - t0)) * kV));
+        }
     }
   });
   // dW, db = Σ_group partials, in group order, split over the elements.

@@ -1,12 +1,16 @@
 #pragma once
-// Direct stride-1 convolution, vectorised over output pixels. The input plane is zero-padded
-// once, with rows of width Wp = W + 2p; output pixel (i, j) sits at q = i·Wp + j of the same grid,
-// so tap (c, a, b) of every output is the padded input at q + c·plane + a·Wp + b. The products are
-// then GEMMs whose right operand is a set of shifted views of the padded input: no im2col copy and
-// no packing, and the Wp − Wo extra columns per row are computed and dropped.
-//   y  = W·shift(x_pad)                      (M = Cout, K = Cin·k²)
-//   dx = W'·shift(dy_pad), W' = W flipped in space with Cin and Cout swapped, dy padded by k − 1 − p
-//   dW = Σ_q dy_grid[o][q]·x_pad[q + tap]    (dy on the same grid, zero at the dropped columns)
+// Direct stride-1 convolution, vectorised over output pixels, with no im2col copy and no packing.
+//
+// Output pixel (i, j) sits at q = i·W + j of a grid of rows exactly W wide (W = input width), and
+// tap (c, a, b) of every output reads the input at q + a·W + (b − p) in a copy of plane c padded
+// with p zero rows above and below. A read past the end of a row wraps into the neighbouring row,
+// so each column offset d = b − p has its own copy of the input in which the columns such reads
+// can reach are zero (the last −d columns for d < 0, the first d for d > 0). The products are then
+// GEMMs whose right operand is a set of shifted views of those copies:
+//   y  = W·shift(x)                             (M = Cout, K = Cin·k²)
+//   dx = W'·shift(dy), W' = W flipped in space with Cin and Cout swapped, dy padded by k − 1 − p
+//   dW = Σ_q dy[o][q]·shift(x)[t][q]            (an inner product over pixels)
+// For "same" convolutions (Wo = W) y, dx and dy are the grids themselves: nothing is copied out.
 // Work is split by samples and fixed groups of samples, so results are bit-identical for every
 // thread count. Needs AVX-512 (direct_conv_available()); Conv2d falls back to im2col otherwise.
 #include <cstdint>
@@ -21,10 +25,11 @@ struct ConvStride1 {
 
 bool direct_conv_available();
 
-// y (N, Cout, Ho, Wo) = conv(x, w) + bias; w is (Cout, Cin, k, k), bias nullable.
+// y (N, Cout, H, W) = conv(x, w) + bias; w is (Cout, Cin, k, k), bias nullable.
 void direct_conv_forward(const ConvStride1& g, const float* x, const float* w, const float* bias, float* y);
 
-// dw and db (nullable) are overwritten; dx (nullable) receives dL/dx. Needs pad ≤ k − 1.
+// dw and db (nullable) are overwritten; dx (nullable) receives dL/dx. Both passes need a "same"
+// convolution, 2·pad = k − 1 (rows of y, x, dy and dx all W wide).
 void direct_conv_backward(const ConvStride1& g, const float* x, const float* w, const float* dy, float* dw,
                           float* db, float* dx);
 

@@ -26,8 +26,10 @@ std::string Dropout::describe() const { return "Dropout(" + std::to_string(p_) +
 // Applies y = x·[u(key, i) ≥ p]·scale over the whole tensor.
 static void apply_mask(const float* x, float* y, int64_t n, uint64_t key, float p, float scale) {
   parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i)
-      y[i] = uniform_at(key, static_cast<uint64_t>(i)) >= p ? x[i] * scale : 0.0f;
+    for (int64_t i = i0; i < i1; ++i) {
+      const float kept = x[i] * scale;  // computed unconditionally: a vectorised select
+      y[i] = uniform_at(key, static_cast<uint64_t>(i)) >= p ? kept : 0.0f;
+    }
   });
 }
 

@@ -38,7 +38,10 @@ void Hardtanh::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor
   float* d = dx->data();
   const float lo = lo_, hi = hi_;
   parallel_for(x.size(), kGrain, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) d[i] = (xp[i] > lo && xp[i] < hi) ? g[i] : 0.0f;
+    for (int64_t i = i0; i < i1; ++i) {
+      const float gi = g[i], xi = xp[i];  // unconditional loads: a vectorised select
+      d[i] = (xi > lo) & (xi < hi) ? gi : 0.0f;
+    }
   });
 }
 

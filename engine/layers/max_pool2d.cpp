@@ -26,6 +26,35 @@ Shape MaxPool2d::output_shape(const Shape& in) const {
   return {in[0], in[1], (in[2] + 2 * p_ - k_) / s_ + 1, (in[3] + 2 * p_ - k_) / s_ + 1};
 }
 
+// The common 2×2 stride-2 case as branch-free selects over a row of windows, which vectorise.
+// A candidate replaces the best so far if greater or NaN, scanning in row-major order.
+static void pool_2x2(const float* xp, int64_t w, int64_t ho, int64_t wo, float* yp, int32_t* am) {
+  for (int64_t i = 0; i < ho; ++i) {
+    const float* r0 = xp + 2 * i * w;
+    const float* r1 = r0 + w;
+    float* yr = yp + i * wo;
+    int32_t* ar = am + i * wo;
+    const int32_t base = static_cast<int32_t>(2 * i * w), below = static_cast<int32_t>(w);
+    for (int64_t j = 0; j < wo; ++j) {
+      const int32_t at0 = base + static_cast<int32_t>(2 * j);
+      float best = r0[2 * j];
+      int32_t at = at0;
+      const float v1 = r0[2 * j + 1], v2 = r1[2 * j], v3 = r1[2 * j + 1];
+      const bool c1 = v1 > best || v1 != v1;
+      best = c1 ? v1 : best;
+      at = c1 ? at0 + 1 : at;
+      const bool c2 = v2 > best || v2 != v2;
+      best = c2 ? v2 : best;
+      at = c2 ? at0 + below : at;
+      const bool c3 = v3 > best || v3 != v3;
+      best = c3 ? v3 : best;
+      at = c3 ? at0 + below + 1 : at;
+      yr[j] = best;
+      ar[j] = at;
+    }
+  }
+}
+
 // y[n, c, i, j] = max_{a, b < k} x[n, c, i·s − p + a, j·s − p + b]
 void MaxPool2d::forward(const Tensor& x, Tensor& y, const Context&) {
   y.resize(output_shape(x.shape()));
@@ -38,6 +67,10 @@ void MaxPool2d::forward(const Tensor& x, Tensor& y, const Context&) {
       const float* xp = x.data() + pl * h * w;
       float* yp = y.data() + pl * ho * wo;
       int32_t* am = argmax_.data() + pl * ho * wo;
+      if (k == 2 && s == 2 && p == 0) {
+        pool_2x2(xp, w, ho, wo, yp, am);
+        continue;
+      }
       for (int64_t i = 0; i < ho; ++i) {
         const int64_t a0 = std::max<int64_t>(0, i * s - p), a1 = std::min(h, i * s - p + k);
         for (int64_t j = 0; j < wo; ++j) {

@@ -63,7 +63,10 @@ void Residual::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tens
     const float* g = dy.data();
     float* d = dz_.data();
     parallel_for(dy.size(), kGrain, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) d[i] = yp[i] > 0.0f ? g[i] : 0.0f;
+      for (int64_t i = i0; i < i1; ++i) {
+        const float gi = g[i];  // unconditional load: a vectorised select
+        d[i] = yp[i] > 0.0f ? gi : 0.0f;
+      }
     });
     dz = &dz_;
   }

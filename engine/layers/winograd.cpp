@@ -10,6 +10,10 @@
 #include "engine/core/parallel.h"
 #include "engine/core/tensor.h"
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace qt {
 
 namespace {
@@ -91,6 +95,18 @@ void untransform_weights(const float* du, int64_t cout, int64_t cin, float* dw) 
 // arithmetic loop runs over kLanes lanes and vectorises whatever the image size.
 constexpr int kLanes = 16;
 
+// dst[l] = base[offset[l]] for the kLanes lanes of a block. With AVX-512, one 32-bit-index gather
+// (the compiler's own vectorisation sign-extends the offsets and gathers in two halves).
+inline void gather(const float* base, const int32_t* offset, float* dst) {
+#if defined(__AVX512F__)
+  static_assert(kLanes == 16);
+  // (The masked form: the plain one trips GCC 12's -Wmaybe-uninitialized inside its header.)
+  _mm512_storeu_ps(dst, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, _mm512_loadu_si512(offset), base, 4));
+#else
+  for (int l = 0; l < kLanes; ++l) dst[l] = base[offset[l]];
+#endif
+}
+
 // For column t = s·per + tile: offset[t] = s·stride + 2ti·width + 2tj, the corner of its window in
 // a buffer of planes `width` wide holding the chunk's samples `stride` floats apart. Entries past
 // the end repeat the last column, so a partial block reads valid memory.
@@ -134,8 +150,7 @@ void transform_input(const Conv3x3& g, const Tiles& tl, const float* xp, const i
         const int32_t* o = off + t0;
         float d[16][kLanes], t[16][kLanes];
         for (int k = 0; k < 16; ++k) {
-          const float* b = base + (k / 4) * wp + k % 4;
-          for (int l = 0; l < kLanes; ++l) d[k][l] = b[o[l]];
+          gather(base + (k / 4) * wp + k % 4, o, d[k]);
         }
         for (int j = 0; j < 4; ++j)  // Bᵀ d: down the columns
           for (int l = 0; l < kLanes; ++l) {
@@ -280,8 +295,7 @@ void transform_grad(const Conv3x3& g, const Tiles& tl, const float* yt, const in
         const int32_t* og = off + t0;
         float yv[4][kLanes], e[8][kLanes], d[16][kLanes];
         for (int k = 0; k < 4; ++k) {
-          const float* b = base + (k / 2) * w2 + k % 2;
-          for (int l = 0; l < kLanes; ++l) yv[k][l] = b[og[l]];
+          gather(base + (k / 2) * w2 + k % 2, og, yv[k]);
         }
         for (int j = 0; j < 2; ++j)  // A dy: down the columns, (u, v) → (u, u + v, u − v, −v)
           for (int l = 0; l < kLanes; ++l) {

@@ -6,8 +6,9 @@
 // gives bit-identical results for every thread count: reductions run over fixed chunks in a
 // fixed order (projection_kernels.h).
 //
-// Edge cases: all-zero input gives α = 0 and Q = 0; NaN or infinite weights throw
-// std::runtime_error (the training has diverged).
+// Every kind but ternary-twn-n is idempotent, bit for bit: Q(Q(w)) = Q(w). sign(0) = +1, and
+// zeros of Q are +0. All-zero input gives α = 0 and Q = 0 (binary-noscale: Q = +1); NaN or
+// infinite weights throw std::runtime_error (the training has diverged).
 #include <cstdint>
 #include <span>
 #include <string>
@@ -17,13 +18,22 @@
 namespace qt {
 
 enum class ProjectionKind {
-  Binary,        // {−α, +α}, α = mean|w|: the exact Euclidean projection
-  BinaryMedian,  // {−α, +α}, α = median|w| (lower median, as torch.median): a BCGD code option
-  BinaryNoScale,  // {−1, +1}: sign(w) (BinaryConnect, Iterative Training)
-  Ternary,        // {−α, 0, +α}: the exact Euclidean projection (BinaryRelax paper)
-  TernaryTwn,     // {−α, 0, +α}: TWN, Δ = 0.7·mean|w|, α = mean of |w_i| over |w_i| > Δ
-  TernaryTwnN,  // as TWN but α = Σ_{|w_i|>Δ}|w_i| / n (BinaryRelax and BCGD code); not idempotent
-  Bits,  // {0, ±1, …, ±m}·α, m = 2^(b−1) − 1, b = 3..8: Lloyd iterations from the max
+  // {−α, +α}, α = mean|w|: the exact Euclidean projection.
+  Binary,
+  // {−α, +α}, α = median|w| (the lower median, as torch.median): an option of the BCGD code.
+  BinaryMedian,
+  // {−1, +1}: sign(w) (BinaryConnect, Iterative Training).
+  BinaryNoScale,
+  // {−α, 0, +α}: the exact Euclidean projection (BinaryRelax paper).
+  Ternary,
+  // {−α, 0, +α}: TWN, Δ = 0.7·mean|w|, α = the mean of |w_i| over |w_i| > Δ.
+  TernaryTwn,
+  // As TWN but α = Σ_{|w_i|>Δ}|w_i| / n, as the BinaryRelax and BCGD code: not idempotent,
+  // Q(Q(w)) = (kept/n)·Q(w).
+  TernaryTwnN,
+  // {0, ±1, …, ±m}·α, m = 2^(b−1) − 1, b = 3..8: Lloyd iterations from the max
+  // (projection_bits.cpp); α has 25 − b significant bits, so every level is an exact float.
+  Bits,
 };
 
 struct ProjectionSpec {

@@ -1,5 +1,7 @@
 // Binary projections onto {−α, +α} and {−1, +1}; sign(0) = +1.
+#include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "engine/quant/projection_histogram.h"
 #include "engine/quant/projection_kernels.h"
@@ -39,7 +41,10 @@ TensorFit project_binary_median(std::span<const float> w, std::span<float> q) {
     int b = 0;
     while (before + h.count(b) <= rank) before += h.count(b++);
     take[b] = 1;
-    alpha = h.gather(w, take)[rank - before];
+    std::vector<float> mags = h.gather(w, take);
+    const auto nth = mags.begin() + (rank - before);
+    std::nth_element(mags.begin(), nth, mags.end(), std::greater<float>());
+    alpha = *nth;
   }
   return {alpha, write_signs(w, q, alpha)};
 }

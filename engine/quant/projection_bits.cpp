@@ -5,8 +5,9 @@
 //                  α_t = Σ|w_i|k_i / Σk_i²                  (least squares for these codes)
 //   Q = sign(w)·α_T·k   (the codes of the last step, scaled by the α fitted to them)
 // With T = 1 this is quantize_fbit: its cells ((2k−1)δ, (2k+1)δ] with δ = max/15 are
-// ⌈|w|/α_0 − ½⌉ = k for α_0 = 2δ, and its scale is the least-squares fit. Each half-step
-// minimises ‖w − Q‖² over codes or over α, so the error never increases with T.
+// ⌈|w|/α_0 − ½⌉ = k for α_0 = 2δ, and its scale is the least-squares fit (its cap δ ≤ 10,
+// inert below max|w| = 150, is not reproduced). Each half-step minimises ‖w − Q‖² over the
+// codes or over α, so the error never increases with T.
 //
 // Two safeguards make Q(Q(w)) = Q(w) exact; both are inert on ordinary weights:
 // - α is rounded to 25 − b significant bits, so every level k·α (k < 2^(b−1)) is an exact float

@@ -1,12 +1,10 @@
 #include "engine/quant/projection_histogram.h"
 
 #include <tbb/combinable.h>
-#include <tbb/parallel_sort.h>
 
 #include <algorithm>
 #include <bit>
 #include <cmath>
-#include <functional>
 #include <stdexcept>
 
 #include "engine/quant/projection_kernels.h"
@@ -41,38 +39,43 @@ MagnitudeHistogram::MagnitudeHistogram(std::span<const float> w, uint32_t max_bi
     ncoarse_ = static_cast<int>(coarse_hi_) + 1;
   }
   const size_t buckets = static_cast<size_t>(size());
-  count_.assign(buckets, 0);
-  std::vector<uint64_t> total(buckets, 0);
-  const auto add = [&](int64_t b, int64_t e, int64_t* count, uint64_t* significands) {
-    for (int64_t i = b; i < e; ++i) {
-      const uint32_t u = magnitude_bits(w[i]);
-      const int k = bucket(u);
-      ++count[k];
-      significands[k] += significand(u);
+  struct Table {
+    std::vector<int64_t> count;
+    std::vector<uint64_t> significands;
+    std::vector<uint32_t> min, max;
+    explicit Table(size_t buckets)
+        : count(buckets), significands(buckets), min(buckets, UINT32_MAX), max(buckets, 0) {}
+    void add(std::span<const float> w, int64_t b, int64_t e, const MagnitudeHistogram& h) {
+      for (int64_t i = b; i < e; ++i) {
+        const uint32_t u = magnitude_bits(w[i]);
+        const int k = h.bucket(u);
+        ++count[k];
+        significands[k] += significand(u);
+        min[k] = std::min(min[k], u);
+        max[k] = std::max(max[k], u);
+      }
     }
   };
+  Table table(buckets);
   if (n <= kChunk) {
-    add(0, n, count_.data(), total.data());  // one row of a per-channel projection, say
+    table.add(w, 0, n, *this);  // one row of a per-channel projection, say
   } else {
-    struct Local {
-      std::vector<int64_t> count;
-      std::vector<uint64_t> significands;
-    };
-    tbb::combinable<Local> locals([&] {
-      return Local{std::vector<int64_t>(buckets), std::vector<uint64_t>(buckets)};
-    });
-    parallel_for(n, kChunk, [&](int64_t b, int64_t e) {
-      Local& l = locals.local();
-      add(b, e, l.count.data(), l.significands.data());
-    });
-    // Integer sums: the order in which the threads' tables are merged does not matter.
-    locals.combine_each([&](const Local& l) {
+    tbb::combinable<Table> locals([&] { return Table(buckets); });
+    parallel_for(n, kChunk, [&](int64_t b, int64_t e) { locals.local().add(w, b, e, *this); });
+    // Integer sums, minima and maxima: the order of merging the threads' tables does not matter.
+    locals.combine_each([&](const Table& l) {
       for (size_t k = 0; k < buckets; ++k) {
-        count_[k] += l.count[k];
-        total[k] += l.significands[k];
+        table.count[k] += l.count[k];
+        table.significands[k] += l.significands[k];
+        table.min[k] = std::min(table.min[k], l.min[k]);
+        table.max[k] = std::max(table.max[k], l.max[k]);
       }
     });
   }
+  count_ = std::move(table.count);
+  min_bits_ = std::move(table.min);
+  max_bits_in_ = std::move(table.max);
+  const std::vector<uint64_t>& total = table.significands;
   sum_.resize(buckets);
   int scale_exponent = -1;
   double scale = 0;
@@ -93,10 +96,6 @@ int MagnitudeHistogram::exponent(int b) const {
 uint32_t MagnitudeHistogram::lower_bits(int b) const {
   if (b < nfine_) return (fine_hi_ - b) << fine_shift_;
   return static_cast<uint32_t>(exponent(b)) << 23;
-}
-
-double MagnitudeHistogram::upper(int b) const {
-  return b == 0 ? from_bits(max_bits_) : from_bits(lower_bits(b - 1));
 }
 
 std::vector<float> MagnitudeHistogram::gather(std::span<const float> w,
@@ -134,11 +133,6 @@ std::vector<float> MagnitudeHistogram::gather(std::span<const float> w,
   for (const auto& p : parts) total += p.size();
   out.reserve(total);
   for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
-  // Sorting values gives one sequence whatever the gathering order.
-  if (out.size() > (size_t{1} << 16))
-    tbb::parallel_sort(out.begin(), out.end(), std::greater<float>());
-  else
-    std::sort(out.begin(), out.end(), std::greater<float>());
   return out;
 }
 

@@ -9,10 +9,11 @@
 // Instead of sorting all of w: a magnitude histogram (projection_histogram.h) gives S_j and f at
 // every bucket end. Inside a bucket of magnitudes in [lo, hi] that starts at (j0, S0), f is at
 // most the peak of a bound made of two convex pieces (below). Only buckets where that bound
-// reaches the best bucket-end value (a few buckets near |w| ≈ α/2, in practice) are sorted and
-// searched element by element.
+// reaches the best bucket-end value (a few buckets near |w| ≈ α/2, in practice: a few thousand
+// weights of VGG-11's largest layer) are sorted and searched element by element.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -60,17 +61,22 @@ TensorFit project_ternary_exact(std::span<const float> w, std::span<float> q) {
 
   std::vector<char> take(buckets, 0);
   for (int b = 0; b < buckets; ++b) {
-    if (h.count(b) == 0) continue;
-    // The s largest of the bucket sum to at most min(s·hi, B − (count − s)·lo): a tent whose
-    // peak, at s*, bounds f inside the bucket (each side is of the convex form above).
-    const double count = static_cast<double>(h.count(b));
-    const double lo = from_bits(h.lower_bits(b)), hi = h.upper(b);
-    const double s_star = hi > lo ? std::clamp((h.sum(b) - count * lo) / (hi - lo), 0.0, count) : 0;
-    const double peak = start_s[b] + s_star * hi;
-    const double bound = peak * peak / (static_cast<double>(start_j[b]) + s_star);
+    const double count = static_cast<double>(h.count(b)), lo = h.min(b), hi = h.max(b);
+    if (count < 2 || lo == hi) continue;  // no run ends inside
+    // Run ends inside: j0 + s for 1 ≤ s ≤ count − 1 (its end is counted above). The s largest
+    // of the bucket sum to at most min(s·hi, B − (count − s)·lo); each side gives a function of
+    // the convex form above, so the bound peaks at s = 1, count − 1 or where they cross.
+    const auto bound_at = [&](double s) {
+      const double sum = start_s[b] + std::min(s * hi, h.sum(b) - (count - s) * lo);
+      return sum * sum / (static_cast<double>(start_j[b]) + s);
+    };
+    double bound = std::max(bound_at(1), bound_at(count - 1));
+    const double cross = (h.sum(b) - count * lo) / (hi - lo);
+    if (cross > 1 && cross < count - 1) bound = std::max(bound, bound_at(cross));
     take[b] = bound >= best.f * (1 - kBoundSlack);
   }
-  const std::vector<float> sorted = h.gather(w, take);
+  std::vector<float> sorted = h.gather(w, take);
+  std::sort(sorted.begin(), sorted.end(), std::greater<float>());
 
   // Run ends inside the candidate buckets (a bucket's own end keeps its bucket-sum value).
   size_t pos = 0;

@@ -2,7 +2,7 @@
 // Δ = 0.7·mean|w|, keep |w_i| > Δ with their signs, α = the mean of the kept |w_i|.
 // The BinaryRelax and BCGD code (quantize_tnn) divides the kept sum by the full size n instead,
 // a shrunken α: Q(Q(w)) = (kept/n)·Q(w), so that variant is not idempotent. The code keeps
-// |w_i| ≥ Δ; the two differ only for a weight exactly equal to Δ.
+// |w_i| ≥ Δ (and caps Δ at 100); the two differ only for a weight exactly equal to Δ.
 #include <cmath>
 
 #include "engine/quant/projection_kernels.h"

@@ -187,7 +187,12 @@ void check_tensors(const Checkpoint& c, const std::vector<std::pair<std::string,
 
 void Trainer::load_weights(const Checkpoint& c) {
   std::vector<std::pair<std::string, Tensor*>> want;
-  for (Param* p : model_->params.params()) want.emplace_back("param/" + p->name, &p->value);
+  for (Param* p : model_->params.params()) {
+    // An activation quantizer's α is the algorithm's own (BCGD starting from a float network
+    // whose sites were ReLUs): it keeps its initial value when the checkpoint has none.
+    if (p->role == ParamRole::Scale && !c.find("param/" + p->name)) continue;
+    want.emplace_back("param/" + p->name, &p->value);
+  }
   for (Buffer* b : model_->params.buffers()) want.emplace_back("buffer/" + b->name, &b->value);
   check_tensors(c, want, "model (" + cfg_.model + ")");
   for (auto& [name, t] : want) t->copy_from(*c.find(name));

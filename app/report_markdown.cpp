@@ -1,0 +1,69 @@
+// report.md: the report's text and tables (GitHub-flavoured Markdown), without the figures.
+#include <algorithm>
+#include <string>
+
+#include "app/report_doc.h"
+
+namespace qt {
+
+namespace {
+
+std::string cell(const std::string& s) {
+  std::string r;
+  for (char c : s) {
+    if (c == '|') r += "\\|";
+    else if (c == '\n') r += ' ';
+    else r += c;
+  }
+  return r.empty() ? " " : r;
+}
+
+void render_table(const DocTable& t, std::string& o) {
+  auto right = [&](size_t c) { return c < t.right.size() && t.right[c]; };
+  o += "|";
+  for (auto& h : t.header) {
+    o += ' ';
+    o += cell(h);
+    o += " |";
+  }
+  o += "\n|";
+  for (size_t c = 0; c < t.header.size(); ++c) o += right(c) ? " ---: |" : " --- |";
+  o += "\n";
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    const bool best = r < t.emphasis.size() && t.emphasis[r];
+    o += "|";
+    for (auto& v : t.rows[r]) {
+      const bool bold = best && !v.empty();
+      o += bold ? " **" : " ";
+      o += cell(v);
+      o += bold ? "** |" : " |";
+    }
+    o += "\n";
+  }
+  o += "\n";
+}
+
+void render_section(const DocSection& s, int level, std::string& o) {
+  if (!s.in_markdown) return;
+  o += std::string(static_cast<size_t>(std::min(level, 6)), '#') + " " + s.title + "\n\n";
+  for (const DocItem& item : s.items) {
+    if (auto* t = std::get_if<DocText>(&item))
+      o += (t->warning ? "> **Note:** " : "") + t->text + "\n\n";
+    else if (auto* tab = std::get_if<DocTable>(&item))
+      render_table(*tab, o);
+  }
+  for (const DocSection& c : s.children) render_section(c, level + 1, o);
+}
+
+}  // namespace
+
+std::string render_markdown(const ReportDoc& doc) {
+  std::string o = "# " + doc.title + "\n\n";
+  for (auto& line : doc.subtitle) o += line + "  \n";
+  if (!doc.subtitle.empty()) o += "\n";
+  o += "The plots are in report.html, beside this file.\n\n";
+  for (auto& s : doc.sections) render_section(s, 2, o);
+  return o;
+}
+
+}  // namespace qt

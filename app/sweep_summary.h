@@ -1,0 +1,49 @@
+#pragma once
+// A sweep's results, gathered from its run directories:
+//   SWEEP_DIR/sweep.csv         one row per run: parameters, status, final and best accuracy, time
+//   SWEEP_DIR/sweep_points.csv  one row per grid point: mean ± std over its seeds
+//   SWEEP_DIR/sweep.json        both, with every field
+// and a readable table. Written at the end of every sweep and by `qtrain sweep --summary DIR`.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "app/sweep_spec.h"
+
+namespace qt {
+
+struct SweepRow {
+  std::string name, point, status, error;
+  nlohmann::ordered_json params;
+  int epochs_done = 0, epochs = 0;
+  std::optional<double> final_test, best_test, final_val, best_val, seconds;
+  std::optional<int> best_epoch;
+  std::string selected_by;  // how "best" was chosen: val_acc when there is a validation split
+};
+
+struct MeanStd {
+  double mean = 0, std = 0;  // std: the sample standard deviation (n − 1), 0 for one run
+};
+
+struct SweepPoint {
+  std::string point;
+  nlohmann::ordered_json params;  // the run parameters minus the seed
+  int runs = 0, finished = 0;
+  std::optional<MeanStd> final_test, best_test;  // over the finished runs
+};
+
+struct SweepSummary {
+  std::string name, dir, file, shape;
+  std::vector<SweepRow> rows;
+  std::vector<SweepPoint> points;
+  int finished = 0, unfinished = 0, failed = 0;
+};
+
+SweepSummary collect_summary(const Sweep& sweep);
+MeanStd mean_std(const std::vector<double>& xs);
+void write_summary(const SweepSummary& s);  // into s.dir, atomically
+std::string summary_table(const SweepSummary& s);
+
+}  // namespace qt
