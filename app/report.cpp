@@ -40,7 +40,8 @@ std::string headline(const json& c) {
   detail("act", "activations");
   if (algo == "bcgd" || cfg_text(c, "algo", "act") == "quant") detail("act_bits", "activation bits");
   if (algo == "iterative") detail("order", "order"), detail("epochs_per_layer", "epochs per layer");
-  if (algo == "binaryrelax") detail("phase2_epoch", "phase II from epoch (0-based)");
+  if (algo == "binaryrelax" && c.contains("algo") && c["algo"].value("phase2_epoch", -1) >= 0)
+    details += ", phase II from epoch " + std::to_string(c["algo"]["phase2_epoch"].get<int>() + 1);
   if (!details.empty()) algo += " (" + details + ")";
   return cfg_text(c, "model") + " on " + cfg_text(c, "data", "name") + ", " + algo + "; " + cfg_text(c, "epochs") +
          " epochs, batch " + cfg_text(c, "batch_size") + ", " + cfg_text(c, "optimizer", "name") + " lr " +

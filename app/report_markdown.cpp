@@ -43,8 +43,18 @@ void render_table(const DocTable& t, std::string& o) {
   o += "\n";
 }
 
+// Whether a section has anything Markdown shows (text or tables), itself or below.
+bool has_text(const DocSection& s) {
+  if (!s.in_markdown) return false;
+  for (const DocItem& item : s.items)
+    if (!std::holds_alternative<DocFigure>(item)) return true;
+  for (const DocSection& c : s.children)
+    if (has_text(c)) return true;
+  return false;
+}
+
 void render_section(const DocSection& s, int level, std::string& o) {
-  if (!s.in_markdown) return;
+  if (!has_text(s)) return;
   o += std::string(static_cast<size_t>(std::min(level, 6)), '#') + " " + s.title + "\n\n";
   for (const DocItem& item : s.items) {
     if (auto* t = std::get_if<DocText>(&item))

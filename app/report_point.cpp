@@ -64,12 +64,6 @@ std::vector<Field> keyed_fields(const std::vector<const RunData*>& runs, const s
   return fields;
 }
 
-const RunData* first_with_epochs(const std::vector<const RunData*>& runs) {
-  for (const RunData* r : runs)
-    if (!r->epochs.empty()) return r;
-  return nullptr;
-}
-
 // Iterative Training: one row per layer, from the epoch it became binary to the last epoch.
 std::optional<DocFigure> binary_layers_plot(const RunData& run, bool several_seeds, std::vector<DocItem>& texts) {
   std::vector<std::pair<std::string, int>> first;
@@ -127,43 +121,64 @@ void add(std::vector<DocItem>& items, std::optional<DocFigure> f) {
 
 }  // namespace
 
-std::vector<DocSection> point_figures(const PointData& point, BandKind band) {
-  std::vector<DocSection> out;
-  std::vector<const RunData*> runs;
-  for (const RunData* r : point.runs)
-    if (!r->epochs.empty()) runs.push_back(r);
-  if (runs.empty()) return out;
-  const std::string spread = runs.size() > 1 ? (band == BandKind::MinMax ? ", band: min–max over " : ", band: mean ± std over ") +
-                                                   std::to_string(runs.size()) + " seeds"
-                                             : "";
+namespace {
 
-  DocSection curves{"Learning curves", point.anchor + "-curves"};
-  add(curves.items, epoch_plot("Accuracy" + spread, "accuracy (%)",
-                               {{"train", {"train_acc"}, 100},
-                                {"validation", {"val_acc"}, 100},
-                                {"test", {"test_acc"}, 100},
-                                {"validation at Q(w)", {"algorithm", "eval", "quantized", "val_acc"}, 100},
-                                {"test at Q(w)", {"algorithm", "eval", "quantized", "test_acc"}, 100}},
-                               runs, band));
-  add(curves.items, epoch_plot("Loss (cross-entropy)" + spread, "loss",
-                               {{"train", {"train_loss"}},
-                                {"validation", {"val_loss"}},
-                                {"test", {"test_loss"}},
-                                {"test at Q(w)", {"algorithm", "eval", "quantized", "test_loss"}}},
-                               runs, band, true));
-  add(curves.items, epoch_plot("Learning rate", "learning rate", {{"", {"lr"}}}, runs, band, true));
-  if (!curves.items.empty()) out.push_back(std::move(curves));
+DocSection curves_section(const PointData& point, const std::vector<const RunData*>& runs, BandKind band) {
+  const std::string spread =
+      runs.size() > 1 ? (band == BandKind::MinMax ? ", band: min–max over " : ", band: mean ± std over ") +
+                            std::to_string(runs.size()) + " seeds"
+                      : "";
+  DocSection s{"Learning curves", point.anchor + "-curves"};
+  add(s.items, epoch_plot("Accuracy" + spread, "accuracy (%)",
+                          {{"train", {"train_acc"}, 100},
+                           {"validation", {"val_acc"}, 100},
+                           {"test", {"test_acc"}, 100},
+                           {"validation at Q(w)", {"algorithm", "eval", "quantized", "val_acc"}, 100},
+                           {"test at Q(w)", {"algorithm", "eval", "quantized", "test_acc"}, 100}},
+                          runs, band));
+  add(s.items, epoch_plot("Loss (cross-entropy)" + spread, "loss",
+                          {{"train", {"train_loss"}},
+                           {"validation", {"val_loss"}},
+                           {"test", {"test_loss"}},
+                           {"test at Q(w)", {"algorithm", "eval", "quantized", "test_loss"}}},
+                          runs, band, true));
+  add(s.items, epoch_plot("Learning rate", "learning rate", {{"", {"lr"}}}, runs, band, true));
+  return s;
+}
 
-  DocSection algo{"The algorithm's schedules", point.anchor + "-algorithm"};
-  std::vector<DocItem> texts, figs;
+// BinaryRelax's phase II, and its best test accuracy there: what the paper reports (its code
+// resets "best" when phase II starts).
+void phase2_texts(const std::vector<const RunData*>& runs, std::vector<DocItem>& texts) {
   int phase2 = 0;
   for (const json& rec : runs.front()->epochs)
     if (record_value(rec, {"algorithm", "phase"}) == 2) {
       phase2 = rec["epoch"].get<int>();
       break;
     }
-  if (phase2) texts.push_back(DocText{"BinaryRelax phase II (forward, backward and evaluation at Q(w) exactly) from epoch " +
-                                      std::to_string(phase2) + "."});
+  if (!phase2) return;
+  texts.push_back(DocText{"BinaryRelax phase II (forward, backward and evaluation at Q(w) exactly) from epoch " +
+                          std::to_string(phase2) + "."});
+  std::vector<double> best;
+  int best_epoch = 0;
+  for (const RunData* r : runs) {
+    double b = NAN;
+    for (const json& rec : r->epochs) {
+      const double t = record_value(rec, {"test_acc"});
+      if (record_value(rec, {"algorithm", "phase"}) == 2 && std::isfinite(t) && !(t <= b))
+        b = t, best_epoch = rec["epoch"].get<int>();
+    }
+    best.push_back(b);
+  }
+  const SeedStats s = seed_stats(best);
+  if (s.n)
+    texts.push_back(DocText{"Best phase-II test accuracy (what the BinaryRelax paper reports): " + percent_stats(s) +
+                            (s.n == 1 ? " at epoch " + std::to_string(best_epoch) : " over " + std::to_string(s.n) + " seeds") +
+                            "."});
+}
+
+DocSection schedules_section(const PointData& point, const std::vector<const RunData*>& runs, BandKind band) {
+  std::vector<DocItem> texts, figs;
+  phase2_texts(runs, texts);
   const json& cfg = runs.front()->config;
   const bool linear = cfg.is_object() && cfg.contains("algo") && cfg["algo"].is_object() &&
                       cfg["algo"].value("lambda_schedule", std::string()) == "linear";
@@ -180,20 +195,37 @@ std::vector<DocSection> point_figures(const PointData& point, BandKind band) {
     add(figs, epoch_plot("BCGD blending ρ", "ρ", {{"", {"algorithm", "rho"}}}, runs, band, true));
   add(figs, epoch_plot("BCGD relaxation η", "η", {{"", {"algorithm", "eta"}}}, runs, band, true));
   add(figs, epoch_plot("α of each activation quantizer", "α", keyed_fields(runs, {"algorithm", "alpha"}), runs, band));
-  if (const RunData* r = first_with_epochs(runs)) add(figs, binary_layers_plot(*r, runs.size() > 1, texts));
-  algo.items = texts;
-  algo.items.insert(algo.items.end(), figs.begin(), figs.end());
-  if (!figs.empty()) out.push_back(std::move(algo));
+  add(figs, binary_layers_plot(*runs.front(), runs.size() > 1, texts));
+  DocSection s{"The algorithm's schedules", point.anchor + "-algorithm"};
+  s.items = texts;
+  s.items.insert(s.items.end(), figs.begin(), figs.end());
+  return s;
+}
 
-  DocSection layers{"Quantized layers", point.anchor + "-layers"};
-  add(layers.items, epoch_plot("Projection error ‖w − Q(w)‖ / ‖w‖ per layer", "relative error",
-                               keyed_fields(runs, {"algorithm", "proj_error"}), runs, band));
-  std::vector<Field> flips = {{"all quantized weights", {"algorithm", "flip_ratio_total"}}};
-  for (Field& f : keyed_fields(runs, {"algorithm", "flip_ratio"})) flips.push_back(f);
-  add(layers.items, epoch_plot("Flip ratio: share of weights whose quantized value changed in the epoch", "flip ratio",
-                               flips, runs, band));
-  if (!layers.items.empty()) out.push_back(std::move(layers));
-  for (DocSection& s : out) s.in_markdown = false;
+DocSection layers_section(const PointData& point, const std::vector<const RunData*>& runs, BandKind band) {
+  DocSection s{"Quantized layers", point.anchor + "-layers"};
+  add(s.items, epoch_plot("Projection error ‖w − Q(w)‖ / ‖w‖ per layer", "relative error",
+                          keyed_fields(runs, {"algorithm", "proj_error"}), runs, band));
+  // The layers first, in the colours of the projection error plot, then all weights together.
+  std::vector<Field> flips = keyed_fields(runs, {"algorithm", "flip_ratio"});
+  flips.push_back({"all quantized weights", {"algorithm", "flip_ratio_total"}});
+  add(s.items, epoch_plot("Flip ratio: share of weights whose quantized value changed in the epoch", "flip ratio",
+                          flips, runs, band));
+  return s;
+}
+
+}  // namespace
+
+std::vector<DocSection> point_figures(const PointData& point, BandKind band) {
+  std::vector<const RunData*> runs;  // the runs with at least one epoch
+  for (const RunData* r : point.runs)
+    if (!r->epochs.empty()) runs.push_back(r);
+  std::vector<DocSection> out;
+  if (runs.empty()) return out;
+  for (DocSection s : {curves_section(point, runs, band), schedules_section(point, runs, band),
+                       layers_section(point, runs, band)})
+    if (std::any_of(s.items.begin(), s.items.end(), [](const DocItem& i) { return std::holds_alternative<DocFigure>(i); }))
+      out.push_back(std::move(s));
   return out;
 }
 

@@ -12,8 +12,10 @@
 
 namespace qt {
 
-// Sections of figures ("Learning curves", "Algorithm", "Quantized layers"); empty when no
-// epoch has finished. Seeds are drawn as bands of `band`.
+// Sections of figures ("Learning curves", "The algorithm's schedules", "Quantized layers"), the
+// schedules with a few lines of text (BinaryRelax's phase II and its best phase-II accuracy, a
+// constant ρ, the binarization order); empty when no epoch has finished. Seeds are drawn as
+// bands of `band`.
 std::vector<DocSection> point_figures(const PointData& point, BandKind band);
 // One row per run: status, epochs, best epoch and accuracies, final and maximum test accuracy, time.
 DocTable results_table(const std::vector<const RunData*>& runs, bool with_names);

@@ -141,7 +141,7 @@ double text_width(const std::string& s, double font_px) {
 }
 
 std::string fit_text(const std::string& s, double font_px, double max_px) {
-  if (text_width(s, font_px) <= max_px) return s;
+  if (text_width(s, font_px) <= max_px + 0.5) return s;
   std::string r;
   for (size_t i = 0; i < s.size(); ++i) {
     const unsigned char c = s[i];

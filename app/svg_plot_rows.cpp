@@ -11,7 +11,7 @@ namespace qt {
 
 namespace {
 
-constexpr double kFont = 12, kRow = 20;
+constexpr double kFont = 12, kRow = 20, kMaxLabel = 380;
 
 std::string num(double v) {
   char b[32];
@@ -40,23 +40,24 @@ std::string render_svg(const RowPlot& p) {
 
   double label_w = 0, note_w = 0;
   for (auto& r : p.rows) {
-    label_w = std::max(label_w, std::min(text_width(r.label, kFont - 1), 240.0));
+    label_w = std::max(label_w, std::min(text_width(r.label, kFont - 1), kMaxLabel));
     note_w = std::max(note_w, text_width(r.note, kFont - 1));
   }
   const double top = 30, left = label_w + 14, right = note_w + (note_w > 0 ? 16 : 12);
-  const double plot_w = std::max(120.0, p.width - left - right);
+  const double width = p.width > 0 ? p.width : std::clamp(left + right + 420, 640.0, 1000.0);
+  const double plot_w = std::max(120.0, width - left - right);
   const double plot_h = kRow * static_cast<double>(p.rows.size());
   const double total_h = top + plot_h + 44;
   const Scale xs = linear_scale(lo, hi, left, left + plot_w, 6, p.integer_x);
 
   std::string o;
-  o += "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" viewBox=\"0 0 " + num(p.width) + " " + num(total_h) +
-       "\" width=\"" + num(p.width) + "\" height=\"" + num(total_h) + "\" role=\"img\" aria-label=\"" +
+  o += "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" viewBox=\"0 0 " + num(width) + " " + num(total_h) +
+       "\" width=\"" + num(width) + "\" height=\"" + num(total_h) + "\" role=\"img\" aria-label=\"" +
        xml_escape(p.title) + "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"" + num(kFont) + "\">\n";
   o += "<title>" + xml_escape(p.title) + "</title>\n";
-  o += "<rect x=\"0\" y=\"0\" width=\"" + num(p.width) + "\" height=\"" + num(total_h) + "\" fill=\"#ffffff\"/>\n";
-  o += "<text x=\"" + num(p.width / 2) + "\" y=\"18\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">" +
-       xml_escape(fit_text(p.title, 13, p.width - 20)) + "</text>\n";
+  o += "<rect x=\"0\" y=\"0\" width=\"" + num(width) + "\" height=\"" + num(total_h) + "\" fill=\"#ffffff\"/>\n";
+  o += "<text x=\"" + num(width / 2) + "\" y=\"18\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">" +
+       xml_escape(fit_text(p.title, 13, width - 20)) + "</text>\n";
   o += "<g class=\"grid\" stroke=\"#e3e3e3\" stroke-width=\"1\">\n";
   for (double t : xs.ticks)
     o += "<line x1=\"" + num(xs(t)) + "\" x2=\"" + num(xs(t)) + "\" y1=\"" + num(top) + "\" y2=\"" + num(top + plot_h) + "\"/>\n";
@@ -75,7 +76,7 @@ std::string render_svg(const RowPlot& p) {
   for (size_t i = 0; i < p.rows.size(); ++i) {
     const double y = top + kRow * (static_cast<double>(i) + 0.5) + 4;
     o += "<text x=\"" + num(left - 6) + "\" y=\"" + num(y) + "\" text-anchor=\"end\">" +
-         xml_escape(fit_text(p.rows[i].label, kFont - 1, 240)) + "</text>\n";
+         xml_escape(fit_text(p.rows[i].label, kFont - 1, kMaxLabel)) + "</text>\n";
     if (!p.rows[i].note.empty())
       o += "<text x=\"" + num(left + plot_w + 6) + "\" y=\"" + num(y) + "\">" + xml_escape(p.rows[i].note) + "</text>\n";
   }

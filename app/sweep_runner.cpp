@@ -1,11 +1,13 @@
 #include "app/sweep_runner.h"
 
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "app/sweep_plan.h"
@@ -81,121 +83,203 @@ void check_run_dirs(const Sweep& sweep) {
   }
 }
 
-SweepOutcome run_sweep(const Sweep& sweep, const SweepOptions& opt) {
-  const int threads = threads_per_run(opt, available_cores());
-  const std::string qtrain = opt.qtrain.empty() ? self_exe() : opt.qtrain;
-  check_run_dirs(sweep);
-  write_plan(sweep, sweep.out);
+namespace {
 
-  SweepOutcome out;
-  auto say = [&](size_t i, const std::string& what) {
-    if (!opt.log) return;
-    std::fprintf(opt.log, "[%*zu/%zu] %s\n", static_cast<int>(std::to_string(sweep.runs.size()).size()), i + 1,
-                 sweep.runs.size(), what.c_str());
-    std::fflush(opt.log);
-  };
-  std::deque<size_t> queue;
-  for (size_t i = 0; i < sweep.runs.size(); ++i) {
-    if (!in_shard(i, opt.shard)) continue;
-    if (read_run_status(sweep.out + "/" + sweep.runs[i].name).state == "finished") ++out.already;
-    else queue.push_back(i);
-  }
-  if (opt.log)
-    std::fprintf(opt.log, "sweep %s: %zu runs (%s)%s: %d finished before, %zu to run, %d at once × %d thread%s → %s\n",
-                 sweep.name.c_str(), sweep.runs.size(), sweep.shape.c_str(),
-                 opt.shard.count > 1 ? (", shard " + std::to_string(opt.shard.index) + "/" + std::to_string(opt.shard.count)).c_str() : "",
-                 out.already, queue.size(), opt.jobs, threads, threads == 1 ? "" : "s", sweep.out.c_str());
+// One sweep process at work: the queue of the shard's runs, the trainings running, the tally.
+class Execution {
+ public:
+  Execution(const Sweep& sweep, const SweepOptions& opt, int threads, std::string qtrain)
+      : sweep_(sweep), opt_(opt), threads_(threads), qtrain_(std::move(qtrain)) {}
 
-  std::vector<Running> running;
-  auto stopping = [&] { return opt.stop && opt.stop->load(); };
-  while (!running.empty() || (!queue.empty() && !stopping())) {
-    while (!queue.empty() && static_cast<int>(running.size()) < opt.jobs && !stopping()) {
-      const size_t i = queue.front();
-      queue.pop_front();
-      const SweepRun& run = sweep.runs[i];
-      const std::string dir = sweep.out + "/" + run.name;
-      make_dirs(dir);
-      const int lock = try_lock_run(dir);
-      if (lock < 0) {
-        ++out.busy;
-        say(i, "busy     " + run.name + " (another sweep process is running it)");
-        continue;
-      }
-      const RunStatus st = read_run_status(dir);  // again, under the lock
-      if (st.state == "finished") {
-        unlock_run(lock);
-        ++out.already;
-        continue;
-      }
-      std::vector<std::string> argv = {qtrain, "train"};
-      if (st.has_checkpoint) {
-        argv.insert(argv.end(), {"--resume", dir});
-      } else {
-        json request = run.config;
-        request["threads"] = threads;
-        write_file_atomic(dir + "/config.request.json", request.dump(2) + "\n");
-        argv.insert(argv.end(), {"--config", dir + "/config.request.json", "--out", dir});
-      }
-      char every[32];
-      std::snprintf(every, sizeof every, "%g", opt.checkpoint_every);
-      argv.insert(argv.end(), {"--threads", std::to_string(threads), "--checkpoint-every", every, "--quiet"});
-      clear_exit_record(dir);
-      {
-        std::ofstream log(dir + "/train.out", std::ios::app);
-        std::string cmd;
-        for (auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
-        log << "== qtrain sweep: " << cmd << "\n";
-      }
-      Running child;
-      child.index = i;
-      child.lock_fd = lock;
-      try {
-        child.pid = spawn_child(argv, dir + "/train.out", lock);
-      } catch (...) {
-        unlock_run(lock);
-        throw;
-      }
-      child.start = Clock::now();
-      running.push_back(child);
-      say(i, std::string(st.has_checkpoint ? "resume   " : "start    ") + run.name +
-                 (st.has_checkpoint ? " (" + std::to_string(st.epochs_done) + " of " +
-                                                std::to_string(run.config.value("epochs", 0)) + " epochs done)"
-                                          : ""));
+  SweepOutcome run() {
+    for (size_t i = 0; i < sweep_.runs.size(); ++i) {
+      if (!in_shard(i, opt_.shard)) continue;
+      if (read_run_status(dir(i)).state == "finished") ++out_.already;
+      else queue_.push_back(i);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(40));
-    for (auto it = running.begin(); it != running.end();) {
-      if (stopping() && !it->signalled) {
-        ::kill(it->pid, SIGINT);  // once: the child checkpoints and exits 130
-        it->signalled = true;
+    if (opt_.log) {
+      const std::string shard = opt_.shard.count > 1
+                                    ? ", shard " + std::to_string(opt_.shard.index) + "/" + std::to_string(opt_.shard.count)
+                                    : "";
+      std::fprintf(opt_.log, "sweep %s: %zu runs (%s)%s: %d finished before, %zu to run, %d at once × %d thread%s → %s\n",
+                   sweep_.name.c_str(), sweep_.runs.size(), sweep_.shape.c_str(), shard.c_str(), out_.already,
+                   queue_.size(), opt_.jobs, threads_, threads_ == 1 ? "" : "s", sweep_.out.c_str());
+    }
+    try {
+      while (!running_.empty() || (!queue_.empty() && !stopping())) {
+        while (!queue_.empty() && static_cast<int>(running_.size()) < opt_.jobs && !stopping()) {
+          const size_t i = queue_.front();
+          queue_.pop_front();
+          start(i);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(40));
+        reap();
       }
+    } catch (...) {
+      stop_children();  // they save their checkpoints before the error goes up
+      throw;
+    }
+    out_.interrupted = stopping() || !queue_.empty();
+    return out_;
+  }
+
+ private:
+  std::string dir(size_t i) const { return sweep_.out + "/" + sweep_.runs[i].name; }
+  int epochs(size_t i) const { return sweep_.runs[i].config.value("epochs", 0); }
+  bool stopping() const { return opt_.stop && opt_.stop->load(); }
+
+  void say(size_t i, const std::string& what) const {
+    if (!opt_.log) return;
+    std::fprintf(opt_.log, "[%*zu/%zu] %s\n", static_cast<int>(std::to_string(sweep_.runs.size()).size()), i + 1,
+                 sweep_.runs.size(), what.c_str());
+    std::fflush(opt_.log);
+  }
+
+  // Starts run i as a child process, unless another sweep process holds it or it has finished.
+  void start(size_t i) {
+    const SweepRun& run = sweep_.runs[i];
+    const std::string d = dir(i);
+    make_dirs(d);
+    const int lock = try_lock_run(d);
+    if (lock < 0) {
+      ++out_.busy;
+      say(i, "busy     " + run.name + " (another sweep process is running it)");
+      return;
+    }
+    const RunStatus st = read_run_status(d);  // again, under the lock
+    if (st.state == "finished") {
+      unlock_run(lock);
+      ++out_.already;
+      return;
+    }
+    std::vector<std::string> argv = {qtrain_, "train"};
+    if (st.has_checkpoint) {
+      argv.insert(argv.end(), {"--resume", d});
+    } else {
+      json request = run.config;
+      request["threads"] = threads_;
+      write_file_atomic(d + "/config.request.json", request.dump(2) + "\n");
+      argv.insert(argv.end(), {"--config", d + "/config.request.json", "--out", d});
+    }
+    char every[32];
+    std::snprintf(every, sizeof every, "%g", opt_.checkpoint_every);
+    argv.insert(argv.end(), {"--threads", std::to_string(threads_), "--checkpoint-every", every, "--quiet"});
+    clear_exit_record(d);
+    {
+      std::ofstream log(d + "/train.out", std::ios::app);
+      std::string cmd;
+      for (auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+      log << "== qtrain sweep: " << cmd << "\n";
+    }
+    Running child;
+    child.index = i;
+    child.lock_fd = lock;
+    try {
+      child.pid = spawn_child(argv, d + "/train.out", lock);
+    } catch (...) {
+      unlock_run(lock);
+      throw;
+    }
+    child.start = Clock::now();
+    running_.push_back(child);
+    say(i, st.has_checkpoint ? "resume   " + run.name + " (" + std::to_string(st.epochs_done) + " of " +
+                                   std::to_string(epochs(i)) + " epochs done)"
+                             : "start    " + run.name);
+  }
+
+  // Forwards a stop request once to each child; records the children that have ended.
+  void reap() {
+    for (auto it = running_.begin(); it != running_.end();) {
+      if (stopping() && !it->signalled) forward_stop(*it);
       const int code = poll_child(it->pid);
       if (code < 0) {
         ++it;
         continue;
       }
-      const SweepRun& run = sweep.runs[it->index];
-      const std::string dir = sweep.out + "/" + run.name;
-      const double seconds = std::chrono::duration<double>(Clock::now() - it->start).count();
-      write_exit_record(dir, code, seconds, dir + "/train.out");
-      unlock_run(it->lock_fd);
-      const RunStatus st = read_run_status(dir);
-      char secs[32];
-      std::snprintf(secs, sizeof secs, "%.1f s", seconds);
-      if (st.state == "finished") {
-        ++out.finished;
-        say(it->index, "finished " + run.name + ": final test " + pct(st.summary, "final") + ", best " +
-                           pct(st.summary, "best") + " (" + secs + ")");
-      } else if (st.state == "failed") {
-        ++out.failed;
-        say(it->index, "FAILED   " + run.name + ": " + st.error + " (" + dir + "/train.out)");
-      } else {
-        say(it->index, "stopped  " + run.name + " at epoch " + std::to_string(st.epochs_done) + " (resumable)");
-      }
-      it = running.erase(it);
+      finished(*it, code);
+      it = running_.erase(it);
     }
   }
-  out.interrupted = stopping() || !queue.empty();
-  return out;
+
+  // A child must get exactly one stop signal: a second one makes it quit without its checkpoint.
+  // When the whole job was signalled (Slurm's time limit or scancel signal every process), the
+  // child got its own and says so in its output; otherwise (Ctrl-C on a terminal reaches the
+  // sweep only: the children have their own process group) the sweep sends one SIGINT, after a
+  // short grace that lets a child's own signal show first.
+  void forward_stop(Running& c) {
+    const auto now = Clock::now();
+    if (!stop_seen_) stop_seen_ = now;
+    if (announced_stop(dir(c.index) + "/train.out")) {
+      c.signalled = true;
+    } else if (now - *stop_seen_ > std::chrono::milliseconds(500)) {
+      ::kill(c.pid, SIGINT);
+      c.signalled = true;
+    }
+  }
+
+  // Whether the last attempt's output holds the training's "stopping" line (app/interrupt.cpp).
+  static bool announced_stop(const std::string& log_path) {
+    std::ifstream in(log_path);
+    std::string line;
+    bool stopping = false;
+    while (std::getline(in, line)) {
+      if (line.rfind("== qtrain sweep:", 0) == 0) stopping = false;
+      else if (line.find("stopping after this step") != std::string::npos) stopping = true;
+    }
+    return stopping;
+  }
+
+  void stop_children() {
+    for (auto& c : running_) {
+      if (!c.signalled) ::kill(c.pid, SIGINT);
+      int status = 0;
+      ::waitpid(c.pid, &status, 0);
+      unlock_run(c.lock_fd);
+    }
+    running_.clear();
+  }
+
+  void finished(const Running& child, int code) {
+    const size_t i = child.index;
+    const std::string& name = sweep_.runs[i].name;
+    const std::string d = dir(i);
+    const double seconds = std::chrono::duration<double>(Clock::now() - child.start).count();
+    write_exit_record(d, code, seconds, d + "/train.out");
+    unlock_run(child.lock_fd);
+    const RunStatus st = read_run_status(d);
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%.1f s", seconds);
+    if (st.state == "finished") {
+      ++out_.finished;
+      say(i, "finished " + name + ": final test " + pct(st.summary, "final") + ", best " + pct(st.summary, "best") +
+                 " (" + secs + ")");
+    } else if (st.state == "failed") {
+      ++out_.failed;
+      say(i, "FAILED   " + name + ": " + st.error + " (" + d + "/train.out)");
+    } else {
+      say(i, "stopped  " + name + " after " + std::to_string(st.epochs_done) + " of " + std::to_string(epochs(i)) +
+                 " epochs" + (st.has_checkpoint ? " (checkpoint saved: resumable)" : " (no checkpoint yet: restarts)"));
+    }
+  }
+
+  const Sweep& sweep_;
+  const SweepOptions& opt_;
+  const int threads_;
+  const std::string qtrain_;
+  std::deque<size_t> queue_;
+  std::vector<Running> running_;
+  std::optional<Clock::time_point> stop_seen_;
+  SweepOutcome out_;
+};
+
+}  // namespace
+
+SweepOutcome run_sweep(const Sweep& sweep, const SweepOptions& opt) {
+  const int threads = threads_per_run(opt, available_cores());
+  std::string qtrain = opt.qtrain.empty() ? self_exe() : opt.qtrain;
+  check_run_dirs(sweep);
+  write_plan(sweep, sweep.out);
+  return Execution(sweep, opt, threads, std::move(qtrain)).run();
 }
 
 }  // namespace qt

@@ -180,7 +180,9 @@ std::string value_text(const ojson& v) {
   return v.dump();
 }
 
-Sweep expand_sweep(const ojson& spec, const std::string& where) {
+namespace {
+
+void check_top_keys(const ojson& spec, const std::string& where) {
   if (!spec.is_object()) throw UsageError(where + ": expected a JSON object with \"base\", \"grid\", \"zip\", \"runs\", \"seeds\"");
   for (auto it = spec.begin(); it != spec.end(); ++it)
     if (std::find(kTopKeys.begin(), kTopKeys.end(), it.key()) == kTopKeys.end()) {
@@ -189,9 +191,79 @@ Sweep expand_sweep(const ojson& spec, const std::string& where) {
       if (!near.empty()) m += " (did you mean '" + near + "'?)";
       throw UsageError(m + "; docs/sweeps.md describes the format");
     }
-  Sweep sw;
   for (const char* k : {"name", "out", "description"})
     if (spec.contains(k) && !spec[k].is_string()) throw UsageError(where + ": \"" + k + "\" must be a string");
+}
+
+// The explicit "runs", each a point of its own.
+std::vector<ojson> explicit_points(const ojson& spec, const std::string& where) {
+  std::vector<ojson> points;
+  if (!spec.contains("runs")) return points;
+  const ojson& runs = spec["runs"];
+  if (!runs.is_array()) throw UsageError(where + ": \"runs\" must be a list of objects, e.g. [{\"lr\": 0.5}]");
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const std::string at = where + ": runs[" + std::to_string(i) + "]";
+    ojson p = ojson::object();
+    for (auto& [key, v] : flatten(runs[i], at)) {
+      check_value(key, v, at);
+      p[key] = v;
+    }
+    points.push_back(std::move(p));
+  }
+  return points;
+}
+
+// One run: base ← params, named and validated.
+SweepRun make_run(const json& base, ojson params, const std::string& where) {
+  SweepRun run;
+  run.params = std::move(params);
+  run.config = base;
+  for (auto it = run.params.begin(); it != run.params.end(); ++it)
+    set_value(run.config, it.key(), json::parse(it.value().dump()), where);
+  run.name = params_name(run.params, true, run.config);
+  run.point = params_name(run.params, false, run.config);
+  try {
+    validate_config(run.config);
+  } catch (const UsageError& e) {
+    throw UsageError(where + ": run " + run.name + ": " + e.what());
+  }
+  return run;
+}
+
+// Adds a run unless an identical one is there; a different run of the same name gets its hash.
+void add_unique(Sweep& sw, std::map<std::string, size_t>& by_name, SweepRun run) {
+  auto found = by_name.find(run.name);
+  if (found != by_name.end()) {
+    if (without_threads(sw.runs[found->second].config) == without_threads(run.config)) {
+      ++sw.duplicates;
+      return;
+    }
+    run.name += "-" + config_hash(run.config);
+    if (by_name.count(run.name)) {
+      ++sw.duplicates;
+      return;
+    }
+  }
+  by_name[run.name] = sw.runs.size();
+  sw.runs.push_back(std::move(run));
+}
+
+std::string shape_text(const std::vector<Dim>& dims, size_t explicit_runs, size_t seeds, int duplicates) {
+  std::string shape;
+  if (!dims.empty()) shape = join_sizes(dims) + (dims.size() > 1 ? " grid" : " values");
+  if (explicit_runs)
+    shape += (shape.empty() ? "" : " + ") + std::to_string(explicit_runs) + (explicit_runs == 1 ? " run" : " runs");
+  if (shape.empty()) shape = "the base configuration";
+  if (seeds) shape += ", × " + std::to_string(seeds) + (seeds == 1 ? " seed" : " seeds");
+  if (duplicates) shape += " (" + std::to_string(duplicates) + " duplicate" + (duplicates == 1 ? "" : "s") + " run once)";
+  return shape;
+}
+
+}  // namespace
+
+Sweep expand_sweep(const ojson& spec, const std::string& where) {
+  check_top_keys(spec, where);
+  Sweep sw;
   sw.name = spec.value("name", std::string("sweep"));
   sw.out = spec.value("out", std::string("runs/sweep-" + sanitize(sw.name)));
   if (sw.out.empty()) throw UsageError(where + ": \"out\" is empty: give the folder for the sweep's runs");
@@ -203,19 +275,8 @@ Sweep expand_sweep(const ojson& spec, const std::string& where) {
   std::set<std::string> varied;
   const std::vector<Dim> dims = grid_dims(spec, where, varied);
   std::vector<ojson> points = product(dims);
-  if (spec.contains("runs")) {
-    const ojson& runs = spec["runs"];
-    if (!runs.is_array()) throw UsageError(where + ": \"runs\" must be a list of objects, e.g. [{\"lr\": 0.5}]");
-    for (size_t i = 0; i < runs.size(); ++i) {
-      const std::string at = where + ": runs[" + std::to_string(i) + "]";
-      ojson p = ojson::object();
-      for (auto& [key, v] : flatten(runs[i], at)) {
-        check_value(key, v, at);
-        p[key] = v;
-      }
-      points.push_back(std::move(p));
-    }
-  }
+  const std::vector<ojson> singles = explicit_points(spec, where);
+  points.insert(points.end(), singles.begin(), singles.end());
   if (points.empty()) points.push_back(ojson::object());  // the base configuration alone
 
   const std::vector<long long> seeds = seed_list(spec, where);
@@ -226,47 +287,14 @@ Sweep expand_sweep(const ojson& spec, const std::string& where) {
 
   std::map<std::string, size_t> by_name;
   for (auto& point : points) {
-    const size_t n_seeds = seeds.empty() ? 1 : seeds.size();
-    for (size_t s = 0; s < n_seeds; ++s) {
-      SweepRun run;
-      run.params = point;
-      if (!seeds.empty()) run.params["seed"] = seeds[s];
-      run.config = base;
-      for (auto it = run.params.begin(); it != run.params.end(); ++it)
-        set_value(run.config, it.key(), json::parse(it.value().dump()), where);
-      run.name = params_name(run.params, true, run.config);
-      run.point = params_name(run.params, false, run.config);
-      try {
-        validate_config(run.config);
-      } catch (const UsageError& e) {
-        throw UsageError(where + ": run " + run.name + ": " + e.what());
-      }
-      auto found = by_name.find(run.name);
-      if (found != by_name.end()) {
-        if (without_threads(sw.runs[found->second].config) == without_threads(run.config)) {
-          ++sw.duplicates;
-          continue;
-        }
-        run.name += "-" + config_hash(run.config);
-        if (by_name.count(run.name)) {
-          ++sw.duplicates;
-          continue;
-        }
-      }
-      by_name[run.name] = sw.runs.size();
-      sw.runs.push_back(std::move(run));
+    if (seeds.empty()) add_unique(sw, by_name, make_run(base, point, where));
+    for (long long seed : seeds) {
+      ojson params = point;
+      params["seed"] = seed;
+      add_unique(sw, by_name, make_run(base, std::move(params), where));
     }
   }
-
-  std::string shape;
-  if (!dims.empty()) shape = join_sizes(dims) + (dims.size() > 1 ? " grid" : " values");
-  const size_t explicit_runs = spec.contains("runs") ? spec["runs"].size() : 0;
-  if (explicit_runs)
-    shape += (shape.empty() ? "" : " + ") + std::to_string(explicit_runs) + (explicit_runs == 1 ? " run" : " runs");
-  if (shape.empty()) shape = "the base configuration";
-  if (!seeds.empty()) shape += ", × " + std::to_string(seeds.size()) + (seeds.size() == 1 ? " seed" : " seeds");
-  if (sw.duplicates) shape += " (" + std::to_string(sw.duplicates) + " duplicate" + (sw.duplicates == 1 ? "" : "s") + " run once)";
-  sw.shape = shape;
+  sw.shape = shape_text(dims, singles.size(), seeds.size(), sw.duplicates);
   return sw;
 }
 

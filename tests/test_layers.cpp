@@ -34,7 +34,9 @@ class Whole : public Layer {
   std::string kind() const override { return inner_.kind(); }
   std::string describe() const override { return inner_.describe(); }
   Shape output_shape(const Shape& in) const override { return inner_.output_shape(in); }
-  void forward(const Tensor& x, Tensor& y, const Context& ctx) override { inner_.forward(x, y, ctx); }
+  void forward(const Tensor& x, Tensor& y, const Context& ctx) override {
+    inner_.forward(x, y, ctx);
+  }
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override {
     inner_.backward(x, y, dy, dx);
   }
@@ -55,7 +57,8 @@ class Whole : public Layer {
 // softmax_cross_entropy as a layer with a (1)-shaped output, for the gradient checker.
 class CrossEntropyLayer : public Layer {
  public:
-  explicit CrossEntropyLayer(std::vector<int32_t> labels) : Layer("ce"), labels_(std::move(labels)) {}
+  explicit CrossEntropyLayer(std::vector<int32_t> labels)
+      : Layer("ce"), labels_(std::move(labels)) {}
   std::string kind() const override { return "ce"; }
   std::string describe() const override { return "softmax_cross_entropy"; }
   Shape output_shape(const Shape&) const override { return {1}; }
@@ -90,16 +93,21 @@ constexpr ConvAlgo kAlgos[] = {ConvAlgo::Im2col, ConvAlgo::Direct, ConvAlgo::Win
 
 const char* algo_name(ConvAlgo a) {
   switch (a) {
-    case ConvAlgo::Auto: return "auto";
-    case ConvAlgo::Im2col: return "im2col";
-    case ConvAlgo::Direct: return "direct";
-    case ConvAlgo::Winograd: return "winograd";
+    case ConvAlgo::Auto:
+      return "auto";
+    case ConvAlgo::Im2col:
+      return "im2col";
+    case ConvAlgo::Direct:
+      return "direct";
+    case ConvAlgo::Winograd:
+      return "winograd";
   }
   return "?";
 }
 
 // Every algorithm that applies to the shape (a forced one falls back to im2col where it does not).
-void check_conv(int64_t cin, int64_t cout, int64_t k, int64_t s, int64_t p, bool bias, const Shape& in) {
+void check_conv(int64_t cin, int64_t cout, int64_t k, int64_t s, int64_t p, bool bias,
+                const Shape& in) {
   for (ConvAlgo a : kAlgos) {
     ParamStore st;
     Conv2d conv(st, "conv", cin, cout, k, s, p, bias);
@@ -132,19 +140,19 @@ TEST_CASE("linear without bias, batch larger than one task") {
 }
 
 TEST_CASE("conv2d gradients: kernels 1/3/5, strides 1/2, padding 0/1/2, with and without bias") {
-  check_conv(3, 4, 3, 1, 1, true, {2, 3, 6, 6});     // one sample per chunk
-  check_conv(3, 4, 3, 1, 1, false, {9, 3, 5, 5});    // several samples per chunk, several chunks
-  check_conv(2, 3, 3, 2, 1, true, {7, 2, 7, 6});     // stride 2, odd and rectangular input
-  check_conv(2, 3, 3, 2, 0, false, {5, 2, 8, 7});    // stride 2, no padding
-  check_conv(4, 5, 1, 1, 0, true, {6, 4, 5, 3});     // pointwise: no im2col
-  check_conv(4, 5, 1, 2, 0, false, {6, 4, 6, 5});    // 1×1 stride 2 (ResNet-18 downsample)
-  check_conv(2, 3, 5, 1, 2, true, {5, 2, 7, 7});     // 5×5 "same"
-  check_conv(1, 6, 5, 1, 0, true, {11, 1, 9, 9});    // 5×5 valid, LeNet-style, several chunks
-  check_conv(3, 2, 5, 2, 1, true, {3, 3, 9, 8});     // 5×5 stride 2 with padding
-  check_conv(3, 4, 3, 1, 1, true, {1, 3, 40, 40});   // a big plane: one sample is the whole batch
-  check_conv(8, 6, 3, 1, 1, true, {3, 8, 7, 9});     // odd output sizes: partial Winograd tiles
-  check_conv(5, 3, 3, 1, 0, false, {4, 5, 8, 6});    // 3×3 without padding
-  check_conv(4, 4, 3, 1, 2, true, {2, 4, 5, 5});     // padding 2 = k − 1: the widest direct dx padding
+  check_conv(3, 4, 3, 1, 1, true, {2, 3, 6, 6});    // one sample per chunk
+  check_conv(3, 4, 3, 1, 1, false, {9, 3, 5, 5});   // several samples per chunk, several chunks
+  check_conv(2, 3, 3, 2, 1, true, {7, 2, 7, 6});    // stride 2, odd and rectangular input
+  check_conv(2, 3, 3, 2, 0, false, {5, 2, 8, 7});   // stride 2, no padding
+  check_conv(4, 5, 1, 1, 0, true, {6, 4, 5, 3});    // pointwise: no im2col
+  check_conv(4, 5, 1, 2, 0, false, {6, 4, 6, 5});   // 1×1 stride 2 (ResNet-18 downsample)
+  check_conv(2, 3, 5, 1, 2, true, {5, 2, 7, 7});    // 5×5 "same"
+  check_conv(1, 6, 5, 1, 0, true, {11, 1, 9, 9});   // 5×5 valid, LeNet-style, several chunks
+  check_conv(3, 2, 5, 2, 1, true, {3, 3, 9, 8});    // 5×5 stride 2 with padding
+  check_conv(3, 4, 3, 1, 1, true, {1, 3, 40, 40});  // a big plane: one sample is the whole batch
+  check_conv(8, 6, 3, 1, 1, true, {3, 8, 7, 9});    // odd output sizes: partial Winograd tiles
+  check_conv(5, 3, 3, 1, 0, false, {4, 5, 8, 6});   // 3×3 without padding
+  check_conv(4, 4, 3, 1, 2, true, {2, 4, 5, 5});  // padding 2 = k − 1: the widest direct dx padding
   check_conv(9, 7, 3, 1, 1, false, {3, 9, 2, 2});    // a 2×2 image (VGG's last convolutions)
   check_conv(6, 9, 3, 1, 1, true, {5, 6, 7, 7});     // 49 pixels: a partial last vector
   check_conv(3, 5, 5, 1, 2, false, {4, 3, 12, 10});  // 5×5 "same", three zero columns per side
@@ -249,7 +257,8 @@ TEST_CASE("residual gradients: identity, channel-pad and conv shortcuts") {
   }
   {
     ParamStore st;
-    Residual r("res", block_body(st, 2, 4, 2), std::make_unique<ChannelPadShortcut>("pad", 2, 4, 2));
+    Residual r("res", block_body(st, 2, 4, 2),
+               std::make_unique<ChannelPadShortcut>("pad", 2, 4, 2));
     check_block(r, st, {3, 2, 6, 7});
   }
   {
@@ -306,9 +315,10 @@ struct DirectConv {
   std::vector<double> y, dx, dw, db;
 };
 
-static DirectConv direct_conv(const Tensor& x, const Tensor& w, const float* b, const Tensor& r, int64_t s,
-                              int64_t p) {
-  const int64_t n = x.dim(0), ci = x.dim(1), h = x.dim(2), wd = x.dim(3), co = w.dim(0), k = w.dim(2);
+static DirectConv direct_conv(const Tensor& x, const Tensor& w, const float* b, const Tensor& r,
+                              int64_t s, int64_t p) {
+  const int64_t n = x.dim(0), ci = x.dim(1), h = x.dim(2), wd = x.dim(3), co = w.dim(0),
+                k = w.dim(2);
   const int64_t ho = (h + 2 * p - k) / s + 1, wo = (wd + 2 * p - k) / s + 1;
   DirectConv d;
   d.y.assign(n * co * ho * wo, 0.0);
@@ -327,7 +337,8 @@ static DirectConv direct_conv(const Tensor& x, const Tensor& w, const float* b, 
               for (int64_t bb = 0; bb < k; ++bb) {
                 const int64_t hh = i * s - p + a, ww = j * s - p + bb;
                 if (hh < 0 || hh >= h || ww < 0 || ww >= wd) continue;
-                const int64_t xi = ((t * ci + c) * h + hh) * wd + ww, wi = ((o * ci + c) * k + a) * k + bb;
+                const int64_t xi = ((t * ci + c) * h + hh) * wd + ww,
+                              wi = ((o * ci + c) * k + a) * k + bb;
                 acc += static_cast<double>(x[xi]) * w[wi];
                 d.dx[xi] += g * w[wi];
                 d.dw[wi] += g * x[xi];
@@ -338,14 +349,17 @@ static DirectConv direct_conv(const Tensor& x, const Tensor& w, const float* b, 
   return d;
 }
 
-static void expect_close(const char* what, const float* got, const std::vector<double>& want, double tol) {
+static void expect_close(const char* what, const float* got, const std::vector<double>& want,
+                         double tol) {
   double scale = 0.0;
   for (double v : want) scale = std::max(scale, std::abs(v));
   int bad = 0;
   for (size_t i = 0; i < want.size(); ++i)
     if (std::abs(got[i] - want[i]) > tol * (1.0 + scale) && ++bad <= 3)
-      FAIL_CHECK(what << "[" << i << "]: got " << got[i] << ", direct convolution gives " << want[i]);
-  CHECK_MESSAGE(bad == 0, what << ": " << bad << " of " << want.size() << " differ from the direct convolution");
+      FAIL_CHECK(what << "[" << i << "]: got " << got[i] << ", direct convolution gives "
+                      << want[i]);
+  CHECK_MESSAGE(bad == 0, what << ": " << bad << " of " << want.size()
+                               << " differ from the direct convolution");
 }
 
 TEST_CASE("conv2d matches a direct convolution") {
@@ -360,37 +374,42 @@ TEST_CASE("conv2d matches a direct convolution") {
                  Case{3, 2, 5, 5, 1, 2, 11, 12, true}, Case{9, 3, 4, 3, 2, 1, 9, 9, true},
                  Case{2, 16, 16, 3, 1, 1, 33, 33, true}, Case{7, 2, 3, 5, 2, 0, 13, 10, false},
                  Case{9, 16, 16, 3, 1, 1, 33, 33, false}, Case{25, 4, 4, 3, 1, 1, 64, 64, true},
-                 Case{20, 12, 10, 3, 1, 1, 2, 2, true}, Case{6, 9, 11, 3, 1, 0, 7, 5, true}})
+                 Case{20, 12, 10, 3, 1, 1, 2, 2, true}, Case{6, 9, 11, 3, 1, 0, 7, 5, true},
+                 Case{6, 9, 11, 3, 1, 1, 7, 5, true}, Case{4, 3, 6, 5, 1, 2, 12, 12, false},
+                 Case{40, 16, 8, 3, 1, 1, 8, 8, true}})
     for (ConvAlgo a : kAlgos) {
-    INFO("n ", c.n, ", ", c.ci, " -> ", c.co, ", k ", c.k, ", s ", c.s, ", p ", c.p, ", ", c.h, "×", c.w);
-    ParamStore st;
-    Conv2d conv(st, "conv", c.ci, c.co, c.k, c.s, c.p, c.bias);
-    conv.set_algorithm(a);
-    if (conv.algorithm_for({c.n, c.ci, c.h, c.w}) != a) continue;
-    INFO("algorithm ", std::string(algo_name(a)));
-    st.finalize();
-    Rng rng(c.n * 100 + c.k);
-    conv.init(rng);
-    Tensor x({c.n, c.ci, c.h, c.w});
-    fill_normal(x, rng);
-    Tensor y, dx;
-    conv.forward(x, y, Context{});
-    Tensor r(y.shape());
-    fill_normal(r, rng);
-    conv.backward(x, y, r, &dx);
-    DirectConv d = direct_conv(x, conv.weight()->used, c.bias ? conv.bias()->used.data() : nullptr, r, c.s, c.p);
-    REQUIRE(static_cast<size_t>(y.size()) == d.y.size());
-    expect_close("y", y.data(), d.y, 1e-5);
-    expect_close("dx", dx.data(), d.dx, 1e-5);
-    expect_close("dW", conv.weight()->grad.data(), d.dw, 1e-5);
-    if (c.bias) expect_close("db", conv.bias()->grad.data(), d.db, 1e-5);
-    // dx == nullptr skips dx and still gives the same parameter gradients.
-    Tensor dw_before = Tensor(conv.weight()->shape);
-    dw_before.copy_from(conv.weight()->grad);
-    st.zero_grad();
-    conv.backward(x, y, r, nullptr);
-    CHECK(std::memcmp(dw_before.data(), conv.weight()->grad.data(), dw_before.size() * sizeof(float)) == 0);
-  }
+      INFO("n ", c.n, ", ", c.ci, " -> ", c.co, ", k ", c.k, ", s ", c.s, ", p ", c.p, ", ", c.h,
+           "×", c.w);
+      ParamStore st;
+      Conv2d conv(st, "conv", c.ci, c.co, c.k, c.s, c.p, c.bias);
+      conv.set_algorithm(a);
+      if (conv.algorithm_for({c.n, c.ci, c.h, c.w}) != a) continue;
+      INFO("algorithm ", std::string(algo_name(a)));
+      st.finalize();
+      Rng rng(c.n * 100 + c.k);
+      conv.init(rng);
+      Tensor x({c.n, c.ci, c.h, c.w});
+      fill_normal(x, rng);
+      Tensor y, dx;
+      conv.forward(x, y, Context{});
+      Tensor r(y.shape());
+      fill_normal(r, rng);
+      conv.backward(x, y, r, &dx);
+      DirectConv d = direct_conv(x, conv.weight()->used,
+                                 c.bias ? conv.bias()->used.data() : nullptr, r, c.s, c.p);
+      REQUIRE(static_cast<size_t>(y.size()) == d.y.size());
+      expect_close("y", y.data(), d.y, 1e-5);
+      expect_close("dx", dx.data(), d.dx, 1e-5);
+      expect_close("dW", conv.weight()->grad.data(), d.dw, 1e-5);
+      if (c.bias) expect_close("db", conv.bias()->grad.data(), d.db, 1e-5);
+      // dx == nullptr skips dx and still gives the same parameter gradients.
+      Tensor dw_before = Tensor(conv.weight()->shape);
+      dw_before.copy_from(conv.weight()->grad);
+      st.zero_grad();
+      conv.backward(x, y, r, nullptr);
+      CHECK(std::memcmp(dw_before.data(), conv.weight()->grad.data(),
+                        dw_before.size() * sizeof(float)) == 0);
+    }
 }
 
 TEST_CASE("a forced convolution algorithm falls back to im2col where it does not apply") {
@@ -412,7 +431,8 @@ TEST_CASE("a forced convolution algorithm falls back to im2col where it does not
 }
 
 // Runs forward and backward, returning y, dx and every parameter gradient, concatenated.
-static std::vector<float> run_once(Layer& layer, ParamStore& st, const Tensor& x, const Tensor& r, bool training) {
+static std::vector<float> run_once(Layer& layer, ParamStore& st, const Tensor& x, const Tensor& r,
+                                   bool training) {
   Context ctx;
   ctx.training = training;
   ctx.noise_key = 99;
@@ -426,7 +446,8 @@ static std::vector<float> run_once(Layer& layer, ParamStore& st, const Tensor& x
   return out;
 }
 
-static void check_thread_independent(Layer& layer, ParamStore& st, const Shape& in, bool training = true) {
+static void check_thread_independent(Layer& layer, ParamStore& st, const Shape& in,
+                                     bool training = true) {
   Rng rng(5);
   st.finalize();
   layer.init(rng);
@@ -594,11 +615,11 @@ TEST_CASE("channel-pad shortcut pads channels evenly and subsamples") {
   pad.forward(x, y, Context{});
   REQUIRE(y.shape() == Shape{1, 6, 2, 2});
   for (int64_t i = 0; i < 8; ++i) CHECK(y[i] == 0.0f);  // channels 0, 1
-  CHECK(y[8] == 1.0f);  // channel 2 = input channel 0, pixel (0, 0)
-  CHECK(y[9] == 3.0f);  // pixel (0, 2)
+  CHECK(y[8] == 1.0f);                                  // channel 2 = input channel 0, pixel (0, 0)
+  CHECK(y[9] == 3.0f);                                  // pixel (0, 2)
   CHECK(y[10] == 7.0f);
   CHECK(y[11] == 9.0f);
-  CHECK(y[12] == 10.0f);  // channel 3 = input channel 1
+  CHECK(y[12] == 10.0f);                                  // channel 3 = input channel 1
   for (int64_t i = 16; i < 24; ++i) CHECK(y[i] == 0.0f);  // channels 4, 5
 }
 

@@ -28,6 +28,7 @@ size_t count(const std::string& s, const std::string& what) {
 
 TEST_CASE("--dry-run lists the runs and starts nothing; mistakes exit 2 with a message") {
   const fs::path dir = scratch("sweep-cli-dry");
+  const Cleanup cleanup{dir};
   write(dir / "tiny.json", kTinySweep);
   Result r = run({qtrain_bin(), "sweep", "tiny.json", "--dry-run", "--jobs", "1", "--threads", "1"}, dir);
   CHECK(r.code == 0);
@@ -58,11 +59,11 @@ TEST_CASE("--dry-run lists the runs and starts nothing; mistakes exit 2 with a m
   Result nodir = run({qtrain_bin(), "sweep", "--summary", "nowhere"}, dir);
   CHECK(nodir.code == 2);
   CHECK(nodir.output.find("no plan.json") != std::string::npos);
-  fs::remove_all(dir);
 }
 
 TEST_CASE("a tiny sweep with --jobs 2: every run finished, summary per run and per grid point, re-run does nothing") {
   const fs::path dir = scratch("sweep-cli-run");
+  const Cleanup cleanup{dir};
   write(dir / "tiny.json", kTinySweep);
   Result r = run({qtrain_bin(), "sweep", "tiny.json", "--jobs", "2", "--threads", "1"}, dir);
   INFO(r.output);
@@ -129,11 +130,11 @@ TEST_CASE("a tiny sweep with --jobs 2: every run finished, summary per run and p
   Result clash = run({qtrain_bin(), "sweep", "tiny.json", "--dry-run"}, dir);
   CHECK(clash.code == 2);
   CHECK(clash.output.find("holds a run with another configuration (epochs: 2 → 3)") != std::string::npos);
-  fs::remove_all(dir);
 }
 
 TEST_CASE("a run that fails is reported with its error line; the others finish; exit 1") {
   const fs::path dir = scratch("sweep-cli-fail");
+  const Cleanup cleanup{dir};
   write(dir / "fail.json", R"({
     "base": {"model": "mlp", "epochs": 1, "data": {"name": "synthetic", "limit_train": 128, "limit_test": 50}},
     "runs": [{"lr": 0.05}, {"data": {"name": "fashion-mnist", "dir": "/nonexistent/qtrain"}}],
@@ -151,5 +152,4 @@ TEST_CASE("a run that fails is reported with its error line; the others finish; 
   CHECK(bad["error"].get<std::string>().rfind("qtrain: error: ", 0) == 0);
   CHECK(bad["error"].get<std::string>().find("/nonexistent/qtrain") != std::string::npos);
   CHECK(slurp(dir / "out/sweep.csv").find(",failed,") != std::string::npos);
-  fs::remove_all(dir);
 }

@@ -36,6 +36,15 @@ inline fs::path scratch(const std::string& name) {
   return p;
 }
 
+// Removes a test's folder when the test case ends, passed or failed.
+struct Cleanup {
+  fs::path path;
+  ~Cleanup() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
 inline void write(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
 
 inline std::string slurp(const fs::path& path) {

@@ -2,7 +2,8 @@
 // the engine's hot spots, one line each. Wall time is what training sees; CPU time (all threads)
 // divided by the thread count stays meaningful when other processes share the machine.
 //
-//   bench_layers [--threads N] [--batch N] [--reps R] [--only SUBSTRING] [--algo auto|im2col|direct|winograd]
+//   bench_layers [--threads N] [--batch N] [--reps R] [--only SUBSTRING] [--algo
+//   auto|im2col|direct|winograd]
 // (--algo forces a convolution algorithm where it applies, for comparison)
 #include <sys/resource.h>
 
@@ -89,7 +90,8 @@ void bench_conv(const Options& o, const std::string& name, int64_t cin, int64_t 
   // 2·N·Cout·Ho·Wo·Cin·k² per product; backward has two (dW, and dx unless the first layer).
   const double gflop = 2.0 * y.size() * cin * 9 * 1e-9;
   const char* algos[] = {"auto", "im2col", "direct", "winograd"};
-  const std::string label = name + " [" + algos[static_cast<int>(conv.algorithm_for(x.shape()))] + "]";
+  const std::string label =
+      name + " [" + algos[static_cast<int>(conv.algorithm_for(x.shape()))] + "]";
   report("fwd", label, time_it([&] { conv.forward(x, y, ctx); }, o.reps), gflop, o.threads);
   report("bwd", label, time_it([&] { conv.backward(x, y, dy, first ? nullptr : &dx); }, o.reps),
          gflop * (first ? 1 : 2), o.threads);
@@ -111,14 +113,17 @@ void bench_bn_relu_pool(const Options& o, const std::string& name, int64_t c, in
   report("bwd", name + " bn", time_it([&] { bn.backward(x, y, dy, &dx); }, o.reps), 0, o.threads);
   ReLU relu("relu");
   report("fwd", name + " relu", time_it([&] { relu.forward(x, y, ctx); }, o.reps), 0, o.threads);
-  report("bwd", name + " relu", time_it([&] { relu.backward(x, y, dy, &dx); }, o.reps), 0, o.threads);
+  report("bwd", name + " relu", time_it([&] { relu.backward(x, y, dy, &dx); }, o.reps), 0,
+         o.threads);
   MaxPool2d pool("pool", 2);
   Tensor py, pdy;
   pool.forward(x, py, ctx);
   pdy.resize(py.shape());
   fill(pdy, rng);
-  report("fwd", name + " maxpool", time_it([&] { pool.forward(x, py, ctx); }, o.reps), 0, o.threads);
-  report("bwd", name + " maxpool", time_it([&] { pool.backward(x, py, pdy, &dx); }, o.reps), 0, o.threads);
+  report("fwd", name + " maxpool", time_it([&] { pool.forward(x, py, ctx); }, o.reps), 0,
+         o.threads);
+  report("bwd", name + " maxpool", time_it([&] { pool.backward(x, py, pdy, &dx); }, o.reps), 0,
+         o.threads);
 }
 
 }  // namespace
@@ -132,29 +137,40 @@ int main(int argc, char** argv) {
       return 2;
     }
     const char* v = argv[++i];
-    if (a == "--threads") o.threads = std::atoi(v);
-    else if (a == "--batch") o.batch = std::atoll(v);
-    else if (a == "--reps") o.reps = std::max(1, std::atoi(v));
-    else if (a == "--only") o.only = v;
+    if (a == "--threads")
+      o.threads = std::atoi(v);
+    else if (a == "--batch")
+      o.batch = std::atoll(v);
+    else if (a == "--reps")
+      o.reps = std::max(1, std::atoi(v));
+    else if (a == "--only")
+      o.only = v;
     else if (a == "--algo") {
       const std::string al = v;
-      if (al == "auto") o.algo = ConvAlgo::Auto;
-      else if (al == "im2col") o.algo = ConvAlgo::Im2col;
-      else if (al == "direct") o.algo = ConvAlgo::Direct;
-      else if (al == "winograd") o.algo = ConvAlgo::Winograd;
+      if (al == "auto")
+        o.algo = ConvAlgo::Auto;
+      else if (al == "im2col")
+        o.algo = ConvAlgo::Im2col;
+      else if (al == "direct")
+        o.algo = ConvAlgo::Direct;
+      else if (al == "winograd")
+        o.algo = ConvAlgo::Winograd;
       else {
-        std::fprintf(stderr, "bench_layers: --algo %s: expected auto, im2col, direct or winograd\n", v);
+        std::fprintf(stderr, "bench_layers: --algo %s: expected auto, im2col, direct or winograd\n",
+                     v);
         return 2;
       }
-    }
-    else {
-      std::fprintf(stderr, "bench_layers: unknown option %s (expected --threads, --batch, --reps, --only, --algo)\n",
-                   a.c_str());
+    } else {
+      std::fprintf(
+          stderr,
+          "bench_layers: unknown option %s (expected --threads, --batch, --reps, --only, --algo)\n",
+          a.c_str());
       return 2;
     }
   }
   set_threads(o.threads);
-  std::printf("batch %lld, %d threads, median of %d\n", static_cast<long long>(o.batch), o.threads, o.reps);
+  std::printf("batch %lld, %d threads, median of %d\n", static_cast<long long>(o.batch), o.threads,
+              o.reps);
   // ResNet-20: 1 + 6 convs at 32×32 (16 ch), 6 at 16×16 (32), 6 at 8×8 (64).
   bench_conv(o, "r20 conv1 3-16 @32", 3, 16, 32, 1, true);
   bench_conv(o, "r20 s1 16-16 @32 (x6)", 16, 16, 32, 1, false);

@@ -31,17 +31,19 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-// CPU time of the calling thread, ms: with one thread it counts the work only, not the time the
-// thread waited for a core, so per-layer profiles stay comparable on a busy machine.
-double thread_cpu_ms() {
-  timespec t{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
+// A clock in ms: the wall clock, or the CPU time of the process. With one thread (TBB and
+// OpenBLAS then run in the caller) the CPU clock counts the work only, not the time spent waiting
+// for a core, so measurements stay comparable on a machine busy with other processes.
+struct StopClock {
+  bool cpu = false;
+  double now() const {
+    if (!cpu)
+      return std::chrono::duration<double, std::milli>(Clock::now().time_since_epoch()).count();
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+  }
+};
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -102,29 +104,30 @@ struct StepTimes {
   double step, forward, backward, update;  // medians, ms
 };
 
-StepTimes time_steps(Model& m, const RandomBatch& b, StepHooks& hooks, int warmup, int steps) {
+StepTimes time_steps(Model& m, const RandomBatch& b, StepHooks& hooks, int warmup, int steps,
+                     StopClock clock) {
   Sgd sgd;
   Context ctx;
   Tensor dlogits;
   std::vector<double> step, fwd, bwd, upd;
   for (int i = 0; i < warmup + steps; ++i) {
     ctx.noise_key = derive(0, static_cast<uint64_t>(i));
-    const auto t0 = Clock::now();
+    const double t0 = clock.now();
     if (hooks.before) hooks.before(m);
-    const auto t1 = Clock::now();
+    const double t1 = clock.now();
     Tensor& logits = m.forward(b.x, ctx);
     softmax_cross_entropy(logits, b.y, &dlogits, nullptr);
-    const auto t2 = Clock::now();
+    const double t2 = clock.now();
     m.backward(dlogits);
-    const auto t3 = Clock::now();
+    const double t3 = clock.now();
     sgd.step(m.params);
     if (hooks.after) hooks.after(m);
-    const double total = ms_since(t0);
+    const double t4 = clock.now();
     if (i < warmup) continue;
-    step.push_back(total);
-    fwd.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
-    bwd.push_back(std::chrono::duration<double, std::milli>(t3 - t2).count());
-    upd.push_back(ms_since(t3));
+    step.push_back(t4 - t0);
+    fwd.push_back(t2 - t1);
+    bwd.push_back(t3 - t2);
+    upd.push_back(t4 - t3);
   }
   return {median(step), median(fwd), median(bwd), median(upd)};
 }
@@ -145,11 +148,11 @@ double step_flops(Model& m, int64_t batch) {
   return 2.0 * (3.0 * macs - first);
 }
 
-void bench_model(const std::string& name, int64_t batch, int warmup, int steps) {
+void bench_model(const std::string& name, int64_t batch, int warmup, int steps, StopClock clock) {
   auto m = make_model(name, natural_options(name));
   RandomBatch b = random_batch(*m, batch, 1);
   StepHooks none;
-  const StepTimes t = time_steps(*m, b, none, warmup, steps);
+  const StepTimes t = time_steps(*m, b, none, warmup, steps, clock);
   const double flops = step_flops(*m, batch);
   std::printf(
       "model=%s batch=%lld threads=%d step_ms=%.3f img_per_s=%.1f fwd_ms=%.3f bwd_ms=%.3f "
@@ -161,7 +164,7 @@ void bench_model(const std::string& name, int64_t batch, int warmup, int steps) 
 
 // Each leaf layer alone, on the shapes it sees in the model: forward, then backward (with dL/dx
 // except for the model's first layer, as in training). Same method as bench_torch.py --profile.
-void profile_model(const std::string& name, int64_t batch, int steps, bool cpu_clock) {
+void profile_model(const std::string& name, int64_t batch, int steps, StopClock clock) {
   auto m = make_model(name, natural_options(name));
   const int reps = std::max(3, steps / 2);
   Context ctx;
@@ -175,10 +178,9 @@ void profile_model(const std::string& name, int64_t batch, int steps, bool cpu_c
       fn();
       std::vector<double> v;
       for (int r = 0; r < reps; ++r) {
-        const auto t0 = Clock::now();
-        const double c0 = thread_cpu_ms();
+        const double t0 = clock.now();
         fn();
-        v.push_back(cpu_clock ? thread_cpu_ms() - c0 : ms_since(t0));
+        v.push_back(clock.now() - t0);
       }
       return median(v);
     };
@@ -190,17 +192,16 @@ void profile_model(const std::string& name, int64_t batch, int steps, bool cpu_c
     std::printf("layer=%s kind=%s fwd_ms=%.4f bwd_ms=%.4f\n", t.layer->name().c_str(),
                 t.layer->kind().c_str(), fwd, bwd);
   }
-  if (cpu_clock) return;  // whole steps are timed by the wall clock only
   RandomBatch b = random_batch(*m, batch, 1);
   StepHooks none;
-  const StepTimes t = time_steps(*m, b, none, 1, reps);
+  const StepTimes t = time_steps(*m, b, none, 1, reps, clock);
   std::printf("total fwd_ms=%.4f step_ms=%.4f\n", t.forward, t.step);
   std::fflush(stdout);
 }
 
 // The sgemm rate qtrain can hope for: `threads` concurrent single-threaded n³ sgemms (the way
 // qtrain runs its GEMMs), and for comparison one sgemm with OpenBLAS's own threads.
-void sgemm_peak(int nthreads, int64_t n, double seconds) {
+void sgemm_peak(int nthreads, int64_t n, double seconds, StopClock clock) {
   std::vector<std::vector<float>> a(nthreads), c(nthreads);
   for (int t = 0; t < nthreads; ++t) {
     a[t].assign(n * n, 0.5f + 0.01f * t);
@@ -212,12 +213,12 @@ void sgemm_peak(int nthreads, int64_t n, double seconds) {
     pool.emplace_back([&, t] {
       gemm(false, false, n, n, n, 1.0f, a[t].data(), n, a[t].data(), n, 0.0f, c[t].data(), n);
       int reps = 0;
-      const auto t0 = Clock::now();
-      while (ms_since(t0) < seconds * 1000) {
+      const double t0 = clock.now();
+      while (clock.now() - t0 < seconds * 1000) {
         gemm(false, false, n, n, n, 1.0f, a[t].data(), n, a[t].data(), n, 0.0f, c[t].data(), n);
         ++reps;
       }
-      rates[t] = 2.0 * n * n * n * reps / (ms_since(t0) * 1e6);
+      rates[t] = 2.0 * n * n * n * reps / ((clock.now() - t0) * 1e6);
     });
   for (auto& th : pool) th.join();
   double total = 0;
@@ -228,12 +229,12 @@ void sgemm_peak(int nthreads, int64_t n, double seconds) {
   const int64_t n2 = 2 * n;
   gemm(false, false, n2, n2, n2, 1.0f, big.data(), n2, big.data(), n2, 0.0f, out.data(), n2);
   int reps = 0;
-  const auto t0 = Clock::now();
-  while (ms_since(t0) < seconds * 1000) {
+  const double t0 = clock.now();
+  while (clock.now() - t0 < seconds * 1000) {
     gemm(false, false, n2, n2, n2, 1.0f, big.data(), n2, big.data(), n2, 0.0f, out.data(), n2);
     ++reps;
   }
-  const double threaded = 2.0 * n2 * n2 * n2 * reps / (ms_since(t0) * 1e6);
+  const double threaded = 2.0 * n2 * n2 * n2 * reps / ((clock.now() - t0) * 1e6);
   openblas_set_num_threads(1);
   std::printf(
       "peak concurrent_gflops=%.2f n=%lld threads=%d openblas_threaded_gflops=%.2f n2=%lld\n",
@@ -264,7 +265,7 @@ int run(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_flag("--profile", profile, "per-layer forward/backward times instead of whole steps");
   app.add_flag("--cpu-clock", cpu_clock,
-               "with --profile: time layers by the thread's CPU clock (needs --threads 1)");
+               "time by the process's CPU clock instead of the wall clock (needs --threads 1)");
   app.add_flag("--peak", peak, "measure the sgemm peak instead of models");
   app.add_option("--peak-seconds", peak_seconds, "duration of each peak measurement");
   try {
@@ -275,14 +276,14 @@ int run(int argc, char** argv) {
   if (cpu_clock && nthreads != 1) throw UsageError("--cpu-clock needs --threads 1");
   set_threads(nthreads);
   if (peak) {
-    sgemm_peak(nthreads, 1024, peak_seconds);
+    sgemm_peak(nthreads, 1024, peak_seconds, StopClock{cpu_clock});
     return kExitOk;
   }
   for (const std::string& name : split(models)) {
     if (profile)
-      profile_model(name, batch, steps, cpu_clock);
+      profile_model(name, batch, steps, StopClock{cpu_clock});
     else
-      bench_model(name, batch, warmup, steps);
+      bench_model(name, batch, warmup, steps, StopClock{cpu_clock});
   }
   return kExitOk;
 }

@@ -6,18 +6,25 @@ Run with Debian's interpreter (/usr/bin/python3) and its python3-torch (tools/se
 Modes, each printing key=value lines that tools/bench parses:
   --models mlp,lenet5   one line per model: median step time, images/s, peak RSS
   --profile             per-layer forward/backward times (each leaf module alone, on the shapes
-                        it sees in the model), then the whole forward and forward+backward;
-                        with --cpu-clock --threads 1, by the thread's CPU clock
+                        it sees in the model), then the whole forward and forward+backward
+  --cpu-clock           (with --threads 1) time by the process's CPU clock, not the wall clock
   --baseline            peak RSS of the interpreter with torch imported, nothing else
   --count               parameter counts of every model on its natural input (the figures that
                         tests/test_models.cpp asserts), plus a few adapted variants
 """
 import argparse
+import os
 import resource
 import statistics
 import sys
 import time
 from collections import OrderedDict
+
+if "--cpu-clock" in sys.argv:
+    # torch.set_num_threads(1) leaves OpenBLAS's own thread pool running; one thread means one.
+    # These must be set before torch (and its BLAS) is loaded.
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 try:
     import torch
@@ -227,6 +234,11 @@ def median_ms(fn, warmup, reps, clock=time.perf_counter):
     return 1000 * statistics.median(times)
 
 
+def clock_of(args):
+    """The process's CPU clock (one thread) counts work, not waiting for a busy machine's cores."""
+    return time.process_time if args.cpu_clock else time.perf_counter
+
+
 def training_step(model, x, y):
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
 
@@ -243,7 +255,7 @@ def bench(name, args):
     model.train()
     x = torch.randn(args.batch, c, h, w)
     y = torch.randint(0, classes, (args.batch,))
-    ms = median_ms(training_step(model, x, y), args.warmup, args.steps)
+    ms = median_ms(training_step(model, x, y), args.warmup, args.steps, clock_of(args))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print("model=%s batch=%d threads=%d step_ms=%.3f img_per_s=%.1f maxrss_kb=%d torch=%s" %
           (name, args.batch, torch.get_num_threads(), ms, args.batch * 1000 / ms, rss, torch.__version__))
@@ -271,8 +283,7 @@ def profile(name, args):
     for hk in hooks:
         hk.remove()
     modules = dict(model.named_modules())
-    # The thread's CPU clock (one thread only) counts work, not waiting for a busy machine's cores.
-    clock = time.thread_time if args.cpu_clock else time.perf_counter
+    clock = clock_of(args)
     reps = max(3, args.steps // 2)
     for i, (lname, shape) in enumerate(shapes.items()):
         m = modules[lname]
@@ -284,10 +295,8 @@ def profile(name, args):
         if out.requires_grad:
             bwd = median_ms(lambda: out.backward(dy, retain_graph=True), 1, reps, clock)
         print("layer=%s kind=%s fwd_ms=%.4f bwd_ms=%.4f" % (lname, type(m).__name__, fwd, bwd))
-    if args.cpu_clock:
-        return
-    fwd = median_ms(lambda: model(x), 1, reps)
-    step = median_ms(training_step(model, x, y), 1, reps)
+    fwd = median_ms(lambda: model(x), 1, reps, clock)
+    step = median_ms(training_step(model, x, y), 1, reps, clock)
     print("total fwd_ms=%.4f step_ms=%.4f" % (fwd, step))
     sys.stdout.flush()
 
@@ -301,7 +310,7 @@ def main():
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--profile", action="store_true")
     p.add_argument("--cpu-clock", action="store_true",
-                   help="with --profile: time layers by the thread's CPU clock (needs --threads 1)")
+                   help="time by the process's CPU clock instead of the wall clock (needs --threads 1)")
     p.add_argument("--count", action="store_true")
     p.add_argument("--baseline", action="store_true", help="peak RSS after importing torch only")
     args = p.parse_args()

@@ -7,7 +7,8 @@ namespace qt {
 
 class AvgPool2d : public Layer {
  public:
-  AvgPool2d(std::string name, int64_t kernel, int64_t stride = 0 /*0 = kernel*/, int64_t padding = 0);
+  AvgPool2d(std::string name, int64_t kernel, int64_t stride = 0 /*0 = kernel*/,
+            int64_t padding = 0);
   std::string kind() const override { return "avgpool2d"; }
   std::string describe() const override;
   Shape output_shape(const Shape& in) const override;

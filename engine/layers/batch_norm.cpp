@@ -60,11 +60,13 @@ void grad_sums_of(const float* g, const float* p, int64_t n, float m, double& sg
 
 }  // namespace
 
-BatchNorm::BatchNorm(ParamStore& store, std::string name, int64_t channels, float eps, float momentum)
+BatchNorm::BatchNorm(ParamStore& store, std::string name, int64_t channels, float eps,
+                     float momentum)
     : Layer(std::move(name)), c_(channels), eps_(eps), momentum_(momentum) {
   if (channels < 1 || !(eps > 0.0f) || !(momentum >= 0.0f && momentum <= 1.0f))
-    throw std::invalid_argument(this->name() + ": batch norm needs channels ≥ 1, eps > 0, momentum in [0, 1], got " +
-                                describe());
+    throw std::invalid_argument(
+        this->name() + ": batch norm needs channels ≥ 1, eps > 0, momentum in [0, 1], got " +
+        describe());
   weight_ = store.add(this->name(), "weight", {channels}, ParamRole::Norm);
   bias_ = store.add(this->name(), "bias", {channels}, ParamRole::Norm);
   running_mean_ = store.add_buffer(this->name(), "running_mean", {channels});
@@ -78,8 +80,8 @@ std::string BatchNorm::describe() const {
 
 Shape BatchNorm::output_shape(const Shape& in) const {
   if (in.size() < 2 || in[1] != c_)
-    throw std::invalid_argument(name() + ": expected (N, " + std::to_string(c_) + ") or (N, " + std::to_string(c_) +
-                                ", H, W), got " + shape_str(in));
+    throw std::invalid_argument(name() + ": expected (N, " + std::to_string(c_) + ") or (N, " +
+                                std::to_string(c_) + ", H, W), got " + shape_str(in));
   return in;
 }
 
@@ -91,14 +93,17 @@ void BatchNorm::init(Rng&) {
   running_var_->value.fill(1.0f);
 }
 
-std::vector<Param*> BatchNorm::params() { return {weight_, bias_}; }
+std::vector<Param*> BatchNorm::params() {
+  return {weight_, bias_};
+}
 
 // y = γ·(x − μ)/√(σ² + ε) + β, per channel; μ, σ² of the batch (biased) or the running ones
 void BatchNorm::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   y.resize(output_shape(x.shape()));
   const int64_t n = x.dim(0), hw = n ? x.size() / (n * c_) : 0, count = n * hw;
   if (ctx.training && count < 2)
-    throw std::invalid_argument(name() + ": training needs more than one value per channel, got input " +
+    throw std::invalid_argument(name() +
+                                ": training needs more than one value per channel, got input " +
                                 shape_str(x.shape()));
   trained_ = ctx.training;
   mean_.resize(static_cast<size_t>(c_));
@@ -110,34 +115,37 @@ void BatchNorm::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   float* rm = running_mean_->value.data();
   float* rv = running_var_->value.data();
   const int64_t C = c_;
-  parallel_for(C, std::max<int64_t>(1, 65536 / std::max<int64_t>(count, 1)), [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      float mean, inv;
-      if (ctx.training) {
-        double s = 0.0;
-        for (int64_t i = 0; i < n; ++i) s += sum_of(xp + (i * C + c) * hw, hw);
-        mean = static_cast<float>(s / static_cast<double>(count));
-        double q = 0.0;
-        for (int64_t i = 0; i < n; ++i) q += sq_dev_of(xp + (i * C + c) * hw, hw, mean);
-        const double var = q / static_cast<double>(count);
-        inv = static_cast<float>(1.0 / std::sqrt(var + eps_));
-        const double unbiased = q / static_cast<double>(count - 1);
-        rm[c] = static_cast<float>((1.0 - momentum_) * rm[c] + momentum_ * static_cast<double>(mean));
-        rv[c] = static_cast<float>((1.0 - momentum_) * rv[c] + momentum_ * unbiased);
-      } else {
-        mean = rm[c];
-        inv = static_cast<float>(1.0 / std::sqrt(static_cast<double>(rv[c]) + eps_));
-      }
-      mean_[c] = mean;
-      inv_std_[c] = inv;
-      const float a = gamma[c] * inv, b = beta[c] - mean * a;
-      for (int64_t i = 0; i < n; ++i) {
-        const float* src = xp + (i * C + c) * hw;
-        float* dst = yp + (i * C + c) * hw;
-        for (int64_t j = 0; j < hw; ++j) dst[j] = src[j] * a + b;
-      }
-    }
-  });
+  parallel_for(C, std::max<int64_t>(1, 65536 / std::max<int64_t>(count, 1)),
+               [&](int64_t c0, int64_t c1) {
+                 for (int64_t c = c0; c < c1; ++c) {
+                   float mean, inv;
+                   if (ctx.training) {
+                     double s = 0.0;
+                     for (int64_t i = 0; i < n; ++i) s += sum_of(xp + (i * C + c) * hw, hw);
+                     mean = static_cast<float>(s / static_cast<double>(count));
+                     double q = 0.0;
+                     for (int64_t i = 0; i < n; ++i)
+                       q += sq_dev_of(xp + (i * C + c) * hw, hw, mean);
+                     const double var = q / static_cast<double>(count);
+                     inv = static_cast<float>(1.0 / std::sqrt(var + eps_));
+                     const double unbiased = q / static_cast<double>(count - 1);
+                     rm[c] = static_cast<float>((1.0 - momentum_) * rm[c] +
+                                                momentum_ * static_cast<double>(mean));
+                     rv[c] = static_cast<float>((1.0 - momentum_) * rv[c] + momentum_ * unbiased);
+                   } else {
+                     mean = rm[c];
+                     inv = static_cast<float>(1.0 / std::sqrt(static_cast<double>(rv[c]) + eps_));
+                   }
+                   mean_[c] = mean;
+                   inv_std_[c] = inv;
+                   const float a = gamma[c] * inv, b = beta[c] - mean * a;
+                   for (int64_t i = 0; i < n; ++i) {
+                     const float* src = xp + (i * C + c) * hw;
+                     float* dst = yp + (i * C + c) * hw;
+                     for (int64_t j = 0; j < hw; ++j) dst[j] = src[j] * a + b;
+                   }
+                 }
+               });
 }
 
 // x̂ = (x − μ)·r, r = 1/√(σ² + ε);  dγ = Σ dy·x̂,  dβ = Σ dy;
@@ -152,30 +160,32 @@ void BatchNorm::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tenso
   float* dgamma = weight_->grad.data();
   float* dbeta = bias_->grad.data();
   const int64_t C = c_;
-  parallel_for(C, std::max<int64_t>(1, 65536 / std::max<int64_t>(count, 1)), [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      const float mean = mean_[c], inv = inv_std_[c];
-      double sg = 0.0, sgx = 0.0;
-      for (int64_t i = 0; i < n; ++i)
-        grad_sums_of(g + (i * C + c) * hw, xp + (i * C + c) * hw, hw, mean, sg, sgx);
-      dgamma[c] = static_cast<float>(sgx * inv);
-      dbeta[c] = static_cast<float>(sg);
-      if (!d) continue;
-      // dx = k1·dy + k2·(x − μ) + k3, with the batch terms folded into per-channel constants.
-      const float k1 = gamma[c] * inv;
-      float k2 = 0.0f, k3 = 0.0f;
-      if (trained_) {
-        k2 = static_cast<float>(-static_cast<double>(k1) * inv * inv * sgx / static_cast<double>(count));
-        k3 = static_cast<float>(-static_cast<double>(k1) * sg / static_cast<double>(count));
-      }
-      for (int64_t i = 0; i < n; ++i) {
-        const float* gp = g + (i * C + c) * hw;
-        const float* src = xp + (i * C + c) * hw;
-        float* dst = d + (i * C + c) * hw;
-        for (int64_t j = 0; j < hw; ++j) dst[j] = k1 * gp[j] + (k2 * (src[j] - mean) + k3);
-      }
-    }
-  });
+  parallel_for(
+      C, std::max<int64_t>(1, 65536 / std::max<int64_t>(count, 1)), [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+          const float mean = mean_[c], inv = inv_std_[c];
+          double sg = 0.0, sgx = 0.0;
+          for (int64_t i = 0; i < n; ++i)
+            grad_sums_of(g + (i * C + c) * hw, xp + (i * C + c) * hw, hw, mean, sg, sgx);
+          dgamma[c] = static_cast<float>(sgx * inv);
+          dbeta[c] = static_cast<float>(sg);
+          if (!d) continue;
+          // dx = k1·dy + k2·(x − μ) + k3, with the batch terms folded into per-channel constants.
+          const float k1 = gamma[c] * inv;
+          float k2 = 0.0f, k3 = 0.0f;
+          if (trained_) {
+            k2 = static_cast<float>(-static_cast<double>(k1) * inv * inv * sgx /
+                                    static_cast<double>(count));
+            k3 = static_cast<float>(-static_cast<double>(k1) * sg / static_cast<double>(count));
+          }
+          for (int64_t i = 0; i < n; ++i) {
+            const float* gp = g + (i * C + c) * hw;
+            const float* src = xp + (i * C + c) * hw;
+            float* dst = d + (i * C + c) * hw;
+            for (int64_t j = 0; j < hw; ++j) dst[j] = k1 * gp[j] + (k2 * (src[j] - mean) + k3);
+          }
+        }
+      });
 }
 
 }  // namespace qt

@@ -72,7 +72,8 @@ void im2col(const Geometry& g, const float* x, int64_t ns, float* col) {
       }
 }
 
-// The adjoint of im2col: dx[t, c, i·s − p + a, j·s − p + b] += col[(c·k + a)·k + b, …], dx zeroed first.
+// The adjoint of im2col: dx[t, c, i·s − p + a, j·s − p + b] += col[(c·k + a)·k + b, …], dx zeroed
+// first.
 void col2im(const Geometry& g, const float* col, int64_t ns, float* dx) {
   const int64_t cols = ns * g.howo();
   std::memset(dx, 0, ns * g.c * g.hw() * sizeof(float));
@@ -104,22 +105,26 @@ Conv2d::Conv2d(ParamStore& store, std::string name, int64_t in_ch, int64_t out_c
                int64_t stride, int64_t padding, bool bias)
     : Layer(std::move(name)), in_(in_ch), out_(out_ch), k_(kernel), s_(stride), p_(padding) {
   if (in_ < 1 || out_ < 1 || k_ < 1 || s_ < 1 || p_ < 0)
-    throw std::invalid_argument(this->name() + ": conv needs channels, kernel, stride ≥ 1 and padding ≥ 0, got " +
+    throw std::invalid_argument(this->name() +
+                                ": conv needs channels, kernel, stride ≥ 1 and padding ≥ 0, got " +
                                 describe());
   weight_ = store.add(this->name(), "weight", {out_ch, in_ch, kernel, kernel}, ParamRole::Weight,
                       in_ch * kernel * kernel);
-  if (bias) bias_ = store.add(this->name(), "bias", {out_ch}, ParamRole::Bias, in_ch * kernel * kernel);
+  if (bias)
+    bias_ = store.add(this->name(), "bias", {out_ch}, ParamRole::Bias, in_ch * kernel * kernel);
 }
 
 std::string Conv2d::describe() const {
-  return "Conv2d(" + std::to_string(in_) + " -> " + std::to_string(out_) + ", k " + std::to_string(k_) +
-         ", s " + std::to_string(s_) + ", p " + std::to_string(p_) + (bias_ ? "" : ", no bias") + ")";
+  return "Conv2d(" + std::to_string(in_) + " -> " + std::to_string(out_) + ", k " +
+         std::to_string(k_) + ", s " + std::to_string(s_) + ", p " + std::to_string(p_) +
+         (bias_ ? "" : ", no bias") + ")";
 }
 
 Shape Conv2d::output_shape(const Shape& in) const {
   if (in.size() != 4 || in[1] != in_ || in[2] + 2 * p_ < k_ || in[3] + 2 * p_ < k_)
-    throw std::invalid_argument(name() + ": expected (N, " + std::to_string(in_) + ", H, W) with H, W ≥ " +
-                                std::to_string(k_ - 2 * p_) + ", got " + shape_str(in));
+    throw std::invalid_argument(name() + ": expected (N, " + std::to_string(in_) +
+                                ", H, W) with H, W ≥ " + std::to_string(k_ - 2 * p_) + ", got " +
+                                shape_str(in));
   return {in[0], out_, (in[2] + 2 * p_ - k_) / s_ + 1, (in[3] + 2 * p_ - k_) / s_ + 1};
 }
 
@@ -140,20 +145,25 @@ ConvAlgo Conv2d::algorithm_for(const Shape& in) const {
   const int64_t h = in.size() == 4 ? in[2] : 0, w = in.size() == 4 ? in[3] : 0;
   const int64_t ho = h + 2 * p_ - k_ + 1, wo = w + 2 * p_ - k_ + 1, cols = (ho * w + 15) / 16 * 16;
   // The direct kernel's rows are W wide, so it takes "same" convolutions (2p = k − 1: y and dx as
-  // wide as x and dy), and rounds the plane up to 16 columns: worth it while that adds at most a third.
-  const bool direct = direct_conv_available() && s_ == 1 && 2 * p_ == k_ - 1 && k_ <= 15 && ho > 0 &&
-                      3 * cols <= 4 * ho * wo;
+  // wide as x and dy), and rounds the plane up to 16 columns: worth it while that adds at most a
+  // third.
+  const bool direct = direct_conv_available() && s_ == 1 && 2 * p_ == k_ - 1 && k_ <= 15 &&
+                      ho > 0 && 3 * cols <= 4 * ho * wo;
   const bool winograd = k_ == 3 && s_ == 1;
   switch (algo_) {
-    case ConvAlgo::Im2col: return ConvAlgo::Im2col;
-    case ConvAlgo::Direct: return direct ? ConvAlgo::Direct : ConvAlgo::Im2col;
-    case ConvAlgo::Winograd: return winograd ? ConvAlgo::Winograd : ConvAlgo::Im2col;
-    case ConvAlgo::Auto: break;
+    case ConvAlgo::Im2col:
+      return ConvAlgo::Im2col;
+    case ConvAlgo::Direct:
+      return direct ? ConvAlgo::Direct : ConvAlgo::Im2col;
+    case ConvAlgo::Winograd:
+      return winograd ? ConvAlgo::Winograd : ConvAlgo::Im2col;
+    case ConvAlgo::Auto:
+      break;
   }
   // Measured on ResNet-20 and VGG-11 shapes (tools/bench_layers): the direct kernel wins while
   // Cin·Cout is small (its dW reduction grows with it), Winograd from 64 channels up; Winograd's
   // transformed GEMMs are as thin as Cin, so it needs a few input channels.
-  if (direct && in_ * out_ <= 2048) return ConvAlgo::Direct;
+  if (direct && in_ * out_ <= 4096) return ConvAlgo::Direct;
   if (winograd && in_ >= 8) return ConvAlgo::Winograd;
   if (direct) return ConvAlgo::Direct;
   return ConvAlgo::Im2col;
@@ -183,7 +193,8 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const Context&) {
     case ConvAlgo::Winograd:
       winograd_forward(Conv3x3{n, in_, out_, g.h, g.w, p_}, x.data(), w, bias, y.data());
       return;
-    default: break;
+    default:
+      break;
   }
   parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t ch = c0; ch < c1; ++ch) {
@@ -236,14 +247,15 @@ void Conv2d::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor
   float* dx_out = dx ? dx->data() : nullptr;
   switch (algorithm_for(x.shape())) {
     case ConvAlgo::Direct:
-      direct_conv_backward(ConvStride1{n, in_, out_, g.h, g.w, k_, p_}, x.data(), w, dy.data(), weight_->grad.data(),
-                           db_out, dx_out);
+      direct_conv_backward(ConvStride1{n, in_, out_, g.h, g.w, k_, p_}, x.data(), w, dy.data(),
+                           weight_->grad.data(), db_out, dx_out);
       return;
     case ConvAlgo::Winograd:
-      winograd_backward(Conv3x3{n, in_, out_, g.h, g.w, p_}, x.data(), w, dy.data(), weight_->grad.data(), db_out,
-                        dx_out);
+      winograd_backward(Conv3x3{n, in_, out_, g.h, g.w, p_}, x.data(), w, dy.data(),
+                        weight_->grad.data(), db_out, dx_out);
       return;
-    default: break;
+    default:
+      break;
   }
   // Partial dW then partial db of every chunk.
   const int64_t part = wsize + cout;

@@ -10,15 +10,17 @@ namespace qt {
 float softmax_cross_entropy(const Tensor& logits, std::span<const int32_t> labels, Tensor* dlogits,
                             int64_t* correct) {
   if (logits.ndim() != 2)
-    throw std::invalid_argument("softmax_cross_entropy: expected logits (N, K), got " + shape_str(logits.shape()));
+    throw std::invalid_argument("softmax_cross_entropy: expected logits (N, K), got " +
+                                shape_str(logits.shape()));
   const int64_t n = logits.dim(0), k = logits.dim(1);
   if (static_cast<int64_t>(labels.size()) != n)
     throw std::invalid_argument("softmax_cross_entropy: " + std::to_string(labels.size()) +
                                 " labels for " + std::to_string(n) + " rows of logits");
   for (int64_t r = 0; r < n; ++r)
     if (labels[r] < 0 || labels[r] >= k)
-      throw std::invalid_argument("softmax_cross_entropy: label " + std::to_string(labels[r]) + " of row " +
-                                  std::to_string(r) + " is outside [0, " + std::to_string(k) + ")");
+      throw std::invalid_argument("softmax_cross_entropy: label " + std::to_string(labels[r]) +
+                                  " of row " + std::to_string(r) + " is outside [0, " +
+                                  std::to_string(k) + ")");
   if (dlogits) dlogits->resize(logits.shape());
   double total = 0.0;
   int64_t hits = 0;

@@ -11,6 +11,9 @@
 #include "engine/core/tensor.h"
 
 #if defined(__AVX512F__)
+// GCC 12's AVX-512 headers build several intrinsics on an "undefined" vector, which its
+// -Wmaybe-uninitialized then reports at every use: a known false positive (GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 #endif
 
@@ -20,15 +23,17 @@ namespace qt {
 
 namespace {
 
-constexpr int64_t kV = 16;        // floats per vector
-constexpr int64_t kRows = 8;      // output rows (channels) per register block of the GEMM kernel
-constexpr int64_t kGo = 8;        // dW register block: 8 output channels × 3 taps
+constexpr int64_t kV = 16;    // floats per vector
+constexpr int64_t kRows = 8;  // output rows (channels) per register block of the GEMM kernel
+constexpr int64_t kGo = 8;    // dW register block: 8 output channels × 3 taps
 constexpr int64_t kGt = 3;
 constexpr int64_t kQBlock = 256;  // dW columns per pass (several samples' when images are small)
 constexpr int64_t kGroups = 16;   // fixed groups of samples, each with a partial dW
-constexpr int64_t kFront = 16;    // zeros before each plane copy: taps read up to p floats before it
+constexpr int64_t kFront = 16;  // zeros before each plane copy: taps read up to p floats before it
 
-int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+int64_t round_up(int64_t v, int64_t m) {
+  return (v + m - 1) / m * m;
+}
 
 // Scratch of each worker (input copies, gradient grids, the dW lanes) and of the calling thread
 // (packed weights, tap offsets, partial weight gradients). Shared by all layers, which run one at
@@ -50,7 +55,13 @@ float* grow(tbb::enumerable_thread_specific<Tensor>& ets, int64_t n) {
 struct Grid {
   int64_t h, w, k, pad, planes, ho, wo, cols, ps;
   Grid(int64_t h_, int64_t w_, int64_t pad_, int64_t k_, int64_t planes_)
-      : h(h_), w(w_), k(k_), pad(pad_), planes(planes_), ho(h_ + 2 * pad_ - k_ + 1), wo(w_ + 2 * pad_ - k_ + 1) {
+      : h(h_),
+        w(w_),
+        k(k_),
+        pad(pad_),
+        planes(planes_),
+        ho(h_ + 2 * pad_ - k_ + 1),
+        wo(w_ + 2 * pad_ - k_ + 1) {
     cols = round_up(ho * w, kV);
     ps = round_up(kFront + (h + 2 * pad) * w + (cols - ho * w) + k + kV, kV);
   }
@@ -80,7 +91,8 @@ void fill_copies(const Grid& g, const float* src, float* dst) {
   }
 }
 
-// Tap offsets of the k×k kernel: off[(c·k + a)·k + b], then `zero_at` up to `count` (block padding).
+// Tap offsets of the k×k kernel: off[(c·k + a)·k + b], then `zero_at` up to `count` (block
+// padding).
 void tap_offsets(const Grid& g, int64_t count, int32_t zero_at, int32_t* off) {
   for (int64_t t = 0; t < count; ++t) off[t] = zero_at;
   for (int64_t c = 0; c < g.planes; ++c)
@@ -104,8 +116,8 @@ void pack_rows(int64_t m, int64_t taps, At at, float* pack) {
 
 // out[r][q] = bias[r] + Σ_t pack[t][r]·in[off[t] + q] for `rows` ≤ kRows rows and NV·kV columns.
 template <int NV>
-inline void block_nn(int64_t taps, const float* pack, const int32_t* off, const float* in, float* out, int64_t ldo,
-                     int64_t rows, const float* bias) {
+inline void block_nn(int64_t taps, const float* pack, const int32_t* off, const float* in,
+                     float* out, int64_t ldo, int64_t rows, const float* bias) {
   __m512 acc[kRows][NV];
 #pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r) {
@@ -135,8 +147,8 @@ inline void block_nn(int64_t taps, const float* pack, const int32_t* off, const 
 
 // out (m × cols, row stride ldo) = bias + pack · shift(in). Row blocks outermost: a block's packed
 // weights (taps × kRows floats) stay in L1 while the columns stream past.
-void shifted_gemm(int64_t m, int64_t taps, const float* pack, const int32_t* off, const float* in, int64_t cols,
-                  float* out, int64_t ldo, const float* bias) {
+void shifted_gemm(int64_t m, int64_t taps, const float* pack, const int32_t* off, const float* in,
+                  int64_t cols, float* out, int64_t ldo, const float* bias) {
   for (int64_t rb = 0; rb * kRows < m; ++rb) {
     const float* pk = pack + rb * taps * kRows;
     float* o = out + rb * kRows * ldo;
@@ -152,14 +164,15 @@ void shifted_gemm(int64_t m, int64_t taps, const float* pack, const int32_t* off
 // The valid part of an output grid: y[m][i][j] = out[m][i·w + j], j < wo.
 void grid_to_planes(const Grid& g, const float* out, int64_t m, float* y) {
   for (int64_t r = 0; r < m; ++r)
-    for (int64_t i = 0; i < g.ho; ++i) std::memcpy(y + (r * g.ho + i) * g.wo, out + r * g.cols + i * g.w, g.wo * sizeof(float));
+    for (int64_t i = 0; i < g.ho; ++i)
+      std::memcpy(y + (r * g.ho + i) * g.wo, out + r * g.cols + i * g.w, g.wo * sizeof(float));
 }
 
 // acc[i][j] += g_s[i][q]·x_s[off[j] + q] lane-wise over the samples s of a block, for kGo rows of
 // g and kGt taps, columns [q0, q0 + n): 11 loads feed 24 FMAs. acc keeps 16-lane partial sums in
 // memory, so successive passes keep adding to it and the lanes are summed once at the end.
-inline void block_nt(int64_t ns, const float* const* g, int64_t ldg, const float* const* x, const int32_t* off,
-                     int64_t q0, int64_t n, float* acc) {
+inline void block_nt(int64_t ns, const float* const* g, int64_t ldg, const float* const* x,
+                     const int32_t* off, int64_t q0, int64_t n, float* acc) {
   __m512 a[kGo][kGt];
 #pragma GCC unroll 8
   for (int i = 0; i < kGo; ++i)
@@ -171,10 +184,14 @@ inline void block_nt(int64_t ns, const float* const* g, int64_t ldg, const float
     const float* x1 = x[s] + off[1] + q0;
     const float* x2 = x[s] + off[2] + q0;
     for (int64_t q = 0; q < n; q += kV) {
-      const __m512 v0 = _mm512_loadu_ps(x0 + q), v1 = _mm512_loadu_ps(x1 + q), v2 = _mm512_loadu_ps(x2 + q);
+      const __m512 v0 = _mm512_loadu_ps(x0 + q), v1 = _mm512_loadu_ps(x1 + q),
+                   v2 = _mm512_loadu_ps(x2 + q);
 #pragma GCC unroll 8
       for (int i = 0; i < kGo; ++i) {
-        const __m512 gv = _mm512_loadu_ps(gs + i * ldg + q);
+        __m512 gv = _mm512_loadu_ps(gs + i * ldg + q);
+        // Keeps gv in a register: GCC would otherwise fold the load into each of the three FMAs,
+        // and 512-bit loads (one per cycle on Zen 4) would bound the loop.
+        __asm__("" : "+v"(gv));
         a[i][0] = _mm512_fmadd_ps(gv, v0, a[i][0]);
         a[i][1] = _mm512_fmadd_ps(gv, v1, a[i][1]);
         a[i][2] = _mm512_fmadd_ps(gv, v2, a[i][2]);
@@ -197,6 +214,24 @@ inline float lane_sum(__m512 v) {
   return t[0];
 }
 
+// r[i] = Σ_lanes v[i] for 16 vectors at once, in a fixed order of pairwise adds: within 128-bit
+// blocks (unpack, then shuffle), then across blocks.
+inline __m512 lane_sums16(const float* v) {
+  __m512 s[8], t[4], u[2];
+  for (int i = 0; i < 8; ++i) {
+    const __m512 a = _mm512_loadu_ps(v + (2 * i) * kV), b = _mm512_loadu_ps(v + (2 * i + 1) * kV);
+    s[i] = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+  }
+  for (int i = 0; i < 4; ++i)
+    t[i] = _mm512_add_ps(_mm512_shuffle_ps(s[2 * i], s[2 * i + 1], 0x44),
+                         _mm512_shuffle_ps(s[2 * i], s[2 * i + 1], 0xEE));
+  for (int i = 0; i < 2; ++i)
+    u[i] = _mm512_add_ps(_mm512_shuffle_f32x4(t[2 * i], t[2 * i + 1], 0x88),
+                         _mm512_shuffle_f32x4(t[2 * i], t[2 * i + 1], 0xDD));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], 0x88),
+                       _mm512_shuffle_f32x4(u[0], u[1], 0xDD));
+}
+
 // Σ p[i] over a plane, by 16 lanes then lane_sum: vectorised, and the same for every split.
 float plane_sum(const float* p, int64_t n) {
   __m512 acc = _mm512_setzero_ps();
@@ -209,17 +244,21 @@ float plane_sum(const float* p, int64_t n) {
 
 }  // namespace
 
-bool direct_conv_available() { return true; }
+bool direct_conv_available() {
+  return true;
+}
 
 // y[o] = b[o] + Σ_{c,a,b} W[o, c, a, b]·x_b[c][q + a·W + b − p], one task per sample
-void direct_conv_forward(const ConvStride1& cv, const float* x, const float* w, const float* bias, float* y) {
+void direct_conv_forward(const ConvStride1& cv, const float* x, const float* w, const float* bias,
+                         float* y) {
   if (2 * cv.pad != cv.k - 1)
-    throw std::invalid_argument("direct_conv_forward: needs padding (k − 1)/2, got " + std::to_string(cv.pad) +
-                                " for k " + std::to_string(cv.k));
+    throw std::invalid_argument("direct_conv_forward: needs padding (k − 1)/2, got " +
+                                std::to_string(cv.pad) + " for k " + std::to_string(cv.k));
   const Grid g(cv.h, cv.w, cv.pad, cv.k, cv.cin);
   const int64_t taps = cv.cin * cv.k * cv.k, m_pad = round_up(cv.cout, kRows);
   float* pack = grow(g_call_scratch, m_pad * taps);
-  pack_rows(cv.cout, taps, [&](int64_t o, int64_t t) { return w[o * taps + t]; }, pack);
+  pack_rows(
+      cv.cout, taps, [&](int64_t o, int64_t t) { return w[o * taps + t]; }, pack);
   std::vector<int32_t>& off = g_offsets.local();
   off.resize(static_cast<size_t>(taps));
   tap_offsets(g, taps, 0, off.data());
@@ -242,11 +281,11 @@ void direct_conv_forward(const ConvStride1& cv, const float* x, const float* w, 
 
 // dW[o][t] = Σ_{n,q} dy[o][q]·x_t[q] over fixed groups of samples (partials summed in group order);
 // dx[c] = Σ_{o,a,b} W[o, c, k−1−a, k−1−b]·dy_b[o][q + a·W + b − (k−1−p)]
-void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w, const float* dy, float* dw,
-                          float* db, float* dx) {
+void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w, const float* dy,
+                          float* dw, float* db, float* dx) {
   if (2 * cv.pad != cv.k - 1)
-    throw std::invalid_argument("direct_conv_backward: needs padding (k − 1)/2, got " + std::to_string(cv.pad) +
-                                " for k " + std::to_string(cv.k));
+    throw std::invalid_argument("direct_conv_backward: needs padding (k − 1)/2, got " +
+                                std::to_string(cv.pad) + " for k " + std::to_string(cv.k));
   const Grid gx(cv.h, cv.w, cv.pad, cv.k, cv.cin);                // x: the forward pass
   const Grid gd(gx.ho, gx.wo, cv.k - 1 - cv.pad, cv.k, cv.cout);  // dy padded for dx
   const int64_t taps = cv.cin * cv.k * cv.k, taps3 = round_up(taps, kGt);
@@ -255,17 +294,21 @@ void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w,
   const int64_t part = wsize + cv.cout, lanes = m8 * taps3 * kV;
   // dy is its own dW operand when it already has the grid's layout and whole blocks of channels.
   const bool dy_is_grid = gx.dense() && cv.cout % kGo == 0;
-  // Samples per dW pass: enough for kQBlock columns when images are small.
-  const int64_t sb = std::clamp<int64_t>(kQBlock / gx.cols, 1, std::max<int64_t>(cv.n / groups, 1));
+  // Samples per dW pass: enough for 2·kQBlock columns when images are small.
+  const int64_t sb =
+      std::clamp<int64_t>(2 * kQBlock / gx.cols, 1, std::max<int64_t>(cv.n / groups, 1));
   const int64_t xfloats = gx.floats() + gx.cols + kV;  // the copies, then a zero region
 
   float* pack = grow(g_call_scratch, (dx ? round_up(cv.cin, kRows) * dtaps : 0) + groups * part);
   float* parts = pack + (dx ? round_up(cv.cin, kRows) * dtaps : 0);
   if (dx)
-    pack_rows(cv.cin, dtaps, [&](int64_t c, int64_t t) {
-      const int64_t o = t / (cv.k * cv.k), a = t / cv.k % cv.k, b = t % cv.k;
-      return w[((o * cv.cin + c) * cv.k + (cv.k - 1 - a)) * cv.k + (cv.k - 1 - b)];
-    }, pack);
+    pack_rows(
+        cv.cin, dtaps,
+        [&](int64_t c, int64_t t) {
+          const int64_t o = t / (cv.k * cv.k), a = t / cv.k % cv.k, b = t % cv.k;
+          return w[((o * cv.cin + c) * cv.k + (cv.k - 1 - a)) * cv.k + (cv.k - 1 - b)];
+        },
+        pack);
   std::vector<int32_t>& off = g_offsets.local();
   off.resize(static_cast<size_t>(taps3 + dtaps));
   tap_offsets(gx, taps3, static_cast<int32_t>(gx.floats()), off.data());
@@ -281,8 +324,8 @@ void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w,
     float* grid = xin + sb * xfloats;
     float* dyin = grid + grid_floats;
     float* tmp = dyin + gd.floats();
-    const float* gptr[kQBlock];
-    const float* xptr[kQBlock];
+    const float* gptr[2 * kQBlock];
+    const float* xptr[2 * kQBlock];
     for (int64_t grp = g0; grp < g1; ++grp) {
       float* pw = parts + grp * part;
       std::memset(pw, 0, part * sizeof(float));
@@ -295,7 +338,8 @@ void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w,
           float* xs = xin + s * xfloats;
           fill_copies(gx, x + (s0 + s) * cv.cin * cv.h * cv.w, xs);
           std::memset(xs + gx.floats(), 0, (gx.cols + kV) * sizeof(float));
-          for (int64_t o = 0; o < cv.cout; ++o) pw[wsize + o] += plane_sum(dys + o * gx.ho * gx.wo, gx.ho * gx.wo);
+          for (int64_t o = 0; o < cv.cout; ++o)
+            pw[wsize + o] += plane_sum(dys + o * gx.ho * gx.wo, gx.ho * gx.wo);
           xptr[s] = xs;
           if (dy_is_grid) {
             gptr[s] = dys;
@@ -306,7 +350,8 @@ void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w,
           std::memset(gs, 0, m8 * gx.cols * sizeof(float));
           for (int64_t o = 0; o < cv.cout; ++o)
             for (int64_t i = 0; i < gx.ho; ++i)
-              std::memcpy(gs + o * gx.cols + i * gx.w, dys + (o * gx.ho + i) * gx.wo, gx.wo * sizeof(float));
+              std::memcpy(gs + o * gx.cols + i * gx.w, dys + (o * gx.ho + i) * gx.wo,
+                          gx.wo * sizeof(float));
           gptr[s] = gs;
         }
         // dW lanes: per block of columns, every (8 channels × 3 taps) block.
@@ -314,7 +359,7 @@ void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w,
         for (int64_t q0 = 0; q0 < gx.cols; q0 += qb) {
           const int64_t n = std::min(qb, gx.cols - q0);
           for (int64_t o0 = 0; o0 < m8; o0 += kGo) {
-            const float* g8[kQBlock];
+            const float* g8[2 * kQBlock];
             for (int64_t s = 0; s < cn; ++s) g8[s] = gptr[s] + o0 * gx.cols;
             for (int64_t t0 = 0; t0 < taps3; t0 += kGt)
               block_nt(cn, g8, gx.cols, xptr, xoff + t0, q0, n, acc + (o0 * taps3 + t0 * kGo) * kV);
@@ -332,11 +377,18 @@ void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w,
           }
         }
       }
-      for (int64_t o = 0; o < cv.cout; ++o)
-        for (int64_t t = 0; t < taps; ++t) {
-          const int64_t o0 = o / kGo * kGo, t0 = t / kGt * kGt;
-          pw[o * taps + t] = lane_sum(_mm512_loadu_ps(acc + (o0 * taps3 + t0 * kGo + (o - o0) * kGt + (t - t0)) * kV));
-        }
+      // Sum the lanes of every entry, 16 entries at a time, in acc order (blocks of 8 channels ×
+      // 3 taps), into the front of acc itself, then place them at pw[o·taps + t].
+      const int64_t entries = m8 * taps3;
+      int64_t e0 = 0;
+      for (; e0 + kV <= entries; e0 += kV) _mm512_storeu_ps(acc + e0, lane_sums16(acc + e0 * kV));
+      for (; e0 < entries; ++e0) acc[e0] = lane_sum(_mm512_loadu_ps(acc + e0 * kV));
+      const float* sums = acc;
+      for (int64_t o0 = 0; o0 < m8; o0 += kGo)
+        for (int64_t t0 = 0; t0 < taps3; t0 += kGt)
+          for (int64_t i = 0; i < kGo; ++i)
+            for (int64_t j = 0; j < kGt; ++j, ++sums)
+              if (o0 + i < cv.cout && t0 + j < taps) pw[(o0 + i) * taps + t0 + j] = *sums;
     }
   });
   // dW, db = Σ_group partials, in group order, split over the elements.
@@ -354,13 +406,16 @@ void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w,
 
 #else  // no AVX-512: Conv2d uses im2col instead
 
-bool direct_conv_available() { return false; }
+bool direct_conv_available() {
+  return false;
+}
 
 void direct_conv_forward(const ConvStride1&, const float*, const float*, const float*, float*) {
   throw std::logic_error("direct_conv_forward: built without AVX-512");
 }
 
-void direct_conv_backward(const ConvStride1&, const float*, const float*, const float*, float*, float*, float*) {
+void direct_conv_backward(const ConvStride1&, const float*, const float*, const float*, float*,
+                          float*, float*) {
   throw std::logic_error("direct_conv_backward: built without AVX-512");
 }
 

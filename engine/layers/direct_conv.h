@@ -26,11 +26,12 @@ struct ConvStride1 {
 bool direct_conv_available();
 
 // y (N, Cout, H, W) = conv(x, w) + bias; w is (Cout, Cin, k, k), bias nullable.
-void direct_conv_forward(const ConvStride1& g, const float* x, const float* w, const float* bias, float* y);
+void direct_conv_forward(const ConvStride1& g, const float* x, const float* w, const float* bias,
+                         float* y);
 
 // dw and db (nullable) are overwritten; dx (nullable) receives dL/dx. Both passes need a "same"
 // convolution, 2·pad = k − 1 (rows of y, x, dy and dx all W wide).
-void direct_conv_backward(const ConvStride1& g, const float* x, const float* w, const float* dy, float* dw,
-                          float* db, float* dx);
+void direct_conv_backward(const ConvStride1& g, const float* x, const float* w, const float* dy,
+                          float* dw, float* db, float* dx);
 
 }  // namespace qt

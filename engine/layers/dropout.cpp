@@ -15,13 +15,16 @@ static uint64_t fnv1a(const std::string& s) {
   return h;
 }
 
-Dropout::Dropout(std::string name, float p) : Layer(std::move(name)), p_(p), name_hash_(fnv1a(this->name())) {
+Dropout::Dropout(std::string name, float p)
+    : Layer(std::move(name)), p_(p), name_hash_(fnv1a(this->name())) {
   if (!(p >= 0.0f && p <= 1.0f))
     throw std::invalid_argument(this->name() + ": dropout probability must be in [0, 1], got " +
                                 std::to_string(p));
 }
 
-std::string Dropout::describe() const { return "Dropout(" + std::to_string(p_) + ")"; }
+std::string Dropout::describe() const {
+  return "Dropout(" + std::to_string(p_) + ")";
+}
 
 // Applies y = x·[u(key, i) ≥ p]·scale over the whole tensor.
 static void apply_mask(const float* x, float* y, int64_t n, uint64_t key, float p, float scale) {

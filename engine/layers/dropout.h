@@ -19,8 +19,8 @@ class Dropout : public Layer {
  private:
   float p_;
   uint64_t name_hash_;
-  uint64_t key_ = 0;       // mask key of the last forward
-  bool trained_ = false;   // whether the last forward dropped anything
+  uint64_t key_ = 0;      // mask key of the last forward
+  bool trained_ = false;  // whether the last forward dropped anything
 };
 
 }  // namespace qt

@@ -5,7 +5,8 @@
 namespace qt {
 
 Shape Flatten::output_shape(const Shape& in) const {
-  if (in.size() < 2) throw std::invalid_argument(name() + ": expected (N, ...), got " + shape_str(in));
+  if (in.size() < 2)
+    throw std::invalid_argument(name() + ": expected (N, ...), got " + shape_str(in));
   return {in[0], in[0] ? shape_size(in) / in[0] : 0};
 }
 

@@ -8,7 +8,8 @@ namespace qt {
 
 static constexpr int64_t kGrain = 1 << 15;
 
-Hardtanh::Hardtanh(std::string name, float lo, float hi) : Layer(std::move(name)), lo_(lo), hi_(hi) {
+Hardtanh::Hardtanh(std::string name, float lo, float hi)
+    : Layer(std::move(name)), lo_(lo), hi_(hi) {
   if (!(lo < hi))
     throw std::invalid_argument(this->name() + ": hardtanh needs lo < hi, got lo " +
                                 std::to_string(lo) + ", hi " + std::to_string(hi));

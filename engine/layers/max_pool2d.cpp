@@ -11,18 +11,20 @@ namespace qt {
 MaxPool2d::MaxPool2d(std::string name, int64_t kernel, int64_t stride, int64_t padding)
     : Layer(std::move(name)), k_(kernel), s_(stride == 0 ? kernel : stride), p_(padding) {
   if (k_ < 1 || s_ < 1 || p_ < 0 || 2 * p_ > k_)
-    throw std::invalid_argument(this->name() + ": max pooling needs kernel ≥ 1, stride ≥ 1 and 0 ≤ padding ≤ kernel/2, got " +
-                                describe());
+    throw std::invalid_argument(
+        this->name() +
+        ": max pooling needs kernel ≥ 1, stride ≥ 1 and 0 ≤ padding ≤ kernel/2, got " + describe());
 }
 
 std::string MaxPool2d::describe() const {
-  return "MaxPool2d(k " + std::to_string(k_) + ", s " + std::to_string(s_) + ", p " + std::to_string(p_) + ")";
+  return "MaxPool2d(k " + std::to_string(k_) + ", s " + std::to_string(s_) + ", p " +
+         std::to_string(p_) + ")";
 }
 
 Shape MaxPool2d::output_shape(const Shape& in) const {
   if (in.size() != 4 || in[2] + 2 * p_ < k_ || in[3] + 2 * p_ < k_)
-    throw std::invalid_argument(name() + ": expected (N, C, H, W) with H, W ≥ " + std::to_string(k_ - 2 * p_) +
-                                ", got " + shape_str(in));
+    throw std::invalid_argument(name() + ": expected (N, C, H, W) with H, W ≥ " +
+                                std::to_string(k_ - 2 * p_) + ", got " + shape_str(in));
   return {in[0], in[1], (in[2] + 2 * p_ - k_) / s_ + 1, (in[3] + 2 * p_ - k_) / s_ + 1};
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // Max pooling over k×k windows of NCHW planes, stride s, implicit −∞ padding p:
-// y[n, c, i, j] = max over the window; ties go to the first element in row-major order (as PyTorch).
+// y[n, c, i, j] = max over the window; ties go to the first element in row-major order (as
+// PyTorch).
 #include <vector>
 
 #include "engine/layers/layer.h"
@@ -9,7 +10,8 @@ namespace qt {
 
 class MaxPool2d : public Layer {
  public:
-  MaxPool2d(std::string name, int64_t kernel, int64_t stride = 0 /*0 = kernel*/, int64_t padding = 0);
+  MaxPool2d(std::string name, int64_t kernel, int64_t stride = 0 /*0 = kernel*/,
+            int64_t padding = 0);
   std::string kind() const override { return "maxpool2d"; }
   std::string describe() const override;
   Shape output_shape(const Shape& in) const override;

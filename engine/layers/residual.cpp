@@ -9,21 +9,25 @@ namespace qt {
 static constexpr int64_t kGrain = 1 << 15;
 
 Residual::Residual(std::string name, LayerPtr body, LayerPtr shortcut, bool relu_after)
-    : Layer(std::move(name)), body_(std::move(body)), shortcut_(std::move(shortcut)), relu_after_(relu_after) {
+    : Layer(std::move(name)),
+      body_(std::move(body)),
+      shortcut_(std::move(shortcut)),
+      relu_after_(relu_after) {
   if (!body_) throw std::invalid_argument(this->name() + ": a residual block needs a body");
 }
 
 std::string Residual::describe() const {
-  return "Residual(" + body_->describe() + " + " + (shortcut_ ? shortcut_->describe() : "identity") +
-         (relu_after_ ? ", relu)" : ")");
+  return "Residual(" + body_->describe() + " + " +
+         (shortcut_ ? shortcut_->describe() : "identity") + (relu_after_ ? ", relu)" : ")");
 }
 
 Shape Residual::output_shape(const Shape& in) const {
   Shape b = body_->output_shape(in);
   Shape s = shortcut_ ? shortcut_->output_shape(in) : in;
   if (b != s)
-    throw std::invalid_argument(name() + ": body gives " + shape_str(b) + " but the shortcut gives " +
-                                shape_str(s) + " for input " + shape_str(in));
+    throw std::invalid_argument(name() + ": body gives " + shape_str(b) +
+                                " but the shortcut gives " + shape_str(s) + " for input " +
+                                shape_str(in));
   return b;
 }
 

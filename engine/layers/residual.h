@@ -1,5 +1,6 @@
 #pragma once
-// Residual block: y = relu(body(x) + shortcut(x)), shortcut = identity when null, the ReLU optional.
+// Residual block: y = relu(body(x) + shortcut(x)), shortcut = identity when null, the ReLU
+// optional.
 #include "engine/layers/layer.h"
 
 namespace qt {

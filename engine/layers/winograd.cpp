@@ -11,6 +11,9 @@
 #include "engine/core/tensor.h"
 
 #if defined(__AVX512F__)
+// GCC 12's AVX-512 headers build several intrinsics on an "undefined" vector, which its
+// -Wmaybe-uninitialized then reports at every use: a known false positive (GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 #endif
 
@@ -42,7 +45,9 @@ struct Tiles {
   int64_t padded_height() const { return 2 * th + 2; }
 };
 
-int64_t grain_for(int64_t work_per_item) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(work_per_item, 1)); }
+int64_t grain_for(int64_t work_per_item) {
+  return std::max<int64_t>(1, 16384 / std::max<int64_t>(work_per_item, 1));
+}
 
 // U[ξ][o][c] = (G g[o, c] Gᵀ)[ξ],  G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
 void transform_weights(const float* w, int64_t cout, int64_t cin, float* u) {
@@ -101,7 +106,8 @@ inline void gather(const float* base, const int32_t* offset, float* dst) {
 #if defined(__AVX512F__)
   static_assert(kLanes == 16);
   // (The masked form: the plain one trips GCC 12's -Wmaybe-uninitialized inside its header.)
-  _mm512_storeu_ps(dst, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, _mm512_loadu_si512(offset), base, 4));
+  _mm512_storeu_ps(dst, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF,
+                                                 _mm512_loadu_si512(offset), base, 4));
 #else
   for (int l = 0; l < kLanes; ++l) dst[l] = base[offset[l]];
 #endif
@@ -140,7 +146,8 @@ void pad_chunk(const Conv3x3& g, const Tiles& tl, const float* x, int64_t ns, fl
 
 // V[ξ][c][t] = (Bᵀ d B)[ξ] for the 4×4 input tile d under output tile t,
 // Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]; t runs over (sample, tile row, tile column).
-void transform_input(const Conv3x3& g, const Tiles& tl, const float* xp, const int32_t* off, int64_t big_t, float* v) {
+void transform_input(const Conv3x3& g, const Tiles& tl, const float* xp, const int32_t* off,
+                     int64_t big_t, float* v) {
   const int64_t wp = tl.padded_width(), plane = tl.padded_height() * wp, xi = g.cin * big_t;
   parallel_for(g.cin, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
@@ -176,7 +183,8 @@ void transform_input(const Conv3x3& g, const Tiles& tl, const float* xp, const i
 // dxp[s][c] += B dV[·][c][t] Bᵀ at tile t's 4×4 window of the padded plane (the adjoint of
 // transform_input), B = [1 0 0 0; 0 1 −1 1; −1 1 1 0; 0 0 0 −1]. Windows overlap, so each channel
 // is accumulated by one task, in column order; dxp starts zeroed.
-void untransform_input(const Conv3x3& g, const Tiles& tl, const float* dv, const int32_t* off, int64_t big_t, float* dxp) {
+void untransform_input(const Conv3x3& g, const Tiles& tl, const float* dv, const int32_t* off,
+                       int64_t big_t, float* dxp) {
   const int64_t wp = tl.padded_width(), plane = tl.padded_height() * wp, xi = g.cin * big_t;
   parallel_for(g.cin, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
@@ -216,13 +224,14 @@ void unpad_chunk(const Conv3x3& g, const Tiles& tl, const float* xp, int64_t ns,
   parallel_for(ns * g.cin, grain_for(plane), [&](int64_t p0, int64_t p1) {
     for (int64_t pl = p0; pl < p1; ++pl)
       for (int64_t r = 0; r < g.h; ++r)
-        std::memcpy(x + (pl * g.h + r) * g.w, xp + pl * plane + (r + g.pad) * wp + g.pad, g.w * sizeof(float));
+        std::memcpy(x + (pl * g.h + r) * g.w, xp + pl * plane + (r + g.pad) * wp + g.pad,
+                    g.w * sizeof(float));
   });
 }
 
 // yt[s][o] (planes 2th × 2tw) = Aᵀ M[·][o][t] A + b[o] at each tile,  Aᵀ = [1 1 1 0; 0 1 −1 −1].
-void untransform_output(const Conv3x3& g, const Tiles& tl, const float* mt, const int32_t* off, int64_t big_t,
-                        const float* bias, float* yt) {
+void untransform_output(const Conv3x3& g, const Tiles& tl, const float* mt, const int32_t* off,
+                        int64_t big_t, const float* bias, float* yt) {
   const int64_t w2 = 2 * tl.tw, plane = 2 * tl.th * w2, xi = g.cout * big_t;
   parallel_for(g.cout, 1, [&](int64_t o0, int64_t o1) {
     for (int64_t o = o0; o < o1; ++o) {
@@ -258,12 +267,14 @@ void tiles_to_planes(const Conv3x3& g, const Tiles& tl, const float* yt, int64_t
   const int64_t w2 = 2 * tl.tw, plane = 2 * tl.th * w2, ho = g.ho(), wo = g.wo();
   parallel_for(ns * g.cout, grain_for(plane), [&](int64_t p0, int64_t p1) {
     for (int64_t pl = p0; pl < p1; ++pl)
-      for (int64_t r = 0; r < ho; ++r) std::memcpy(y + (pl * ho + r) * wo, yt + pl * plane + r * w2, wo * sizeof(float));
+      for (int64_t r = 0; r < ho; ++r)
+        std::memcpy(y + (pl * ho + r) * wo, yt + pl * plane + r * w2, wo * sizeof(float));
   });
 }
 
 // Also db_part[s·Cout + o] = Σ dy over the plane.
-void planes_to_tiles(const Conv3x3& g, const Tiles& tl, const float* dy, int64_t ns, float* yt, float* db_part) {
+void planes_to_tiles(const Conv3x3& g, const Tiles& tl, const float* dy, int64_t ns, float* yt,
+                     float* db_part) {
   const int64_t w2 = 2 * tl.tw, plane = 2 * tl.th * w2, ho = g.ho(), wo = g.wo();
   parallel_for(ns * g.cout, grain_for(plane), [&](int64_t p0, int64_t p1) {
     for (int64_t pl = p0; pl < p1; ++pl) {
@@ -285,7 +296,8 @@ void planes_to_tiles(const Conv3x3& g, const Tiles& tl, const float* dy, int64_t
 
 // dM[ξ][o][t] = (A dy_t Aᵀ)[ξ] for the 2×2 tile of dy (the adjoint of untransform_output),
 // A = [1 0; 1 1; 1 −1; 0 −1]; dy comes rounded up to whole tiles with zeros.
-void transform_grad(const Conv3x3& g, const Tiles& tl, const float* yt, const int32_t* off, int64_t big_t, float* dm) {
+void transform_grad(const Conv3x3& g, const Tiles& tl, const float* yt, const int32_t* off,
+                    int64_t big_t, float* dm) {
   const int64_t w2 = 2 * tl.tw, plane = 2 * tl.th * w2, xi = g.cout * big_t;
   parallel_for(g.cout, 1, [&](int64_t o0, int64_t o1) {
     for (int64_t o = o0; o < o1; ++o) {
@@ -320,22 +332,27 @@ void transform_grad(const Conv3x3& g, const Tiles& tl, const float* yt, const in
 
 // Samples per chunk: as many as the scratch budget allows (at least one).
 int64_t chunk_samples(const Conv3x3& g, const Tiles& tl) {
-  const int64_t per_sample = 16 * tl.per_image() * (2 * g.cin + g.cout) + g.cin * tl.padded_height() * tl.padded_width() +
+  const int64_t per_sample = 16 * tl.per_image() * (2 * g.cin + g.cout) +
+                             g.cin * tl.padded_height() * tl.padded_width() +
                              g.cout * 4 * tl.per_image();
-  const int64_t n = std::max<int64_t>(g.n, 1), most = std::clamp<int64_t>(kChunkFloats / per_sample, 1, n);
+  const int64_t n = std::max<int64_t>(g.n, 1),
+                most = std::clamp<int64_t>(kChunkFloats / per_sample, 1, n);
   const int64_t chunks = (n + most - 1) / most;
   return (n + chunks - 1) / chunks;  // equal chunks: no small last one
 }
 
 }  // namespace
 
-// y = Aᵀ[Σ_c U[·][o][c] ⊙ V[·][c][t]]A + b: per ξ, M[ξ] (Cout × T) = U[ξ] (Cout × Cin)·V[ξ] (Cin × T)
-void winograd_forward(const Conv3x3& g, const float* x, const float* w, const float* bias, float* y) {
+// y = Aᵀ[Σ_c U[·][o][c] ⊙ V[·][c][t]]A + b: per ξ, M[ξ] (Cout × T) = U[ξ] (Cout × Cin)·V[ξ] (Cin ×
+// T)
+void winograd_forward(const Conv3x3& g, const float* x, const float* w, const float* bias,
+                      float* y) {
   const Tiles tl(g);
   const int64_t ns = chunk_samples(g, tl), per = tl.per_image(), ucount = 16 * g.cout * g.cin;
   const int64_t xplane = tl.padded_height() * tl.padded_width(), yplane = 4 * per;
   const int64_t big_t = ns * per;
-  float* u = grow(g_call_scratch, ucount + 16 * big_t * (g.cin + g.cout) + ns * (g.cin * xplane + g.cout * yplane));
+  float* u = grow(g_call_scratch,
+                  ucount + 16 * big_t * (g.cin + g.cout) + ns * (g.cin * xplane + g.cout * yplane));
   float* v = u + ucount;
   float* m = v + 16 * g.cin * big_t;
   float* xp = m + 16 * g.cout * big_t;
@@ -352,17 +369,18 @@ void winograd_forward(const Conv3x3& g, const float* x, const float* w, const fl
     transform_input(g, tl, xp, off.in.data(), t, v);
     parallel_for(16, 1, [&](int64_t k0, int64_t k1) {
       for (int64_t k = k0; k < k1; ++k)
-        gemm(false, false, g.cout, t, g.cin, 1.0f, u + k * g.cout * g.cin, g.cin, v + k * g.cin * t, t, 0.0f,
-             m + k * g.cout * t, t);
+        gemm(false, false, g.cout, t, g.cin, 1.0f, u + k * g.cout * g.cin, g.cin, v + k * g.cin * t,
+             t, 0.0f, m + k * g.cout * t, t);
     });
     untransform_output(g, tl, m, off.out.data(), t, bias, yt);
     tiles_to_planes(g, tl, yt, cn, y + n0 * g.cout * g.ho() * g.wo());
   }
 }
 
-// dM = A dy Aᵀ;  dU[ξ] = Σ_chunks dM[ξ]·V[ξ]ᵀ, dw = Gᵀ dU G;  dV[ξ] = U[ξ]ᵀ·dM[ξ], dx = B dV Bᵀ placed back
-void winograd_backward(const Conv3x3& g, const float* x, const float* w, const float* dy, float* dw, float* db,
-                       float* dx) {
+// dM = A dy Aᵀ;  dU[ξ] = Σ_chunks dM[ξ]·V[ξ]ᵀ, dw = Gᵀ dU G;  dV[ξ] = U[ξ]ᵀ·dM[ξ], dx = B dV Bᵀ
+// placed back
+void winograd_backward(const Conv3x3& g, const float* x, const float* w, const float* dy, float* dw,
+                       float* db, float* dx) {
   const Tiles tl(g);
   const int64_t ns = chunk_samples(g, tl), per = tl.per_image(), ucount = 16 * g.cout * g.cin;
   const int64_t xplane = tl.padded_height() * tl.padded_width(), yplane = 4 * per;
@@ -392,9 +410,11 @@ void winograd_backward(const Conv3x3& g, const float* x, const float* w, const f
     parallel_for(16, 1, [&](int64_t k0, int64_t k1) {
       for (int64_t k = k0; k < k1; ++k) {
         const float* dmk = dm + k * g.cout * t;
-        gemm(false, true, g.cout, g.cin, t, 1.0f, dmk, t, v + k * g.cin * t, t, beta, du + k * g.cout * g.cin, g.cin);
+        gemm(false, true, g.cout, g.cin, t, 1.0f, dmk, t, v + k * g.cin * t, t, beta,
+             du + k * g.cout * g.cin, g.cin);
         if (dx)
-          gemm(true, false, g.cin, t, g.cout, 1.0f, u + k * g.cout * g.cin, g.cin, dmk, t, 0.0f, dv + k * g.cin * t, t);
+          gemm(true, false, g.cin, t, g.cout, 1.0f, u + k * g.cout * g.cin, g.cin, dmk, t, 0.0f,
+               dv + k * g.cin * t, t);
       }
     });
     if (!dx) continue;

@@ -16,7 +16,8 @@ struct Conv3x3 {
 };
 
 // y (N, Cout, Ho, Wo) = conv(x, w) + bias; w is (Cout, Cin, 3, 3), bias nullable.
-void winograd_forward(const Conv3x3& g, const float* x, const float* w, const float* bias, float* y);
+void winograd_forward(const Conv3x3& g, const float* x, const float* w, const float* bias,
+                      float* y);
 
 // dw (Cout, Cin, 3, 3) and db (nullable) are overwritten; dx (nullable) receives dL/dx.
 void winograd_backward(const Conv3x3& g, const float* x, const float* w, const float* dy, float* dw,

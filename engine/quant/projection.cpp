@@ -168,9 +168,7 @@ ProjectionResult project(const ProjectionSpec& spec, std::span<const float> w, s
     throw std::invalid_argument("projection: " + std::to_string(w.size()) + " weights but " +
                                 std::to_string(q.size()) + " outputs");
   if (spec.kind == ProjectionKind::Bits && (spec.bits < 3 || spec.bits > 8))
-    throw std::invalid_argument(
-        "projection: Bits needs 3 to 8 bits (1 and 2 are binary and "
-        "ternary; use parse_projection)");
+    throw std::invalid_argument("projection: Bits needs 3 to 8 bits (use parse_projection)");
   rows = checked_rows(spec, w.size(), rows);
   const size_t len = w.size() / static_cast<size_t>(rows);
   std::vector<detail::TensorFit> fits(rows);

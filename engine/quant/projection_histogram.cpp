@@ -42,17 +42,13 @@ MagnitudeHistogram::MagnitudeHistogram(std::span<const float> w, uint32_t max_bi
   struct Table {
     std::vector<int64_t> count;
     std::vector<uint64_t> significands;
-    std::vector<uint32_t> min, max;
-    explicit Table(size_t buckets)
-        : count(buckets), significands(buckets), min(buckets, UINT32_MAX), max(buckets, 0) {}
+    explicit Table(size_t buckets) : count(buckets), significands(buckets) {}
     void add(std::span<const float> w, int64_t b, int64_t e, const MagnitudeHistogram& h) {
       for (int64_t i = b; i < e; ++i) {
         const uint32_t u = magnitude_bits(w[i]);
         const int k = h.bucket(u);
         ++count[k];
         significands[k] += significand(u);
-        min[k] = std::min(min[k], u);
-        max[k] = std::max(max[k], u);
       }
     }
   };
@@ -62,19 +58,15 @@ MagnitudeHistogram::MagnitudeHistogram(std::span<const float> w, uint32_t max_bi
   } else {
     tbb::combinable<Table> locals([&] { return Table(buckets); });
     parallel_for(n, kChunk, [&](int64_t b, int64_t e) { locals.local().add(w, b, e, *this); });
-    // Integer sums, minima and maxima: the order of merging the threads' tables does not matter.
+    // Integer sums: the order in which the threads' tables are merged does not matter.
     locals.combine_each([&](const Table& l) {
       for (size_t k = 0; k < buckets; ++k) {
         table.count[k] += l.count[k];
         table.significands[k] += l.significands[k];
-        table.min[k] = std::min(table.min[k], l.min[k]);
-        table.max[k] = std::max(table.max[k], l.max[k]);
       }
     });
   }
   count_ = std::move(table.count);
-  min_bits_ = std::move(table.min);
-  max_bits_in_ = std::move(table.max);
   const std::vector<uint64_t>& total = table.significands;
   sum_.resize(buckets);
   int scale_exponent = -1;
@@ -96,6 +88,10 @@ int MagnitudeHistogram::exponent(int b) const {
 uint32_t MagnitudeHistogram::lower_bits(int b) const {
   if (b < nfine_) return (fine_hi_ - b) << fine_shift_;
   return static_cast<uint32_t>(exponent(b)) << 23;
+}
+
+double MagnitudeHistogram::upper(int b) const {
+  return b == 0 ? from_bits(max_bits_) : from_bits(lower_bits(b - 1));
 }
 
 std::vector<float> MagnitudeHistogram::gather(std::span<const float> w,

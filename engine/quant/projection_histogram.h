@@ -28,11 +28,10 @@ class MagnitudeHistogram {
   }
   int64_t count(int b) const { return count_[b]; }
   double sum(int b) const { return sum_[b]; }  // exact (rounded once to double)
-  // The smallest and largest magnitude in bucket b (when it is not empty).
-  float min(int b) const { return from_bits(min_bits_[b]); }
-  float max(int b) const { return from_bits(max_bits_in_[b]); }
-  // The bucket's range of bits starts here (it ends where bucket b − 1 starts).
+  // Every magnitude in bucket b is ≥ from_bits(lower_bits(b)) and ≤ upper(b) (max|w| for
+  // bucket 0, else where bucket b − 1 starts).
   uint32_t lower_bits(int b) const;
+  double upper(int b) const;
   // The magnitudes of the elements whose bucket is marked in `take`, in no particular order.
   std::vector<float> gather(std::span<const float> w, const std::vector<char>& take) const;
 
@@ -47,7 +46,6 @@ class MagnitudeHistogram {
   int nfine_, ncoarse_ = 0;
   std::vector<int64_t> count_;
   std::vector<double> sum_;
-  std::vector<uint32_t> min_bits_, max_bits_in_;
 };
 
 }  // namespace qt::detail

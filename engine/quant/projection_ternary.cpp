@@ -61,8 +61,9 @@ TensorFit project_ternary_exact(std::span<const float> w, std::span<float> q) {
 
   std::vector<char> take(buckets, 0);
   for (int b = 0; b < buckets; ++b) {
-    const double count = static_cast<double>(h.count(b)), lo = h.min(b), hi = h.max(b);
-    if (count < 2 || lo == hi) continue;  // no run ends inside
+    const double count = static_cast<double>(h.count(b));
+    if (count < 2) continue;  // no run ends inside
+    const double lo = from_bits(h.lower_bits(b)), hi = h.upper(b);
     // Run ends inside: j0 + s for 1 ≤ s ≤ count − 1 (its end is counted above). The s largest
     // of the bucket sum to at most min(s·hi, B − (count − s)·lo); each side gives a function of
     // the convex form above, so the bound peaks at s = 1, count − 1 or where they cross.
