@@ -207,6 +207,9 @@ void add_datasets_command(CLI::App& app, std::ostream& out) {
       ->delimiter(',')
       ->expected(2);
   info->add_option("--synthetic-seed", args->req.synthetic.seed, "synthetic: seed");
+  info->add_option("--synthetic-noise", args->req.synthetic.noise,
+                   "synthetic: share of each pixel that is noise, 0 to 1")
+      ->check(CLI::Range(0.0, 1.0));
   info->add_flag("--json", args->as_json, "print JSON instead of a table");
   info->callback([args, &out] { run_info(*args, out); });
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <memory>
 
-#include "datasets/catalog.h"
+#include "app/describe_run.h"
 #include "engine/models/model.h"
 
 namespace qt {
@@ -15,14 +15,12 @@ void add_models_command(CLI::App& app) {
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("models", "List the models, or show one model's layers for a dataset's input shape.");
   cmd->add_option("name", a->name, "a model: show its layers, output shapes and parameters");
-  cmd->add_option("--dataset", a->dataset, "the input shape and classes to build for [default: cifar10]");
+  cmd->add_option("--dataset", a->dataset,
+                  "the input shape and classes to build for [default: cifar10]");
   cmd->callback([a]() {
-    const CatalogEntry& e = catalog_entry(a->dataset);
-    ModelOptions o;
-    o.in_channels = e.channels ? e.channels : 3;
-    o.height = e.height ? e.height : 224;
-    o.width = e.width ? e.width : 224;
-    o.classes = e.classes ? e.classes : 1000;
+    TrainConfig run;
+    run.data.name = a->dataset;
+    const ModelOptions o = model_options_for(run);
     if (!a->name.empty()) {
       auto m = make_model(a->name, o);
       std::printf("%s for %s (%lld×%lld×%lld, %d classes)\n%s", a->name.c_str(), a->dataset.c_str(),

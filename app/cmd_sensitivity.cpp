@@ -6,13 +6,16 @@
 #include <atomic>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
 
 #include "app/config.h"
+#include "app/config_flags.h"
 #include "engine/core/error.h"
+#include "engine/core/files.h"
 #include "engine/core/parallel.h"
 #include "engine/quant/make_algorithm.h"
 #include "engine/train/trainer.h"
@@ -34,7 +37,8 @@ std::vector<std::string> candidate_layers(const TrainConfig& t) {
   return names;
 }
 
-LayerSensitivity run_layer(const TrainConfig& base, const DataSplits& data, const std::string& layer) {
+LayerSensitivity run_layer(const TrainConfig& base, const DataSplits& data,
+                           const std::string& layer) {
   TrainConfig t = base;
   t.algo.name = "iterative";
   t.algo.layers = {layer};
@@ -54,11 +58,13 @@ SensitivityReport run_sensitivity(const json& config, int jobs,
                                   const std::function<void(const LayerSensitivity&)>& on_layer) {
   const TrainConfig base = to_train_config(config);
   const std::vector<std::string> layers = candidate_layers(base);
-  if (layers.empty()) throw UsageError("sensitivity: no layer to binarize under these --layers options");
+  if (layers.empty())
+    throw UsageError("sensitivity: no layer to binarize under these --layers options");
   set_threads(base.threads);
   const DataSplits data = load_splits(base.data);
   if (data.val.size() == 0)
-    throw UsageError("sensitivity ranks layers by validation accuracy: give a validation split (--val-size N)");
+    throw UsageError(
+        "sensitivity ranks layers by validation accuracy: give a validation split (--val-size N)");
 
   SensitivityReport rep;
   rep.model = base.model;
@@ -108,31 +114,13 @@ SensitivityReport run_sensitivity(const json& config, int jobs,
 namespace {
 
 struct SensitivityArgs {
-  std::map<std::string, std::string> flag_values;
-  std::map<std::string, bool> bool_values;
-  std::map<std::string, CLI::Option*> flags;
-  std::string config_file, out;
-  std::vector<std::string> sets;
+  ConfigFlags config;
+  std::string out;
   int jobs = 0;
 };
 
 json resolve(const SensitivityArgs& a) {
-  json cfg = default_config();
-  if (!a.config_file.empty()) merge_config(cfg, read_config_file(a.config_file), a.config_file);
-  for (auto& o : config_options()) {
-    auto it = a.flags.find(o.key);
-    if (it == a.flags.end() || it->second->count() == 0) continue;
-    json v = o.kind == OptKind::Bool ? json(a.bool_values.at(o.key)) : parse_value(o, a.flag_values.at(o.key), o.flag);
-    set_value(cfg, o.key, v, o.flag);
-  }
-  for (auto& s : a.sets) {
-    auto eq = s.find('=');
-    if (eq == std::string::npos) throw UsageError("--set '" + s + "': expected key.path=value");
-    const std::string key = s.substr(0, eq);
-    const ConfigOption* o = find_option(key);
-    if (!o) set_value(cfg, key, nullptr, "--set");  // throws the unknown-key message
-    set_value(cfg, key, parse_value(*o, s.substr(eq + 1), "--set " + key), "--set");
-  }
+  json cfg = resolve_config(a.config);
   // Each layer's run is iterative on one layer: the configured algorithm does not matter.
   cfg["algo"]["name"] = "float";
   validate_config(cfg);
@@ -145,26 +133,22 @@ void add_sensitivity_command(CLI::App& app) {
   auto args = std::make_shared<SensitivityArgs>();
   CLI::App* cmd = app.add_subcommand(
       "sensitivity",
-      "Iterative Training's sensitivity pre-training: per layer, a short run with only that layer binary; "
+      "Iterative Training's sensitivity pre-training: per layer, a short run with only that layer "
+      "binary; "
       "writes a JSON file for `train --algo iterative --order sensitivity-ascending:FILE`.");
   cmd->add_option("--out", args->out, "output JSON file [default: sensitivity-<model>.json]");
-  cmd->add_option("--jobs", args->jobs, "runs at once, sharing --threads (0 = one per core) [default: 0]");
-  cmd->add_option("--config", args->config_file, "JSON file of settings (keys as in config.json), applied before flags");
-  cmd->add_option("--set", args->sets, "override any key: --set optimizer.momentum=0.95 (repeatable), applied last");
-  for (auto& o : config_options()) {
-    if (o.flag.empty() || o.key == "algo.name") continue;
-    const std::string help = o.help + " (" + o.key + ")";
-    if (o.kind == OptKind::Bool) {
-      args->bool_values[o.key] = false;
-      args->flags[o.key] = cmd->add_flag(o.flag + "{true}", args->bool_values[o.key], help);
-    } else {
-      args->flags[o.key] = cmd->add_option(o.flag, args->flag_values[o.key], help);
-    }
-  }
+  cmd->add_option("--jobs", args->jobs,
+                  "runs at once, sharing --threads (0 = one per core) [default: 0]");
+  add_config_flags(*cmd, args->config, {"algo.name"});
   cmd->callback([args]() {
     const json cfg = resolve(*args);
-    const std::string out = args->out.empty() ? "sensitivity-" + cfg["model"].get<std::string>() + ".json" : args->out;
-    std::printf("sensitivity of %s on %s: %d epochs per layer\n", cfg["model"].get<std::string>().c_str(),
+    const std::string out =
+        args->out.empty() ? "sensitivity-" + cfg["model"].get<std::string>() + ".json" : args->out;
+    // The folder first: a path that cannot be written fails now, not after the runs.
+    const std::string folder = std::filesystem::path(out).parent_path().string();
+    if (!folder.empty()) make_dirs(folder);
+    std::printf("sensitivity of %s on %s: %d epochs per layer\n",
+                cfg["model"].get<std::string>().c_str(),
                 cfg["data"]["name"].get<std::string>().c_str(), cfg["epochs"].get<int>());
     const SensitivityReport rep = run_sensitivity(cfg, args->jobs, [](const LayerSensitivity& s) {
       std::printf("  %-24s val %.4f %6.2f%%\n", s.layer.c_str(), s.val_loss, 100 * s.val_acc);

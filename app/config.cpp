@@ -29,6 +29,13 @@ json::json_pointer pointer(const std::string& key) {
   return json::json_pointer(p);
 }
 
+// A key's value; the key's default when the configuration was written before the key existed
+// (an older run's config.json): every default is what qtrain did before the key was added.
+const json& value_of(const json& cfg, const ConfigOption& o) {
+  const json::json_pointer p = pointer(o.key);
+  return cfg.contains(p) ? cfg.at(p) : o.def;
+}
+
 std::vector<std::string> all_keys() {
   std::vector<std::string> keys;
   for (auto& o : config_options()) keys.push_back(o.key);
@@ -44,26 +51,38 @@ std::string unknown_key_message(const std::string& key, const std::string& where
 
 const char* kind_name(OptKind k) {
   switch (k) {
-    case OptKind::Int: return "an integer";
-    case OptKind::Float: return "a number";
-    case OptKind::String: return "a string";
-    case OptKind::Bool: return "true or false";
-    case OptKind::IntList: return "a list of integers";
-    case OptKind::StringList: return "a list of strings";
+    case OptKind::Int:
+      return "an integer";
+    case OptKind::Float:
+      return "a number";
+    case OptKind::String:
+      return "a string";
+    case OptKind::Bool:
+      return "true or false";
+    case OptKind::IntList:
+      return "a list of integers";
+    case OptKind::StringList:
+      return "a list of strings";
   }
   return "?";
 }
 
 bool has_kind(const json& v, OptKind k) {
   switch (k) {
-    case OptKind::Int: return v.is_number_integer();
-    case OptKind::Float: return v.is_number();
-    case OptKind::String: return v.is_string();
-    case OptKind::Bool: return v.is_boolean();
+    case OptKind::Int:
+      return v.is_number_integer();
+    case OptKind::Float:
+      return v.is_number();
+    case OptKind::String:
+      return v.is_string();
+    case OptKind::Bool:
+      return v.is_boolean();
     case OptKind::IntList:
-      return v.is_array() && std::all_of(v.begin(), v.end(), [](const json& e) { return e.is_number_integer(); });
+      return v.is_array() &&
+             std::all_of(v.begin(), v.end(), [](const json& e) { return e.is_number_integer(); });
     case OptKind::StringList:
-      return v.is_array() && std::all_of(v.begin(), v.end(), [](const json& e) { return e.is_string(); });
+      return v.is_array() &&
+             std::all_of(v.begin(), v.end(), [](const json& e) { return e.is_string(); });
   }
   return false;
 }
@@ -107,14 +126,24 @@ std::string nearest(const std::string& word, const std::vector<std::string>& can
     }
     return prev[b.size()];
   };
+  auto common_prefix = [](const std::string& a, const std::string& b) {
+    size_t n = 0;
+    while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
+    return n;
+  };
   std::string best;
-  size_t best_d = std::max<size_t>(3, word.size() / 3) + 1;
+  size_t best_d = std::max<size_t>(3, word.size() / 3) + 1, best_prefix = 0;
   for (auto& c : candidates) {
     // A key named by its last component alone ("momentum") also counts as close.
     size_t d = distance(word, c);
     auto dot = c.rfind('.');
-    if (dot != std::string::npos) d = std::min(d, distance(word, c.substr(dot + 1)));
-    if (d < best_d) best_d = d, best = c;
+    const std::string last = dot == std::string::npos ? c : c.substr(dot + 1);
+    d = std::min(d, distance(word, last));
+    // Among equally distant keys, people mistype endings more than beginnings: "lrate" means
+    // "lr", not "data.name".
+    size_t prefix = std::max(common_prefix(word, c), common_prefix(word, last));
+    if (d < best_d || (d == best_d && prefix > best_prefix))
+      best_d = d, best = c, best_prefix = prefix;
   }
   return best;
 }
@@ -127,7 +156,8 @@ json default_config() {
 
 json parse_value(const ConfigOption& o, const std::string& text, const std::string& where) {
   auto fail = [&]() -> json {
-    throw UsageError(where + ": '" + text + "' is not " + kind_name(o.kind) + " (for " + o.key + ")");
+    throw UsageError(where + ": '" + text + "' is not " + kind_name(o.kind) + " (for " + o.key +
+                     ")");
   };
   try {
     size_t used = 0;
@@ -142,7 +172,8 @@ json parse_value(const ConfigOption& o, const std::string& text, const std::stri
         if (used != text.size()) fail();
         return v;
       }
-      case OptKind::String: return text;
+      case OptKind::String:
+        return text;
       case OptKind::Bool:
         if (text == "true" || text == "1" || text == "on" || text == "yes") return true;
         if (text == "false" || text == "0" || text == "off" || text == "no") return false;
@@ -174,13 +205,15 @@ void set_value(json& cfg, const std::string& key, const json& value, const std::
   json v = value;
   if (o->kind == OptKind::Float && v.is_number()) v = v.get<double>();
   if (!has_kind(v, o->kind))
-    throw UsageError(where + ": " + key + " must be " + kind_name(o->kind) + ", got " + value.dump());
+    throw UsageError(where + ": " + key + " must be " + kind_name(o->kind) + ", got " +
+                     value.dump());
   cfg[pointer(key)] = v;
 }
 
 void merge_config(json& cfg, const json& file, const std::string& where) {
   if (!file.is_object()) throw UsageError(where + ": expected a JSON object at the top level");
-  std::function<void(const json&, const std::string&)> walk = [&](const json& node, const std::string& prefix) {
+  std::function<void(const json&, const std::string&)> walk = [&](const json& node,
+                                                                  const std::string& prefix) {
     for (auto it = node.begin(); it != node.end(); ++it) {
       std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
       if (it.value().is_object() && !find_option(key)) {
@@ -203,17 +236,22 @@ json read_config_file(const std::string& path) {
   }
 }
 
-void validate_config(const json& cfg) {
+void validate_config(const json& stored) {
+  const json cfg = complete_config(stored);
   for (auto& o : config_options()) {
     const json& v = cfg.at(pointer(o.key));
-    if (!has_kind(v, o.kind)) throw UsageError(o.key + " must be " + kind_name(o.kind) + ", got " + v.dump());
+    if (!has_kind(v, o.kind))
+      throw UsageError(o.key + " must be " + kind_name(o.kind) + ", got " + v.dump());
     auto check_range = [&](double x) {
       if (x < o.min || x > o.max) {
         std::ostringstream m;
         m << o.key << " = " << x << " is out of range: allowed ";
-        if (std::isinf(o.max)) m << "≥ " << o.min;
-        else if (std::isinf(o.min)) m << "≤ " << o.max;
-        else m << o.min << " … " << o.max;
+        if (std::isinf(o.max))
+          m << "≥ " << o.min;
+        else if (std::isinf(o.min))
+          m << "≤ " << o.max;
+        else
+          m << o.min << " … " << o.max;
         throw UsageError(m.str());
       }
     };
@@ -236,8 +274,15 @@ void validate_config(const json& cfg) {
 TrainConfig to_train_config(const json& cfg) {
   TrainConfig t;
   for (auto& o : config_options())
-    if (o.apply) o.apply(t, cfg.at(pointer(o.key)));
+    if (o.apply) o.apply(t, value_of(cfg, o));
   return t;
+}
+
+json complete_config(const json& stored) {
+  json cfg = stored;
+  for (auto& o : config_options())
+    if (!cfg.contains(pointer(o.key))) cfg[pointer(o.key)] = o.def;
+  return cfg;
 }
 
 }  // namespace qt

@@ -4,10 +4,9 @@
 // resolved JSON is what config.json records and what builds the engine's TrainConfig.
 #include <functional>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "engine/train/train_config.h"
 
@@ -35,19 +34,25 @@ const ConfigOption* find_option(const std::string& key);
 
 nlohmann::json default_config();
 // Parses a command-line or --set text for `opt`; `where` names its origin in messages.
-nlohmann::json parse_value(const ConfigOption& opt, const std::string& text, const std::string& where);
+nlohmann::json parse_value(const ConfigOption& opt, const std::string& text,
+                           const std::string& where);
 // Sets `key` in the nested config; throws UsageError (with "did you mean") on unknown keys.
-void set_value(nlohmann::json& cfg, const std::string& key, const nlohmann::json& value, const std::string& where);
+void set_value(nlohmann::json& cfg, const std::string& key, const nlohmann::json& value,
+               const std::string& where);
 // Merges a config file's JSON (nested objects); every leaf must be a known key of the right type.
 void merge_config(nlohmann::json& cfg, const nlohmann::json& file, const std::string& where);
 nlohmann::json read_config_file(const std::string& path);
-// Types, ranges and choices of every key, plus the checks across keys; UsageError on the first problem.
+// Types, ranges and choices of every key, plus the checks across keys; UsageError on the first
+// problem.
 void validate_config(const nlohmann::json& cfg);
 // Checks across keys (e.g. epochs-per-layer ≤ epochs), beside each group's options.
 using ConfigCheck = std::function<void(const nlohmann::json&)>;
 void add_core_checks(std::vector<ConfigCheck>& out);
 void add_algorithm_checks(std::vector<ConfigCheck>& out);
+// A key missing from `cfg` (a config.json written before the key existed) counts as its default,
+// in validate_config and to_train_config alike; complete_config adds those keys.
 TrainConfig to_train_config(const nlohmann::json& cfg);
+nlohmann::json complete_config(const nlohmann::json& stored);
 
 // The nearest known key or word, for "did you mean" hints ("" when nothing is close).
 std::string nearest(const std::string& word, const std::vector<std::string>& candidates);

@@ -4,6 +4,7 @@
 
 #include "datasets/catalog.h"
 #include "engine/quant/make_algorithm.h"
+#include "engine/quant/projection.h"
 
 namespace qt {
 
@@ -38,17 +39,17 @@ std::string describe_run(const TrainConfig& cfg) {
   // (a row when the set is per channel: counted as a tensor here, a lower bound).
   int64_t bits = 0, quantized = 0;
   for (auto& [p, set_size] : algo->quantized_params()) {
-    int b = 1;
-    while ((int64_t{1} << b) < set_size) ++b;
-    bits += p->value.size() * b + 32;
+    bits += p->value.size() * index_bits(set_size) + 32;
     quantized += p->value.size();
   }
   const int64_t total = model->params.count();
   bits += 32 * (total - quantized);
   char buf[200];
-  std::snprintf(buf, sizeof buf, "model size: %.1f KiB at quantized widths vs %.1f KiB in float (%.1f×), %lld of %lld weights quantized\n",
-                bits / 8192.0, total * 32 / 8192.0, 32.0 * total / bits, static_cast<long long>(quantized),
-                static_cast<long long>(total));
+  std::snprintf(buf, sizeof buf,
+                "model size: %.1f KiB at quantized widths vs %.1f KiB in float (%.1f×), %lld of "
+                "%lld weights quantized\n",
+                bits / 8192.0, total * 32 / 8192.0, 32.0 * total / bits,
+                static_cast<long long>(quantized), static_cast<long long>(total));
   s += buf;
   return s;
 }

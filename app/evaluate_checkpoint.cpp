@@ -2,13 +2,12 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 #include <set>
 
-#include "app/config.h"
+#include "app/restored_run.h"
 #include "engine/core/error.h"
 #include "engine/core/parallel.h"
-#include "engine/train/trainer.h"
+#include "engine/quant/projection.h"
 
 namespace qt {
 
@@ -18,32 +17,21 @@ namespace {
 
 // Distinct values of a tensor, per tensor (the sets are per layer; per-channel scales make
 // more values per tensor but the same count per row — the algorithm's set size says which).
-std::set<float> distinct(const Tensor& t) { return std::set<float>(t.data(), t.data() + t.size()); }
+std::set<float> distinct(const Tensor& t) {
+  return std::set<float>(t.data(), t.data() + t.size());
+}
 
 }  // namespace
 
 json evaluate_checkpoint(const EvalRequest& req) {
-  if (req.split != "train" && req.split != "val" && req.split != "test")
-    throw UsageError("--split '" + req.split + "': expected train, val or test");
-  std::string path = req.checkpoint;
-  if (std::filesystem::is_directory(path)) path += "/checkpoints/last.ckpt";
-  Checkpoint ckpt = load_checkpoint(path);
-  if (!ckpt.meta.contains("config") || !ckpt.meta["config"].is_object())
-    throw DataError("checkpoint " + path + ": has no configuration (not written by `qtrain train`)");
-  json config = default_config();
-  merge_config(config, ckpt.meta["config"], path + " (its configuration)");
-  if (!req.data_dir.empty()) config["data"]["dir"] = req.data_dir;
-  validate_config(config);
-  TrainConfig cfg = to_train_config(config);
+  check_split_name(req.split);
   set_threads(req.threads);
-
-  DataSplits data = load_splits(cfg.data);
-  if (req.split == "val" && data.val.size() == 0)
-    throw UsageError("the run has no validation split (data.val_size = 0): use --split test");
-  Trainer trainer(cfg, data);
-  trainer.restore(ckpt);
-  const Dataset& set = req.split == "train" ? data.train : req.split == "val" ? data.val : data.test;
-  EvalResult r = evaluate(trainer.model(), trainer.algorithm(), set, data.norm, cfg.eval_batch_size);
+  RestoredRun run(req.checkpoint, req.data_dir);
+  const TrainConfig& cfg = run.cfg;
+  const std::string& path = run.path;
+  Trainer& trainer = run.trainer;
+  EvalResult r = evaluate(trainer.model(), trainer.algorithm(), run.split(req.split), run.data.norm,
+                          cfg.eval_batch_size);
 
   json out = {{"schema_version", 1},
               {"checkpoint", path},
@@ -51,7 +39,7 @@ json evaluate_checkpoint(const EvalRequest& req) {
               {"algorithm", cfg.algo.name},
               {"dataset", cfg.data.name},
               {"split", req.split},
-              {"epoch", ckpt.meta.value("epoch", 0)},
+              {"epoch", run.ckpt.meta.value("epoch", 0)},
               {"samples", r.samples},
               {"loss", r.loss},
               {"accuracy", r.accuracy},
@@ -85,11 +73,14 @@ json evaluate_checkpoint(const EvalRequest& req) {
     }
     const bool ok = per_row ? worst_row <= set_size : true;
     all_in_set = all_in_set && ok && static_cast<int64_t>(values.size()) <= allowed_total;
-    int bits = 1;
-    while ((int64_t{1} << bits) < set_size) ++bits;
+    const int bits = index_bits(set_size);
     quant_bits += p->used.size() * bits + 32 * (per_row ? rows : 1);
-    json l = {{"name", p->name}, {"elements", p->used.size()}, {"distinct_values", values.size()},
-              {"allowed_per_scale", set_size}, {"bits", bits}, {"in_set", ok}};
+    json l = {{"name", p->name},
+              {"elements", p->used.size()},
+              {"distinct_values", values.size()},
+              {"allowed_per_scale", set_size},
+              {"bits", bits},
+              {"in_set", ok}};
     if (per_row) l["max_distinct_per_row"] = worst_row;
     if (values.size() <= 8) l["values"] = std::vector<float>(values.begin(), values.end());
     layers.push_back(l);
@@ -104,24 +95,26 @@ json evaluate_checkpoint(const EvalRequest& req) {
                        {"compression", static_cast<double>(32 * trainer.model().params.count()) /
                                            std::max<int64_t>(1, quant_bits + float_bits)}};
   if (!all_in_set)
-    throw DataError("checkpoint " + path + ": a quantized layer holds more values than its set allows: " +
-                    layers.dump());
+    throw DataError("checkpoint " + path +
+                    ": a quantized layer holds more values than its set allows: " + layers.dump());
   return out;
 }
 
 std::string format_evaluation(const json& r) {
   std::string s;
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%s (%s, %s) on %s/%s, epoch %d: loss %.4f, accuracy %.2f%% (%lld images)\n",
-                r["checkpoint"].get<std::string>().c_str(), r["model"].get<std::string>().c_str(),
-                r["algorithm"].get<std::string>().c_str(), r["dataset"].get<std::string>().c_str(),
-                r["split"].get<std::string>().c_str(), r["epoch"].get<int>(), r["loss"].get<double>(),
-                100 * r["accuracy"].get<double>(), static_cast<long long>(r["samples"].get<int64_t>()));
+  std::snprintf(
+      buf, sizeof buf, "%s (%s, %s) on %s/%s, epoch %d: loss %.4f, accuracy %.2f%% (%lld images)\n",
+      r["checkpoint"].get<std::string>().c_str(), r["model"].get<std::string>().c_str(),
+      r["algorithm"].get<std::string>().c_str(), r["dataset"].get<std::string>().c_str(),
+      r["split"].get<std::string>().c_str(), r["epoch"].get<int>(), r["loss"].get<double>(),
+      100 * r["accuracy"].get<double>(), static_cast<long long>(r["samples"].get<int64_t>()));
   s += buf;
   s += "\nper class accuracy and confusion (rows: true class, columns: predicted)\n";
   const auto& conf = r["confusion"];
   for (size_t c = 0; c < conf.size(); ++c) {
-    std::snprintf(buf, sizeof buf, "%3zu %6.2f%% |", c, 100 * r["per_class_accuracy"][c].get<double>());
+    std::snprintf(buf, sizeof buf, "%3zu %6.2f%% |", c,
+                  100 * r["per_class_accuracy"][c].get<double>());
     s += buf;
     for (auto& v : conf[c]) {
       std::snprintf(buf, sizeof buf, " %5lld", static_cast<long long>(v.get<int64_t>()));
@@ -132,18 +125,21 @@ std::string format_evaluation(const json& r) {
   if (!r["quantized_layers"].empty()) {
     s += "\nquantized layers (distinct values of the evaluated weights)\n";
     for (auto& l : r["quantized_layers"]) {
-      std::snprintf(buf, sizeof buf, "  %-28s %9lld weights  %3lld distinct (set of %lld per scale, %d bit)  %s",
-                    l["name"].get<std::string>().c_str(), static_cast<long long>(l["elements"].get<int64_t>()),
+      std::snprintf(buf, sizeof buf,
+                    "  %-28s %9lld weights  %3lld distinct (set of %lld per scale, %d bit)  %s",
+                    l["name"].get<std::string>().c_str(),
+                    static_cast<long long>(l["elements"].get<int64_t>()),
                     static_cast<long long>(l["distinct_values"].get<int64_t>()),
-                    static_cast<long long>(l["allowed_per_scale"].get<int64_t>()), l["bits"].get<int>(),
-                    l["in_set"].get<bool>() ? "in set" : "NOT IN SET");
+                    static_cast<long long>(l["allowed_per_scale"].get<int64_t>()),
+                    l["bits"].get<int>(), l["in_set"].get<bool>() ? "in set" : "NOT IN SET");
       s += buf;
       if (l.contains("values")) s += "  " + l["values"].dump();
       s += "\n";
     }
   }
   const auto& m = r["model_size"];
-  std::snprintf(buf, sizeof buf, "\nmodel size: %.1f KiB at its quantized widths, %.1f KiB in float (%.1f×)\n",
+  std::snprintf(buf, sizeof buf,
+                "\nmodel size: %.1f KiB at its quantized widths, %.1f KiB in float (%.1f×)\n",
                 m["quantized_bits"].get<double>() / 8192, m["float_bits"].get<double>() / 8192,
                 m["compression"].get<double>());
   s += buf;

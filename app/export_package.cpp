@@ -6,11 +6,11 @@
 #include <map>
 #include <set>
 
-#include "app/config.h"
+#include "app/restored_run.h"
 #include "engine/core/error.h"
 #include "engine/core/files.h"
 #include "engine/core/parallel.h"
-#include "engine/train/trainer.h"
+#include "engine/quant/projection.h"
 
 namespace qt {
 
@@ -18,21 +18,6 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-int bits_for(size_t values) {
-  int b = 1;
-  while ((size_t{1} << b) < values) ++b;
-  return b;
-}
-
-// A run's trainer from a configuration, without data beyond what evaluation needs.
-TrainConfig config_of(const json& stored, const std::string& where, const std::string& data_dir) {
-  json config = default_config();
-  merge_config(config, stored, where);
-  if (!data_dir.empty()) config["data"]["dir"] = data_dir;
-  validate_config(config);
-  return to_train_config(config);
-}
 
 // Evaluation of a package: `used` already holds the network, nothing is recomputed.
 class Frozen : public Algorithm {
@@ -43,19 +28,15 @@ class Frozen : public Algorithm {
 
 }  // namespace
 
-bool is_package(const std::string& path) { return fs::exists(fs::path(path) / "manifest.json"); }
+bool is_package(const std::string& path) {
+  return fs::exists(fs::path(path) / "manifest.json");
+}
 
 json export_package(const std::string& checkpoint, const std::string& out_dir) {
-  std::string path = checkpoint;
-  if (fs::is_directory(path)) path += "/checkpoints/last.ckpt";
-  Checkpoint ckpt = load_checkpoint(path);
-  if (!ckpt.meta.contains("config")) throw DataError("checkpoint " + path + ": has no configuration");
-  TrainConfig cfg = config_of(ckpt.meta["config"], path, "");
   // The trainer needs the data's shape only: a tiny synthetic split of the same shape would do,
   // but the real loader is cheap and checks the run's data is what it claims.
-  DataSplits data = load_splits(cfg.data);
-  Trainer trainer(cfg, data);
-  trainer.restore(ckpt);
+  RestoredRun run(checkpoint, "");
+  Trainer& trainer = run.trainer;
   Algorithm& algo = trainer.algorithm();
   algo.begin_eval();
 
@@ -64,7 +45,10 @@ json export_package(const std::string& checkpoint, const std::string& out_dir) {
   std::string blob;
   json tensors = json::array();
   auto add_floats = [&](const std::string& name, const Tensor& t) {
-    tensors.push_back({{"name", name}, {"shape", t.shape()}, {"encoding", "float32"}, {"offset", blob.size()},
+    tensors.push_back({{"name", name},
+                       {"shape", t.shape()},
+                       {"encoding", "float32"},
+                       {"offset", blob.size()},
                        {"bytes", t.size() * 4}});
     blob.append(reinterpret_cast<const char*>(t.data()), t.size() * 4);
   };
@@ -91,8 +75,9 @@ json export_package(const std::string& checkpoint, const std::string& out_dir) {
     }
     if (static_cast<int64_t>(most) > it->second)
       throw DataError(p->name + ": the evaluated weights hold " + std::to_string(most) +
-                      " distinct values per scale, more than the set's " + std::to_string(it->second));
-    const int bits = bits_for(static_cast<size_t>(it->second));
+                      " distinct values per scale, more than the set's " +
+                      std::to_string(it->second));
+    const int bits = index_bits(it->second);
     std::string packed((w.size() * bits + 7) / 8, '\0');
     for (int64_t g = 0; g < groups; ++g)
       for (int64_t i = g * group_len; i < (g + 1) * group_len; ++i) {
@@ -102,9 +87,14 @@ json export_package(const std::string& checkpoint, const std::string& out_dir) {
         for (int k = 0; k < bits; ++k)
           if (code >> k & 1) packed[(bit + k) / 8] |= static_cast<char>(1 << ((bit + k) % 8));
       }
-    tensors.push_back({{"name", "param/" + p->name}, {"shape", p->shape}, {"encoding", "codebook"},
-                       {"bits", bits}, {"per_channel", per_row}, {"codebooks", codebooks},
-                       {"offset", blob.size()}, {"bytes", packed.size()}});
+    tensors.push_back({{"name", "param/" + p->name},
+                       {"shape", p->shape},
+                       {"encoding", "codebook"},
+                       {"bits", bits},
+                       {"per_channel", per_row},
+                       {"codebooks", codebooks},
+                       {"offset", blob.size()},
+                       {"bytes", packed.size()}});
     blob += packed;
     packed_bits += w.size() * bits;
   }
@@ -113,9 +103,9 @@ json export_package(const std::string& checkpoint, const std::string& out_dir) {
 
   json manifest = {{"schema_version", 1},
                    {"format", "qtrain-package"},
-                   {"source_checkpoint", path},
-                   {"config", ckpt.meta["config"]},
-                   {"epoch", ckpt.meta.value("epoch", 0)},
+                   {"source_checkpoint", run.path},
+                   {"config", run.ckpt.meta["config"]},
+                   {"epoch", run.ckpt.meta.value("epoch", 0)},
                    {"tensors", tensors},
                    {"weights_bytes", blob.size()},
                    {"packed_weight_bits", packed_bits}};
@@ -125,7 +115,8 @@ json export_package(const std::string& checkpoint, const std::string& out_dir) {
   return manifest;
 }
 
-json evaluate_package(const std::string& dir, const std::string& split, const std::string& data_dir, int threads) {
+json evaluate_package(const std::string& dir, const std::string& split, const std::string& data_dir,
+                      int threads) {
   const std::string mpath = dir + "/manifest.json";
   json m;
   try {
@@ -137,12 +128,13 @@ json evaluate_package(const std::string& dir, const std::string& split, const st
     throw DataError(mpath + ": not a qtrain package of schema version 1");
   const std::string blob = read_file(dir + "/weights.bin");
   if (blob.size() != m.value("weights_bytes", uint64_t{0}))
-    throw DataError(dir + "/weights.bin: has " + std::to_string(blob.size()) + " bytes, the manifest says " +
-                    m.value("weights_bytes", json(0)).dump());
-  TrainConfig cfg = config_of(m["config"], mpath, data_dir);
+    throw DataError(dir + "/weights.bin: has " + std::to_string(blob.size()) +
+                    " bytes, the manifest says " + m.value("weights_bytes", json(0)).dump());
+  check_split_name(split);
   set_threads(threads);
-  DataSplits data = load_splits(cfg.data);
-  Trainer trainer(cfg, data);
+  RestoredRun run(m["config"], mpath, data_dir);
+  const TrainConfig& cfg = run.cfg;
+  Trainer& trainer = run.trainer;
   std::map<std::string, const json*> by_name;
   for (auto& t : m["tensors"]) by_name[t["name"]] = &t;
   auto fetch = [&](const std::string& name, const Shape& shape) -> const json& {
@@ -150,8 +142,8 @@ json evaluate_package(const std::string& dir, const std::string& split, const st
     if (it == by_name.end()) throw DataError(mpath + ": no tensor '" + name + "'");
     const json& t = *it->second;
     if (t["shape"].get<Shape>() != shape)
-      throw DataError(mpath + ": tensor '" + name + "' has shape " + t["shape"].dump() + ", the model needs " +
-                      shape_str(shape));
+      throw DataError(mpath + ": tensor '" + name + "' has shape " + t["shape"].dump() +
+                      ", the model needs " + shape_str(shape));
     if (t["offset"].get<uint64_t>() + t["bytes"].get<uint64_t>() > blob.size())
       throw DataError(mpath + ": tensor '" + name + "' lies outside weights.bin");
     return t;
@@ -170,9 +162,11 @@ json evaluate_package(const std::string& dir, const std::string& split, const st
     const int64_t group_len = dst.size() / static_cast<int64_t>(books.size());
     for (int64_t i = 0; i < dst.size(); ++i) {
       uint64_t code = 0, bit = static_cast<uint64_t>(i) * bits;
-      for (int k = 0; k < bits; ++k) code |= static_cast<uint64_t>((src[(bit + k) / 8] >> ((bit + k) % 8)) & 1) << k;
+      for (int k = 0; k < bits; ++k)
+        code |= static_cast<uint64_t>((src[(bit + k) / 8] >> ((bit + k) % 8)) & 1) << k;
       const json& book = books[i / group_len];
-      if (code >= book.size()) throw DataError(mpath + ": tensor '" + p->name + "' has a code outside its codebook");
+      if (code >= book.size())
+        throw DataError(mpath + ": tensor '" + p->name + "' has a code outside its codebook");
       dst[i] = book[code].get<float>();
     }
   }
@@ -180,12 +174,17 @@ json evaluate_package(const std::string& dir, const std::string& split, const st
     const json& t = fetch("buffer/" + b->name, b->value.shape());
     std::memcpy(b->value.data(), blob.data() + t["offset"].get<uint64_t>(), b->value.size() * 4);
   }
-  const Dataset& set = split == "train" ? data.train : split == "val" ? data.val : data.test;
   Frozen frozen;
-  EvalResult r = evaluate(trainer.model(), frozen, set, data.norm, cfg.eval_batch_size);
-  return {{"package", dir},         {"model", cfg.model},     {"algorithm", cfg.algo.name},
-          {"split", split},         {"samples", r.samples},   {"loss", r.loss},
-          {"accuracy", r.accuracy}, {"per_class_accuracy", r.per_class_accuracy()}};
+  EvalResult r =
+      evaluate(trainer.model(), frozen, run.split(split), run.data.norm, cfg.eval_batch_size);
+  return {{"package", dir},
+          {"model", cfg.model},
+          {"algorithm", cfg.algo.name},
+          {"split", split},
+          {"samples", r.samples},
+          {"loss", r.loss},
+          {"accuracy", r.accuracy},
+          {"per_class_accuracy", r.per_class_accuracy()}};
 }
 
 }  // namespace qt

@@ -8,6 +8,8 @@ namespace qt {
 
 using json = nlohmann::json;
 
+// One entry a line or two: the schema reads as a table (clang-format would put one field a line).
+// clang-format off
 void add_core_options(std::vector<ConfigOption>& v) {
   auto add = [&](ConfigOption o) { v.push_back(std::move(o)); };
   add({"schema_version", "", "version of the config.json layout (docs/metrics.md)", OptKind::Int, 1, {}, 1, 1, {}});
@@ -25,6 +27,27 @@ void add_core_options(std::vector<ConfigOption>& v) {
        OptKind::Int, -1, {}, -1, 1e9, [](TrainConfig& t, const json& x) { t.data.val_size = x; }});
   add({"data.stratified", "--stratified", "hold out the same share of every class for validation", OptKind::Bool,
        false, {}, 0, 0, [](TrainConfig& t, const json& x) { t.data.stratified = x; }});
+  add({"data.split_seed", "--split-seed", "seed of the validation split (which training images are held out)",
+       OptKind::Int, 0, {}, 0, 9.0e15, [](TrainConfig& t, const json& x) { t.data.split_seed = x.get<uint64_t>(); }});
+  add({"data.cifar100_labels", "--cifar100-labels", "cifar100: the class is the fine label (100 classes) or the coarse one (20)",
+       OptKind::String, "fine", {"fine", "coarse"}, 0, 0, [](TrainConfig& t, const json& x) { t.data.cifar100_labels = x; }});
+  // The synthetic set's defaults are SyntheticSpec's (datasets/synthetic.h).
+  add({"data.synthetic.shape", "--synthetic-shape", "synthetic: image shape C,H,W", OptKind::IntList,
+       json::array({1, 28, 28}), {}, 1, 65535, [](TrainConfig& t, const json& x) {
+         if (x.size() != 3) return;  // refused by add_core_checks
+         t.data.synthetic.channels = x[0], t.data.synthetic.height = x[1], t.data.synthetic.width = x[2];
+       }});
+  add({"data.synthetic.classes", "--synthetic-classes", "synthetic: number of classes", OptKind::Int, 10, {}, 2,
+       65536, [](TrainConfig& t, const json& x) { t.data.synthetic.classes = x; }});
+  add({"data.synthetic.size", "--synthetic-size", "synthetic: TRAIN,TEST sample counts (validation is held out of TRAIN)",
+       OptKind::IntList, json::array({6000, 1000}), {}, 1, 1e9, [](TrainConfig& t, const json& x) {
+         if (x.size() != 2) return;  // refused by add_core_checks
+         t.data.synthetic.train_size = x[0], t.data.synthetic.test_size = x[1];
+       }});
+  add({"data.synthetic.seed", "--synthetic-seed", "synthetic: seed of the class prototypes and samples (not --seed)",
+       OptKind::Int, 0, {}, 0, 9.0e15, [](TrainConfig& t, const json& x) { t.data.synthetic.seed = x.get<uint64_t>(); }});
+  add({"data.synthetic.noise", "--synthetic-noise", "synthetic: share of each pixel that is noise (harder when higher)",
+       OptKind::Float, 0.5, {}, 0, 1, [](TrainConfig& t, const json& x) { t.data.synthetic.noise = x.get<float>(); }});
   add({"data.limit_train", "--limit-train", "train on the first N images of the training split only (0 = all)",
        OptKind::Int, 0, {}, 0, 1e9, [](TrainConfig& t, const json& x) { t.data.limit_train = x; }});
   add({"data.limit_test", "--limit-test", "evaluate on the first N test images only (0 = all)", OptKind::Int, 0, {},
@@ -71,8 +94,19 @@ void add_core_options(std::vector<ConfigOption>& v) {
   add({"threads", "--threads", "worker threads (0 = all cores); results do not depend on it", OptKind::Int, 0, {},
        0, 1024, [](TrainConfig& t, const json& x) { t.threads = x; }});
 }
+// clang-format on
 
 void add_core_checks(std::vector<ConfigCheck>& v) {
+  v.push_back([](const json& c) {
+    auto count = [&](const char* key, size_t n, const char* what) {
+      const json& x = c["data"]["synthetic"][key];
+      if (x.size() != n)
+        throw UsageError(std::string("data.synthetic.") + key + " = " + x.dump() + " must have " +
+                         std::to_string(n) + " values: " + what);
+    };
+    count("shape", 3, "C,H,W (e.g. --synthetic-shape 3,32,32)");
+    count("size", 2, "TRAIN,TEST (e.g. --synthetic-size 6000,1000)");
+  });
   v.push_back([](const json& c) {
     int epochs = c["epochs"];
     for (auto& m : c["schedule"]["milestones"])

@@ -142,7 +142,13 @@ RunResult run_training(const json& config, const RunOptions& opt) {
   std::vector<json> recs;
   double seconds_before = 0;
   if (opt.resume) {
-    if (resume_from.meta.contains("config") && resume_from.meta["config"] != config)
+    // The thread count may change between sessions: results do not depend on it.
+    auto same_run = [](json a, json b) {
+      a.erase("threads");
+      b.erase("threads");
+      return a == b;
+    };
+    if (resume_from.meta.contains("config") && !same_run(resume_from.meta["config"], config))
       throw DataError(last_ckpt + ": was written with another configuration than " + result.dir + "/config.json");
     trainer.restore(resume_from);
     recs = read_metrics(result.dir + "/metrics.jsonl", trainer.epoch());
@@ -229,6 +235,7 @@ RunResult resume_training(const std::string& run_dir, RunOptions opt) {
   }
   opt.out = run_dir;
   opt.resume = true;
+  if (opt.threads >= 0) config["threads"] = opt.threads;
   return run_training(config, opt);
 }
 

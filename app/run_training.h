@@ -21,6 +21,7 @@ struct RunOptions {
   bool progress = false;         // a live progress line (on a terminal)
   double checkpoint_every = 300; // seconds between mid-epoch checkpoints (0 = only at epoch ends)
   std::string init_from;         // a checkpoint whose weights start the run
+  int threads = -1;              // with resume: worker threads instead of the run's own (-1 = keep)
   const std::atomic<bool>* stop = nullptr;  // raised by Ctrl-C: checkpoint and return
 };
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 
+#include "app/config.h"
 #include "app/sweep_plan.h"
 #include "app/sweep_process.h"
 #include "app/sweep_status.h"
@@ -74,12 +75,15 @@ void check_run_dirs(const Sweep& sweep) {
     try {
       had = json::parse(read_file(path));
     } catch (const json::exception& e) {
-      throw DataError(path + ": is not valid JSON (" + e.what() + "): delete that run directory to redo the run");
+      throw DataError(path + ": is not valid JSON (" + e.what() +
+                      "): delete that run directory to redo the run");
     }
+    had = complete_config(had);  // a run written before a key existed used its default
     if (without_threads(had) != without_threads(run.config))
       throw UsageError(sweep.out + "/" + run.name + " holds a run with another configuration (" +
                        first_difference(without_threads(had), without_threads(run.config)) +
-                       "): the sweep changed; restore it, give the sweep another \"out\" (or --out), or delete that run directory");
+                       "): the sweep changed; restore it, give the sweep another \"out\" (or "
+                       "--out), or delete that run directory");
   }
 }
 

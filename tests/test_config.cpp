@@ -1,10 +1,15 @@
-// Configuration resolution and its error messages.
+// Configuration resolution and its error messages; the data options down to the loader.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <string>
 
+#include "app/cmd_sensitivity.h"
 #include "app/config.h"
+#include "app/config_flags.h"
+#include "datasets/dataset_writers.h"
 #include "engine/core/error.h"
+#include "test_datasets_fixtures.h"
 
 using namespace qt;
 using json = nlohmann::json;
@@ -32,10 +37,15 @@ TEST_CASE("a config file merges nested keys; unknown keys get a did-you-mean") {
   merge_config(cfg, json::parse(R"({"epochs": 3, "optimizer": {"momentum": 0.95}})"), "f.json");
   CHECK(cfg["epochs"] == 3);
   CHECK(cfg["optimizer"]["momentum"].get<double>() == doctest::Approx(0.95));
-  std::string m = usage_error([&] { merge_config(cfg, json::parse(R"({"optimizer": {"momentun": 0.9}})"), "f.json"); });
+  std::string m = usage_error(
+      [&] { merge_config(cfg, json::parse(R"({"optimizer": {"momentun": 0.9}})"), "f.json"); });
   CHECK(m.find("f.json") != std::string::npos);
   CHECK(m.find("optimizer.momentun") != std::string::npos);
   CHECK(m.find("did you mean 'optimizer.momentum'") != std::string::npos);
+  // Equally distant keys: the one that shares the typo's beginning wins.
+  CHECK(usage_error([&] {
+          merge_config(cfg, json::parse(R"({"lrate": 0.1})"), "f.json");
+        }).find("did you mean 'lr'") != std::string::npos);
   m = usage_error([&] { merge_config(cfg, json::parse(R"({"epochs": "ten"})"), "f.json"); });
   CHECK(m.find("epochs must be an integer") != std::string::npos);
 }
@@ -43,7 +53,8 @@ TEST_CASE("a config file merges nested keys; unknown keys get a did-you-mean") {
 TEST_CASE("values out of range or not among the choices are rejected, naming the key") {
   json cfg = default_config();
   cfg["lr"] = -0.1;
-  CHECK(usage_error([&] { validate_config(cfg); }).find("lr = -0.1 is out of range") != std::string::npos);
+  CHECK(usage_error([&] { validate_config(cfg); }).find("lr = -0.1 is out of range") !=
+        std::string::npos);
   cfg = default_config();
   cfg["model"] = "lenet";
   std::string m = usage_error([&] { validate_config(cfg); });
@@ -54,18 +65,171 @@ TEST_CASE("values out of range or not among the choices are rejected, naming the
   CHECK(usage_error([&] { validate_config(cfg); }).find("needs --milestones") != std::string::npos);
   cfg["schedule"]["milestones"] = {5, 50};
   cfg["epochs"] = 10;
-  CHECK(usage_error([&] { validate_config(cfg); }).find("after the last epoch") != std::string::npos);
+  CHECK(usage_error([&] { validate_config(cfg); }).find("after the last epoch") !=
+        std::string::npos);
 }
 
 TEST_CASE("command-line texts parse by type") {
   const ConfigOption* o = find_option("epochs");
   REQUIRE(o);
   CHECK(parse_value(*o, "12", "--epochs") == 12);
-  CHECK(usage_error([&] { parse_value(*o, "12x", "--epochs"); }).find("'12x' is not an integer") != std::string::npos);
+  CHECK(usage_error([&] { parse_value(*o, "12x", "--epochs"); }).find("'12x' is not an integer") !=
+        std::string::npos);
   o = find_option("schedule.milestones");
   REQUIRE(o);
   CHECK(parse_value(*o, "80,140", "--milestones") == json::array({80, 140}));
   o = find_option("optimizer.nesterov");
   CHECK(parse_value(*o, "true", "--set") == true);
-  CHECK(usage_error([&] { parse_value(*o, "maybe", "--set"); }).find("true or false") != std::string::npos);
+  CHECK(usage_error([&] { parse_value(*o, "maybe", "--set"); }).find("true or false") !=
+        std::string::npos);
+}
+
+TEST_CASE("data options: split seed, CIFAR-100 labels, the synthetic set; each validated by key") {
+  json cfg = default_config();
+  TrainConfig t = to_train_config(cfg);
+  CHECK(t.data.split_seed == 0);
+  CHECK(t.data.cifar100_labels == "fine");
+  const SyntheticSpec spec;  // the defaults are the spec's own
+  CHECK(t.data.synthetic.channels == spec.channels);
+  CHECK(t.data.synthetic.height == spec.height);
+  CHECK(t.data.synthetic.classes == spec.classes);
+  CHECK(t.data.synthetic.train_size == spec.train_size);
+  CHECK(t.data.synthetic.test_size == spec.test_size);
+  CHECK(t.data.synthetic.noise == spec.noise);
+
+  merge_config(cfg, json::parse(R"({"data": {"split_seed": 7, "cifar100_labels": "coarse",
+      "synthetic": {"shape": [3, 8, 6], "classes": 4, "size": [90, 30], "seed": 2, "noise": 0.25}}})"),
+               "f.json");
+  validate_config(cfg);
+  t = to_train_config(cfg);
+  CHECK(t.data.split_seed == 7);
+  CHECK(t.data.cifar100_labels == "coarse");
+  CHECK(t.data.synthetic.channels == 3);
+  CHECK(t.data.synthetic.height == 8);
+  CHECK(t.data.synthetic.width == 6);
+  CHECK(t.data.synthetic.classes == 4);
+  CHECK(t.data.synthetic.train_size == 90);
+  CHECK(t.data.synthetic.test_size == 30);
+  CHECK(t.data.synthetic.seed == 2);
+  CHECK(t.data.synthetic.noise == 0.25f);
+
+  auto refused = [](const std::string& key, const std::string& text) {
+    json c = default_config();
+    set_value(c, key, parse_value(*find_option(key), text, "--set"), "--set");
+    return usage_error([&] { validate_config(c); });
+  };
+  std::string m = refused("data.cifar100_labels", "coarse20");
+  CHECK(m.find("data.cifar100_labels = 'coarse20' is not one of: fine, coarse") !=
+        std::string::npos);
+  CHECK(refused("data.split_seed", "-1").find("data.split_seed = -1 is out of range") !=
+        std::string::npos);
+  CHECK(refused("data.synthetic.classes", "1")
+            .find("data.synthetic.classes = 1 is out of range: allowed 2 … 65536") !=
+        std::string::npos);
+  CHECK(refused("data.synthetic.shape", "3,0,8").find("data.synthetic.shape = 0 is out of range") !=
+        std::string::npos);
+  CHECK(refused("data.synthetic.shape", "3,8")
+            .find("data.synthetic.shape = [3,8] must have 3 values: C,H,W") != std::string::npos);
+  CHECK(refused("data.synthetic.size", "100")
+            .find("data.synthetic.size = [100] must have 2 values: TRAIN,TEST") !=
+        std::string::npos);
+  CHECK(refused("data.synthetic.noise", "1.5").find("data.synthetic.noise = 1.5 is out of range") !=
+        std::string::npos);
+}
+
+TEST_CASE("a config.json written before a key existed: the key counts as its default") {
+  json old = default_config();
+  old["data"].erase("split_seed");
+  old["data"].erase("synthetic");
+  old["data"]["val_size"] = 100;
+  validate_config(old);  // as `qtrain train --resume` does with an older run's config.json
+  const TrainConfig t = to_train_config(old);
+  CHECK(t.data.split_seed == 0);
+  CHECK(t.data.val_size == 100);
+  CHECK(t.data.synthetic.train_size == SyntheticSpec{}.train_size);
+  const json full = complete_config(old);
+  CHECK(full["data"]["split_seed"] == 0);
+  CHECK(full["data"]["val_size"] == 100);
+  json expected = default_config();
+  expected["data"]["val_size"] = 100;
+  CHECK(full == expected);
+}
+
+TEST_CASE(
+    "data options reach the loader: the split seed, coarse CIFAR-100 labels, the synthetic spec") {
+  testing::TempDir tmp;
+  // The split seed chooses other validation images, as many as before.
+  json cfg = default_config();
+  merge_config(cfg, json::parse(R"({"data": {"name": "synthetic", "val_size": 40,
+      "synthetic": {"shape": [3, 5, 4], "classes": 3, "size": [200, 30]}}})"),
+               "test");
+  validate_config(cfg);
+  const DataSplits a = load_splits(to_train_config(cfg).data);
+  CHECK(a.train.sample_shape() == Shape{3, 5, 4});
+  CHECK(a.train.classes == 3);
+  CHECK(a.train.size() == 160);
+  CHECK(a.val.size() == 40);
+  CHECK(a.test.size() == 30);
+  cfg["data"]["split_seed"] = 1;
+  const DataSplits b = load_splits(to_train_config(cfg).data);
+  CHECK(b.val.size() == a.val.size());
+  CHECK(b.train.size() == a.train.size());
+  CHECK(b.val.pixels != a.val.pixels);
+  CHECK(b.test.pixels == a.test.pixels);  // the test set never depends on the split
+  cfg["data"]["synthetic"]["seed"] = 1;   // other data
+  CHECK(load_splits(to_train_config(cfg).data).test.pixels != a.test.pixels);
+
+  // A generated CIFAR-100 file: 100 fine or 20 coarse classes, as data.cifar100_labels says.
+  const Dataset c100 = testing::random_dataset(3, 32, 32, 100, 60, 11);
+  std::vector<int32_t> coarse;
+  for (int32_t l : c100.labels) coarse.push_back(l / 5);
+  std::filesystem::create_directories(tmp.file("cifar-100-binary"));
+  write_bytes(tmp.file("cifar-100-binary/train.bin"), cifar_bytes(c100, &coarse));
+  write_bytes(tmp.file("cifar-100-binary/test.bin"), cifar_bytes(c100, &coarse));
+  cfg = default_config();
+  merge_config(cfg, json::parse(R"({"data": {"name": "cifar100", "val_size": 10}})"), "test");
+  cfg["data"]["dir"] = tmp.path.string();
+  validate_config(cfg);
+  CHECK(load_splits(to_train_config(cfg).data).train.classes == 100);
+  cfg["data"]["cifar100_labels"] = "coarse";
+  validate_config(cfg);
+  const DataSplits c = load_splits(to_train_config(cfg).data);
+  CHECK(c.train.classes == 20);
+  CHECK(c.test.labels == coarse);
+  CHECK(c.train.size() + c.val.size() == 60);
+}
+
+TEST_CASE("the config flags on a command line; sensitivity --out creates its folder") {
+  testing::TempDir tmp;
+  auto parse = [](CLI::App& app, std::vector<std::string> args) {
+    args.insert(args.begin(), "qtrain");
+    std::vector<const char*> argv;
+    for (const std::string& a : args) argv.push_back(a.c_str());
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  };
+  {
+    CLI::App app;
+    ConfigFlags f;
+    add_config_flags(app, f);
+    CHECK(app.help().find("--split-seed INT") != std::string::npos);
+    CHECK(app.help().find("{fine|coarse} [default: fine] (data.cifar100_labels)") !=
+          std::string::npos);
+    CHECK(app.help().find("[default: 1,28,28] (data.synthetic.shape)") != std::string::npos);
+    parse(app, {"--split-seed", "3", "--synthetic-size", "50,10", "--stratified", "--set",
+                "data.synthetic.classes=3"});
+    const json cfg = resolve_config(f);
+    CHECK(cfg["data"]["split_seed"] == 3);
+    CHECK(cfg["data"]["synthetic"]["size"] == json::array({50, 10}));
+    CHECK(cfg["data"]["synthetic"]["classes"] == 3);
+    CHECK(cfg["data"]["stratified"] == true);
+    CHECK(cfg["epochs"] == default_config()["epochs"]);
+  }
+  CLI::App app;
+  add_sensitivity_command(app);
+  const std::string out = tmp.file("not/yet/there/sens.json");
+  parse(app, {"sensitivity", "--model", "mlp", "--dataset", "synthetic", "--synthetic-size",
+              "300,50", "--epochs", "1", "--threads", "1", "--out", out});
+  const SensitivityReport r = read_sensitivity(out);
+  CHECK(r.model == "mlp");
+  CHECK_FALSE(r.layers.empty());
 }

@@ -90,7 +90,9 @@ TEST_CASE("kill -9 at random moments, resume, and get the uninterrupted metrics"
   bool started = false;
   while (kills < 3 && attempts++ < 40) {
     std::vector<std::string> args = train_args(run);
-    if (started && fs::exists(run + "/checkpoints/last.ckpt")) args = {qtrain_bin(), "train", "--resume", run, "--quiet"};
+    // Resumes alternate the thread count: a run may continue on another machine.
+    if (started && fs::exists(run + "/checkpoints/last.ckpt"))
+      args = {qtrain_bin(), "train", "--resume", run, "--quiet", "--threads", attempts % 2 ? "1" : "2"};
     pid_t pid = spawn(args);
     std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(fraction(gen) * full_ms));
     kill(pid, SIGKILL);
@@ -114,6 +116,11 @@ TEST_CASE("kill -9 at random moments, resume, and get the uninterrupted metrics"
   for (size_t e = 0; e < got.size(); ++e) CHECK(got[e] == expected[e]);
   json summary = json::parse(std::ifstream(run + "/summary.json"));
   CHECK(summary["finished"] == true);
+  // --threads on --resume is honoured and recorded; other flags are refused.
+  REQUIRE(wait_exit(spawn({qtrain_bin(), "train", "--resume", run, "--quiet", "--threads", "1"})) == 0);
+  CHECK(json::parse(std::ifstream(run + "/config.json"))["threads"] == 1);
+  CHECK(deterministic_metrics(run) == expected);
+  CHECK(wait_exit(spawn({qtrain_bin(), "train", "--resume", run, "--quiet", "--lr", "0.1"})) == 2);
   fs::remove_all(root);
 }
 

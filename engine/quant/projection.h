@@ -56,6 +56,13 @@ std::string projection_help();
 
 // The most distinct values of Q per tensor (per row when per_channel): 2, 3 or 2^b − 1.
 int64_t set_size(const ProjectionSpec& spec);
+// Bits of an index into a set of n values, ceil(log2 n) and at least 1: a packed weight's width
+// (1 binary, 2 ternary, b for 2^b − 1 levels).
+inline int index_bits(int64_t n) {
+  int b = 1;
+  while ((int64_t{1} << b) < n) ++b;
+  return b;
+}
 
 struct ProjectionResult {
   std::vector<float> alpha;  // one per row when per_channel, else one (1 for binary-noscale)
