@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <sstream>
 
@@ -93,15 +94,24 @@ json summarize(const std::vector<json>& recs, double seconds, bool finished) {
   if (recs.empty()) return s;
   const json& last = recs.back();
   const bool has_val = last.contains("val_acc");
-  // Model selection uses validation accuracy when there is a validation split, never the test set.
-  size_t best = 0;
-  for (size_t i = 0; i < recs.size(); ++i) {
-    const char* key = has_val ? "val_acc" : "test_acc";
-    if (recs[i][key].get<double>() > recs[best][key].get<double>()) best = i;
-  }
+  // Model selection uses validation accuracy when there is a validation split, never the test set,
+  // and only epochs whose evaluated network is fully quantized (as BinaryRelax's code resets its
+  // best when phase II starts): a relaxed or partly binary network is not the method's result.
+  auto eligible = [&](size_t i) {
+    return !recs[i].contains("algorithm") || recs[i]["algorithm"].value("fully_quantized", true);
+  };
+  bool any_eligible = false;
+  for (size_t i = 0; i < recs.size(); ++i) any_eligible = any_eligible || eligible(i);
+  const char* key = has_val ? "val_acc" : "test_acc";
+  std::optional<size_t> best_at;
+  for (size_t i = 0; i < recs.size(); ++i)
+    if ((eligible(i) || !any_eligible) && (!best_at || recs[i][key].get<double>() > recs[*best_at][key].get<double>()))
+      best_at = i;
+  const size_t best = *best_at;
   s["final"] = {{"epoch", last["epoch"]}, {"test_acc", last["test_acc"]}, {"test_loss", last["test_loss"]}};
   s["best"] = {{"epoch", recs[best]["epoch"]},
                {"selected_by", has_val ? "val_acc" : "test_acc"},
+               {"fully_quantized", eligible(best)},
                {"test_acc", recs[best]["test_acc"]}};
   if (has_val) {
     s["final"]["val_acc"] = last["val_acc"];

@@ -1,6 +1,13 @@
 // The training loop on real Fashion-MNIST: it can overfit a small set, and it is deterministic.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "app/config.h"
+#include "app/run_training.h"
 #include "engine/core/parallel.h"
 #include "engine/train/trainer.h"
 
@@ -65,4 +72,33 @@ TEST_CASE("same config and seed give identical metrics; so do 1 and 2 threads") 
   cfg.seed = 8;
   auto d = run(cfg, 2);
   CHECK(a != d);
+}
+
+TEST_CASE("a quantization method's best epoch is chosen among fully quantized epochs only") {
+  // BinaryRelax evaluates the relaxed u in phase I: those epochs are not the method's result.
+  json cfg = default_config();
+  cfg["model"] = "mlp";
+  cfg["data"]["name"] = "synthetic";
+  cfg["data"]["limit_train"] = 512;
+  cfg["data"]["val_size"] = 128;
+  cfg["epochs"] = 4;
+  cfg["algo"]["name"] = "binaryrelax";
+  cfg["algo"]["phase2_epoch"] = 3;
+  const std::string dir = (std::filesystem::temp_directory_path() /
+                           ("qtrain-best-" + std::to_string(::getpid())))
+                              .string();
+  std::filesystem::remove_all(dir);
+  RunOptions opt;
+  opt.out = dir;
+  opt.quiet = true;
+  RunResult r = run_training(cfg, opt);
+  REQUIRE(r.finished);
+  std::ifstream in(dir + "/metrics.jsonl");
+  std::vector<bool> fully;
+  for (std::string line; std::getline(in, line);)
+    fully.push_back(json::parse(line)["algorithm"]["fully_quantized"].get<bool>());
+  CHECK(fully == std::vector<bool>{false, false, false, true});
+  CHECK(r.summary["best"]["epoch"] == 4);
+  CHECK(r.summary["best"]["fully_quantized"] == true);
+  std::filesystem::remove_all(dir);
 }

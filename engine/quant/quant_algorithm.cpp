@@ -186,6 +186,12 @@ json QuantAlgorithm::epoch_record() {
     rec["alpha"] = alphas;
     rec["alpha_learned"] = acts_.front()->learning();
   }
+  // Whether the evaluated network lies in the quantized set in every quantized layer: false in
+  // BinaryRelax's phase I and before Iterative Training's last layer is binary. A result reported
+  // for a quantization method is selected among such epochs only.
+  bool all = true;
+  for (const QuantTarget& t : targets_) all = all && quantized_now(t);
+  rec["fully_quantized"] = all;
   add_record(rec);
   return rec;
 }
