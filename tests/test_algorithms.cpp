@@ -4,12 +4,15 @@
 // and the algorithm options of the config schema.
 #include <doctest/doctest.h>
 
+#include <bit>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <set>
 
 #include "app/config.h"
 #include "engine/core/error.h"
+#include "engine/core/parallel.h"
 #include "engine/layers/linear.h"
 #include "engine/models/model.h"
 #include "engine/quant/act_quantizer.h"
@@ -96,7 +99,8 @@ void check_values(const Tensor& got, std::initializer_list<float> want, const ch
   REQUIRE(got.size() == static_cast<int64_t>(want.size()));
   int64_t i = 0;
   for (float w : want) {
-    CHECK_MESSAGE(got[i] == doctest::Approx(w).epsilon(1e-6), what << "[" << i << "]: got " << got[i] << ", want " << w);
+    CHECK_MESSAGE(got[i] == doctest::Approx(w).epsilon(1e-6),
+                  what << "[" << i << "]: got " << got[i] << ", want " << w);
     ++i;
   }
 }
@@ -113,8 +117,7 @@ TEST_CASE("binaryrelax: u at λ = 0 is w, at λ = 1e9 is Q(w) to float precision
   CHECK(same_bits(u, w));
   relax_mix(w, q, 1e9, u);
   int bad = 0;
-  for (int64_t i = 0; i < u.size(); ++i)
-    bad += std::fabs(u[i] - q[i]) > 3e-7f * std::fabs(q[i]);
+  for (int64_t i = 0; i < u.size(); ++i) bad += std::fabs(u[i] - q[i]) > 3e-7f * std::fabs(q[i]);
   CHECK(bad == 0);
   relax_mix(w, q, std::numeric_limits<double>::infinity(), u);
   CHECK(same_bits(u, q));
@@ -123,7 +126,8 @@ TEST_CASE("binaryrelax: u at λ = 0 is w, at λ = 1e9 is Q(w) to float precision
 TEST_CASE("binaryrelax: λ of epoch e is λ0·γ^(e+1), and the used weights are u at that λ") {
   AlgoOptions a = algo("binaryrelax");
   a.phase2_epoch = 8;
-  for (int e = 0; e < 6; ++e) CHECK(relax_lambda(a, e) == doctest::Approx(std::pow(1.04, e + 1)).epsilon(1e-12));
+  for (int e = 0; e < 6; ++e)
+    CHECK(relax_lambda(a, e) == doctest::Approx(std::pow(1.04, e + 1)).epsilon(1e-12));
   a.lambda0 = 0.5;
   a.lambda_growth = 2;
   CHECK(relax_lambda(a, 0) == 1.0);
@@ -193,7 +197,8 @@ TEST_CASE("binaryrelax: phase I is evaluated at u and at Q(w); phase II evaluate
   CHECK(alg.eval_variants().empty());
   CHECK(alg.epoch_record()["phase"] == 2);
   alg.before_forward();
-  for (auto& t : alg.targets()) CHECK(same_bits(t.param->used, projected(t.spec, t.param->value, t.rows)));
+  for (auto& t : alg.targets())
+    CHECK(same_bits(t.param->used, projected(t.spec, t.param->value, t.rows)));
   alg.begin_eval();
   auto qp = alg.quantized_params();
   REQUIRE(qp.size() == 2);
@@ -259,7 +264,8 @@ TEST_CASE("bcgd: the blend w ← (1−ρ)w + ρQ(w) happens between backward and
 TEST_CASE("bcgd replaces every activation site by the quantizer; --act relu keeps ReLU") {
   Setup s = setup(algo("bcgd"));
   CHECK(s.algo->act_quantizers().size() == 4);
-  for (ActQuantizer* q : s.algo->act_quantizers()) CHECK(q->alpha_value() == doctest::Approx(0.1946f));
+  for (ActQuantizer* q : s.algo->act_quantizers())
+    CHECK(q->alpha_value() == doctest::Approx(0.1946f));
   auto rec = s.algo->epoch_record();
   CHECK(rec["alpha"].size() == 4);
   AlgoOptions a = algo("bcgd");
@@ -283,8 +289,8 @@ TEST_CASE("activation quantizer: forward levels and every backward variant by ha
     AlphaGrad g;
     float want;  // 0.01 · Σ dy·∂σ/∂α: inside (0, 1.5] dy = 2..6, above dy = 7 (×L = 21)
   };
-  for (Case c : {Case{AlphaGrad::Mean, 0.61f}, Case{AlphaGrad::Min, 0.41f}, Case{AlphaGrad::Ae, 0.67f},
-                 Case{AlphaGrad::Pact, 0.21f}}) {
+  for (Case c : {Case{AlphaGrad::Mean, 0.61f}, Case{AlphaGrad::Min, 0.41f},
+                 Case{AlphaGrad::Ae, 0.67f}, Case{AlphaGrad::Pact, 0.21f}}) {
     ParamStore st;
     ActQuantConfig cfg;
     cfg.bits = 2;
@@ -317,7 +323,9 @@ TEST_CASE("activation quantizer: forward levels and every backward variant by ha
   }
 }
 
-TEST_CASE("activation quantizer: α's gradient is clipped to [-1, 1], α clamped to [1e-3, 5], calibrated when not learning") {
+TEST_CASE(
+    "activation quantizer: α's gradient is clipped to [-1, 1], α clamped to [1e-3, 5], calibrated "
+    "when not learning") {
   ParamStore st;
   ActQuantConfig cfg;
   cfg.bits = 2;
@@ -342,7 +350,8 @@ TEST_CASE("activation quantizer: α's gradient is clipped to [-1, 1], α clamped
   run_layer(q, x, dy, dx);
   CHECK(q.alpha_value() == 1e-3f);
 
-  // Not learning: a training batch sets α = max(x)/L, evaluation leaves it, and it gets no gradient.
+  // Not learning: a training batch sets α = max(x)/L, evaluation leaves it, and it gets no
+  // gradient.
   q.set_learning(false);
   CHECK(!q.alpha()->trainable);
   run_layer(q, x, dy, dx);
@@ -389,6 +398,72 @@ TEST_CASE("activation quantizer: the ae α-gradient matches finite differences")
   const float eps = 1e-3f;
   const double numeric = (loss(0.3f + eps) - loss(0.3f - eps)) / (2 * eps);
   CHECK(analytic == doctest::Approx(numeric).epsilon(2e-3));
+}
+
+TEST_CASE(
+    "activation quantizer: on large tensors the kernels equal the element formulas, for 1 and 2 "
+    "threads") {
+  // 100 003 elements: several chunks of the α-gradient sum and a ragged tail. Values on the level
+  // boundaries kα, above Lα, ±0, huge, tiny and NaN, among normal ones.
+  const int64_t n = 100003;
+  const float alpha = 0.3f;
+  Tensor x({n}), dy({n});
+  Rng rng(11);
+  const float specials[] = {0.0f, -0.0f, 0.3f,   0.6f,   4.5f,
+                            4.6f, 1e30f, -1e30f, 1e-30f, std::numeric_limits<float>::quiet_NaN()};
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = i % 97 < 10 ? specials[i % 97] : 2.0f * rng.normal();
+    dy[i] = rng.normal();
+  }
+  auto bits_equal = [](const Tensor& a, const Tensor& b) {
+    for (int64_t i = 0; i < a.size(); ++i)
+      if (std::bit_cast<uint32_t>(a[i]) != std::bit_cast<uint32_t>(b[i])) return false;
+    return true;
+  };
+  for (AlphaGrad g : {AlphaGrad::Mean, AlphaGrad::Min, AlphaGrad::Ae, AlphaGrad::Pact})
+    for (ActBackward bw : {ActBackward::Inplt, ActBackward::Relu, ActBackward::Idnty}) {
+      CAPTURE(static_cast<int>(g));
+      CAPTURE(static_cast<int>(bw));
+      ActQuantConfig cfg;
+      cfg.bits = 4;  // L = 15, Lα = 4.5
+      cfg.alpha_grad = g;
+      cfg.backward = bw;
+      cfg.alpha_init = alpha;
+      cfg.rate = 1e-6f;  // keeps the sum inside the clip
+      const float top = 15.0f, lim = top * alpha;
+      // The formulas of the header, one element at a time.
+      Tensor want_y({n}), want_dx({n});
+      double want_sum = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const float v = x[i];
+        want_y[i] = v > 0.0f ? std::min(std::ceil(v / alpha), top) * alpha : 0.0f;
+        const bool pass =
+            bw == ActBackward::Idnty || (v > 0.0f && (bw == ActBackward::Relu || v <= lim));
+        want_dx[i] = pass ? dy[i] : 0.0f;
+        if (!(v > 0.0f)) continue;
+        float d = g == AlphaGrad::Mean ? 8.0f : g == AlphaGrad::Min ? 1.0f : 0.0f;
+        if (g == AlphaGrad::Ae) d = std::min(std::ceil(v / alpha), top);
+        if (v > lim) d = top;
+        want_sum += static_cast<double>(dy[i]) * d;
+      }
+      float grads[2];
+      for (int threads : {1, 2}) {
+        set_threads(threads);
+        ParamStore st;
+        ActQuantizer q(st, "act", cfg);
+        st.finalize();
+        Rng r(0);
+        q.init(r);
+        Tensor dx;
+        const Tensor y = run_layer(q, x, dy, dx);
+        CHECK(bits_equal(y, want_y));
+        CHECK(bits_equal(dx, want_dx));
+        grads[threads - 1] = q.alpha()->grad[0];
+        CHECK(grads[threads - 1] == doctest::Approx(want_sum * 1e-6).epsilon(1e-6));
+      }
+      set_threads(0);
+      CHECK(std::bit_cast<uint32_t>(grads[0]) == std::bit_cast<uint32_t>(grads[1]));
+    }
 }
 
 // ---------------------------------------------------------------- sign activations
@@ -458,7 +533,8 @@ TEST_CASE("describe_layers names every layer, what it becomes, and the activatio
   AlgoOptions a = algo("bcgd");
   const std::string d = describe_layers("lenet5", natural_options("lenet5"), a);
   INFO(d);
-  for (const char* s : {"conv1", "conv2", "fc3", "quantized: binary", "float", "b-bit quantizer (4 bits"})
+  for (const char* s :
+       {"conv1", "conv2", "fc3", "quantized: binary", "float", "b-bit quantizer (4 bits"})
     CHECK(d.find(s) != std::string::npos);
   a = algo("iterative");
   a.epochs_per_layer = 3;
@@ -512,10 +588,15 @@ TEST_CASE("iterative: the binary layers of every epoch, for each order") {
   CHECK(binary_at(a, 4) == V{r[0], r[1], r[2]});
 
   // Sensitivity orders: least sensitive (highest validation accuracy) first, or last.
-  const std::string path = (std::filesystem::temp_directory_path() / "qtrain_test_sensitivity.json").string();
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "qtrain_test_sensitivity.json").string();
   SensitivityReport rep;
   rep.model = "lenet5";
-  rep.layers = {{"conv1", 0.70, 0.9}, {"conv2", 0.80, 0.6}, {"fc1", 0.85, 0.5}, {"fc2", 0.80, 0.5}, {"fc3", 0.60, 1.2}};
+  rep.layers = {{"conv1", 0.70, 0.9},
+                {"conv2", 0.80, 0.6},
+                {"fc1", 0.85, 0.5},
+                {"fc2", 0.80, 0.5},
+                {"fc3", 0.60, 1.2}};
   write_sensitivity(path, rep);
   a.order = "sensitivity-ascending:" + path;
   CHECK(binary_at(a, 8) == V{"fc1", "fc2", "conv2", "conv1", "fc3"});
@@ -539,8 +620,10 @@ TEST_CASE("iterative: explicit orders are validated with clear errors") {
     }
     return std::string("no error");
   };
-  CHECK(message("conv1,conv2,fc1,fc2,bogus").find("'bogus' is not a quantized layer") != std::string::npos);
-  CHECK(message("conv1,conv2,fc1,fc2,bogus").find("conv1, conv2, fc1, fc2, fc3") != std::string::npos);
+  CHECK(message("conv1,conv2,fc1,fc2,bogus").find("'bogus' is not a quantized layer") !=
+        std::string::npos);
+  CHECK(message("conv1,conv2,fc1,fc2,bogus").find("conv1, conv2, fc1, fc2, fc3") !=
+        std::string::npos);
   CHECK(message("conv1,conv2").find("missing fc1, fc2, fc3") != std::string::npos);
   CHECK(message("conv1,conv1,fc1,fc2,fc3").find("appears twice") != std::string::npos);
   CHECK(message("sideways").find("expected forward, reverse, random") != std::string::npos);
@@ -573,7 +656,8 @@ TEST_CASE("iterative: a mid-epoch resume gets the binary layers and flip referen
     CHECK(tensors_a[i].first == tensors_b[i].first);
     tensors_b[i].second->copy_from(*tensors_a[i].second);
   }
-  CHECK(dynamic_cast<Iterative&>(*r.algo).binary_layers() == dynamic_cast<Iterative&>(*s.algo).binary_layers());
+  CHECK(dynamic_cast<Iterative&>(*r.algo).binary_layers() ==
+        dynamic_cast<Iterative&>(*s.algo).binary_layers());
   CHECK(r.algo->state_json() == state);
 }
 
@@ -641,8 +725,8 @@ class ProxyLinear : public Layer {
   }
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override {
     inner_.backward(x, y, dy, dx);
-    proxy_backward(c_->used.data(), p_->used.data(), inner_.weight()->grad.data(), c_->used.size() / d_, d_,
-                   c_->grad.data(), p_->grad.data());
+    proxy_backward(c_->used.data(), p_->used.data(), inner_.weight()->grad.data(),
+                   c_->used.size() / d_, d_, c_->grad.data(), p_->grad.data());
   }
 
  private:
@@ -695,7 +779,8 @@ TEST_CASE("proxybnn: adjust_gradients applies the STE mask and the chain rule in
   for (int64_t i = 0; i < d; ++i)
     for (int64_t j = 0; j < d; ++j) {
       double s2 = 0;
-      for (int64_t r = 0; r < rows; ++r) s2 += static_cast<double>(t.param->value[r * d + i]) * dwt[r * d + j];
+      for (int64_t r = 0; r < rows; ++r)
+        s2 += static_cast<double>(t.param->value[r * d + i]) * dwt[r * d + j];
       bad_p += std::fabs(s2 - p->grad[i * d + j]) > 1e-3 * (1 + std::fabs(s2));
     }
   CHECK(masked > 0);
@@ -792,23 +877,31 @@ TEST_CASE("config: every algorithm option has a flag, help and a default; checks
     }
     return std::string("no error");
   };
-  CHECK(error(with({{"algo.name", "binaryrelax"}})).find("--phase2-epoch 150") != std::string::npos);
+  CHECK(error(with({{"algo.name", "binaryrelax"}})).find("--phase2-epoch 150") !=
+        std::string::npos);
   CHECK(error(with({{"algo.name", "binaryrelax"}, {"algo.phase2_epoch", 7}})) == "no error");
   CHECK(error(with({{"algo.name", "iterative"}})).find("--epochs-per-layer") != std::string::npos);
   CHECK(error(with({{"algo.name", "iterative"}, {"algo.epochs_per_layer", 2}})) == "no error");
-  CHECK(error(with({{"algo.name", "iterative"}, {"algo.epochs_per_layer", 2}, {"algo.order", "fc1,conv1"}}))
+  CHECK(error(with({{"algo.name", "iterative"},
+                    {"algo.epochs_per_layer", 2},
+                    {"algo.order", "fc1,conv1"}}))
             .find("missing") != std::string::npos);
-  CHECK(error(with({{"algo.name", "ste"}, {"algo.layers", json::array({"conv9"})}})).find("conv1, conv2") !=
+  CHECK(error(with({{"algo.name", "ste"}, {"algo.layers", json::array({"conv9"})}}))
+            .find("conv1, conv2") != std::string::npos);
+  CHECK(error(with({{"algo.name", "bwn"}, {"algo.projection", "ternary"}})).find("--algo ste") !=
         std::string::npos);
-  CHECK(error(with({{"algo.name", "bwn"}, {"algo.projection", "ternary"}})).find("--algo ste") != std::string::npos);
-  CHECK(error(with({{"algo.name", "ste"}, {"algo.projection", "ternary"}, {"algo.bits", 4}})) != "no error");
-  CHECK(error(with({{"algo.name", "ste"}, {"algo.act", "quant"}, {"algo.act_bits", 3}})).find("--alpha-init") !=
-        std::string::npos);
+  CHECK(error(with({{"algo.name", "ste"}, {"algo.projection", "ternary"}, {"algo.bits", 4}})) !=
+        "no error");
+  CHECK(error(with({{"algo.name", "ste"}, {"algo.act", "quant"}, {"algo.act_bits", 3}}))
+            .find("--alpha-init") != std::string::npos);
   CHECK(error(with({{"algo.name", "ste"}, {"algo.alpha_constant_lr", true}})).find("--act quant") !=
         std::string::npos);
-  CHECK(error(with({{"algo.name", "bcgd"}, {"algo.relax", true}})).find("--relax-until") != std::string::npos);
-  CHECK(error(with({{"algo.name", "float"}, {"algo.layers", json::array({"conv1"})}})) != "no error");
-  const TrainConfig t = to_train_config(with({{"algo.name", "bcgd"}, {"algo.rho", 0.001}, {"algo.act_bits", 2}}));
+  CHECK(error(with({{"algo.name", "bcgd"}, {"algo.relax", true}})).find("--relax-until") !=
+        std::string::npos);
+  CHECK(error(with({{"algo.name", "float"}, {"algo.layers", json::array({"conv1"})}})) !=
+        "no error");
+  const TrainConfig t =
+      to_train_config(with({{"algo.name", "bcgd"}, {"algo.rho", 0.001}, {"algo.act_bits", 2}}));
   CHECK(t.algo.name == "bcgd");
   CHECK(t.algo.rho == 0.001);
   CHECK(t.algo.act_bits == 2);

@@ -2,9 +2,11 @@
 // SGD momentum update) of qtrain's models on random data, and measures the machine's sgemm peak.
 // Prints key=value lines that tools/bench parses (one per model, per layer, or for the peak).
 //
-// A step is timed as hooks.before, forward, loss, backward, update, hooks.after: a quantization
-// algorithm's per-step work plugs into the hooks, so its overhead is the difference between
-// the step times with and without it.
+// A step is timed as the trainer runs it (engine/train/trainer.cpp): the algorithm's
+// before_forward, forward, loss, backward, its adjust_gradients, the SGD update, its after_step.
+// With --algo other than float, a float model of the same network is built beside it and the two
+// take turns step by step, so that both medians see the same machine load and their ratio is the
+// algorithm's overhead (quantized activations included).
 #include <cblas.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -13,18 +15,22 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <functional>
 #include <iostream>
+#include <memory>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <vector>
 
+#include "app/config.h"
+#include "app/config_flags.h"
 #include "app/exit_code.h"
 #include "engine/core/error.h"
 #include "engine/core/gemm.h"
 #include "engine/core/parallel.h"
 #include "engine/layers/cross_entropy.h"
 #include "engine/models/model.h"
+#include "engine/quant/make_algorithm.h"
 
 namespace qt {
 namespace {
@@ -57,33 +63,36 @@ long maxrss_kb() {
   return u.ru_maxrss;
 }
 
-// Where an algorithm's per-step work goes (e.g. fill Param::used with Q(w) before, blend or clip
-// the float weights after). Empty: plain float training.
-struct StepHooks {
-  std::function<void(Model&)> before, after;
-};
-
 // The update of torch.optim.SGD (one group, decay on every parameter), over the whole arena:
-// v ← μ·v + g + λ·w,  w ← w − η·v.
+// v ← μ·v + g + λ·w,  w ← w − η·v. An algorithm's extra parameters (ProxyBNN's proxy matrices,
+// a few d×d each) get the same update with their own rate factor and decay flag.
 struct Sgd {
   float lr = 0.01f, momentum = 0.9f, decay = 1e-4f;
   Tensor velocity;
+  std::vector<Tensor> extra_velocity;
 
-  void step(ParamStore& store) {
-    Tensor& w = store.values();
-    const Tensor& g = store.grads();
-    if (velocity.size() != w.size()) velocity = Tensor(w.shape());
+  void update(float* wp, const float* gp, float* vp, int64_t n, float rate, float wd) const {
     constexpr int64_t kChunk = 1 << 16;
-    parallel_for((w.size() + kChunk - 1) / kChunk, 1, [&](int64_t c0, int64_t c1) {
-      const int64_t end = std::min(w.size(), c1 * kChunk);
-      float* wp = w.data();
-      float* vp = velocity.data();
-      const float* gp = g.data();
+    parallel_for((n + kChunk - 1) / kChunk, 1, [&](int64_t c0, int64_t c1) {
+      const int64_t end = std::min(n, c1 * kChunk);
       for (int64_t i = c0 * kChunk; i < end; ++i) {
-        vp[i] = momentum * vp[i] + (gp[i] + decay * wp[i]);
-        wp[i] -= lr * vp[i];
+        vp[i] = momentum * vp[i] + (gp[i] + wd * wp[i]);
+        wp[i] -= rate * vp[i];
       }
     });
+  }
+
+  void step(ParamStore& store, const std::vector<Param*>& extra) {
+    Tensor& w = store.values();
+    if (velocity.size() != w.size()) velocity = Tensor(w.shape());
+    update(w.data(), store.grads().data(), velocity.data(), w.size(), lr, decay);
+    extra_velocity.resize(extra.size());
+    for (size_t k = 0; k < extra.size(); ++k) {
+      Param& p = *extra[k];
+      if (extra_velocity[k].size() != p.value.size()) extra_velocity[k] = Tensor(p.value.shape());
+      update(p.value.data(), p.grad.data(), extra_velocity[k].data(), p.value.size(),
+             lr * p.lr_scale, p.decay ? decay : 0.0f);
+    }
   }
 };
 
@@ -101,35 +110,63 @@ RandomBatch random_batch(Model& m, int64_t batch, uint64_t seed) {
 }
 
 struct StepTimes {
-  double step, forward, backward, update;  // medians, ms
+  double step, forward, backward, update, algo;  // medians, ms (algo: the algorithm's hooks)
 };
 
-StepTimes time_steps(Model& m, const RandomBatch& b, StepHooks& hooks, int warmup, int steps,
-                     StopClock clock) {
+// One network in training: the model, the algorithm that drives it (float: no per-step work),
+// its optimizer and scratch, and the times of its timed steps.
+struct Trainee {
+  std::unique_ptr<Algorithm> algo;
+  std::unique_ptr<Model> model;
   Sgd sgd;
   Context ctx;
   Tensor dlogits;
-  std::vector<double> step, fwd, bwd, upd;
-  for (int i = 0; i < warmup + steps; ++i) {
-    ctx.noise_key = derive(0, static_cast<uint64_t>(i));
+  std::vector<double> step, fwd, bwd, upd, hooks;
+  int steps_taken = 0;
+
+  Trainee(const std::string& name, const AlgoOptions& opt, int epoch, int epochs)
+      : algo(make_algorithm(opt)) {
+    ModelOptions mo = natural_options(name);
+    algo->configure(mo);  // e.g. BCGD's quantized activations
+    model = make_model(name, mo);
+    algo->attach(*model);
+    algo->start_epoch(epoch, epochs);  // once per epoch in training: not timed
+  }
+
+  // The trainer's step (engine/train/trainer.cpp), timed piece by piece; `record` false for the
+  // warm-up.
+  void train_step(const RandomBatch& b, StopClock clock, bool record) {
+    ctx.noise_key = derive(0, static_cast<uint64_t>(steps_taken++));
     const double t0 = clock.now();
-    if (hooks.before) hooks.before(m);
+    algo->before_forward();
     const double t1 = clock.now();
-    Tensor& logits = m.forward(b.x, ctx);
+    Tensor& logits = model->forward(b.x, ctx);
     softmax_cross_entropy(logits, b.y, &dlogits, nullptr);
     const double t2 = clock.now();
-    m.backward(dlogits);
+    model->backward(dlogits);
     const double t3 = clock.now();
-    sgd.step(m.params);
-    if (hooks.after) hooks.after(m);
+    algo->adjust_gradients();
     const double t4 = clock.now();
-    if (i < warmup) continue;
-    step.push_back(t4 - t0);
+    sgd.step(model->params, algo->extra_params());
+    const double t5 = clock.now();
+    algo->after_step();
+    const double t6 = clock.now();
+    if (!record) return;
+    step.push_back(t6 - t0);
     fwd.push_back(t2 - t1);
     bwd.push_back(t3 - t2);
-    upd.push_back(t4 - t3);
+    upd.push_back(t5 - t4);
+    hooks.push_back((t1 - t0) + (t4 - t3) + (t6 - t5));
   }
-  return {median(step), median(fwd), median(bwd), median(upd)};
+
+  StepTimes times() const {
+    return {median(step), median(fwd), median(bwd), median(upd), median(hooks)};
+  }
+};
+
+StepTimes time_steps(Trainee& t, const RandomBatch& b, int warmup, int steps, StopClock clock) {
+  for (int i = 0; i < warmup + steps; ++i) t.train_step(b, clock, i >= warmup);
+  return t.times();
 }
 
 // Floating-point operations of one training step: per conv/linear layer a forward GEMM, a
@@ -148,17 +185,64 @@ double step_flops(Model& m, int64_t batch) {
   return 2.0 * (3.0 * macs - first);
 }
 
-void bench_model(const std::string& name, int64_t batch, int warmup, int steps, StopClock clock) {
-  auto m = make_model(name, natural_options(name));
-  RandomBatch b = random_batch(*m, batch, 1);
-  StepHooks none;
-  const StepTimes t = time_steps(*m, b, none, warmup, steps, clock);
-  const double flops = step_flops(*m, batch);
+// What --algo and its options select, and the epoch whose steps are timed.
+struct AlgoRun {
+  nlohmann::json config;  // the resolved config (default_config() with the algo.* flags)
+  int epoch = 0;
+  bool paired = false;       // a float partner even for --algo float: the ratio's noise level
+  bool float_first = false;  // the float partner takes the first step (see bench_model)
+};
+
+// A run long enough for every schedule check (iterative: (layers − 1)·E + 1 epochs).
+constexpr int kRunEpochs = 1000000;
+
+// The algorithm's options for `model`, checked as `qtrain train` checks them.
+AlgoOptions algo_options(const AlgoRun& run, const std::string& model, int64_t batch) {
+  nlohmann::json cfg = run.config;
+  cfg["model"] = model;
+  cfg["epochs"] = kRunEpochs;
+  validate_config(cfg);
+  AlgoOptions opt = to_train_config(cfg).algo;
+  opt.seed = 1;
+  // The per-step schedules (BinaryRelax's linear θ, BCGD's η) need an epoch's length: CIFAR-10's
+  // 50 000 training images.
+  opt.steps_per_epoch = (50000 + batch - 1) / batch;
+  return opt;
+}
+
+void bench_model(const std::string& name, int64_t batch, int warmup, int steps, StopClock clock,
+                 const AlgoRun& run) {
+  const AlgoOptions opt = algo_options(run, name, batch);
+  Trainee t(name, opt, run.epoch, kRunEpochs);
+  // The float baseline, in turns with the algorithm (see the top of the file).
+  std::unique_ptr<Trainee> base;
+  if (opt.name != "float" || run.paired)
+    base = std::make_unique<Trainee>(name, AlgoOptions{}, 0, kRunEpochs);
+  RandomBatch b = random_batch(*t.model, batch, 1);
+  for (int i = 0; i < warmup + steps; ++i) {
+    // Alternate which goes first, so that neither always follows the other. Which one takes the
+    // very first step matters by itself: it allocates its activation buffers first, and in
+    // float-against-float runs that one was 1.5-3 % slower (memory placement), whatever the
+    // warm-up. tools/bench runs both orders and takes the geometric mean of the two ratios.
+    const bool base_first = (i % 2 == 0) == run.float_first;
+    if (base && base_first) base->train_step(b, clock, i >= warmup);
+    t.train_step(b, clock, i >= warmup);
+    if (base && !base_first) base->train_step(b, clock, i >= warmup);
+  }
+  const StepTimes r = t.times();
+  const double flops = step_flops(*t.model, batch);
   std::printf(
-      "model=%s batch=%lld threads=%d step_ms=%.3f img_per_s=%.1f fwd_ms=%.3f bwd_ms=%.3f "
-      "update_ms=%.3f step_gflop=%.4f gflops=%.2f maxrss_kb=%ld\n",
-      name.c_str(), static_cast<long long>(batch), threads(), t.step, batch * 1000.0 / t.step,
-      t.forward, t.backward, t.update, flops * 1e-9, flops * 1e-6 / t.step, maxrss_kb());
+      "model=%s algo=%s batch=%lld threads=%d step_ms=%.3f img_per_s=%.1f fwd_ms=%.3f "
+      "bwd_ms=%.3f update_ms=%.3f algo_ms=%.3f step_gflop=%.4f gflops=%.2f maxrss_kb=%ld",
+      name.c_str(), opt.name.c_str(), static_cast<long long>(batch), threads(), r.step,
+      batch * 1000.0 / r.step, r.forward, r.backward, r.update, r.algo, flops * 1e-9,
+      flops * 1e-6 / r.step, maxrss_kb());
+  if (base) {
+    const StepTimes f = base->times();
+    std::printf(" float_step_ms=%.3f float_fwd_ms=%.3f float_bwd_ms=%.3f ratio=%.4f", f.step,
+                f.forward, f.backward, r.step / f.step);
+  }
+  std::printf("\n");
   std::fflush(stdout);
 }
 
@@ -192,9 +276,9 @@ void profile_model(const std::string& name, int64_t batch, int steps, StopClock 
     std::printf("layer=%s kind=%s fwd_ms=%.4f bwd_ms=%.4f\n", t.layer->name().c_str(),
                 t.layer->kind().c_str(), fwd, bwd);
   }
-  RandomBatch b = random_batch(*m, batch, 1);
-  StepHooks none;
-  const StepTimes t = time_steps(*m, b, none, 1, reps, clock);
+  Trainee whole(name, AlgoOptions{}, 0, kRunEpochs);
+  RandomBatch b = random_batch(*whole.model, batch, 1);
+  const StepTimes t = time_steps(whole, b, 1, reps, clock);
   std::printf("total fwd_ms=%.4f step_ms=%.4f\n", t.forward, t.step);
   std::fflush(stdout);
 }
@@ -268,11 +352,32 @@ int run(int argc, char** argv) {
                "time by the process's CPU clock instead of the wall clock (needs --threads 1)");
   app.add_flag("--peak", peak, "measure the sgemm peak instead of models");
   app.add_option("--peak-seconds", peak_seconds, "duration of each peak measurement");
+  AlgoRun algo_run;
+  app.add_option("--epoch", algo_run.epoch,
+                 "the (0-based) epoch whose steps are timed: e.g. BinaryRelax's phase, how many "
+                 "layers iterative has binarized")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--paired", algo_run.paired,
+               "time a float partner in turns even for --algo float (the ratio is then 1 up to "
+               "noise)");
+  app.add_flag("--float-first", algo_run.float_first,
+               "with a float partner: it takes the first step, so its buffers are allocated "
+               "first (the algorithm's model does otherwise)");
+  // Every algo.* option of `qtrain train` (--algo, --projection, --bits, --act-bits ...), with
+  // its flag, help and checks; --config and --set too.
+  ConfigFlags flags;
+  std::set<std::string> not_algo;
+  for (const ConfigOption& o : config_options())
+    if (!o.key.starts_with("algo.")) not_algo.insert(o.key);
+  add_config_flags(app, flags, not_algo);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
+  algo_run.config = resolve_config(flags);
+  if (profile && algo_run.config["algo"]["name"] != "float")
+    throw UsageError("--profile times the float layers alone: drop --algo");
   if (cpu_clock && nthreads != 1) throw UsageError("--cpu-clock needs --threads 1");
   set_threads(nthreads);
   if (peak) {
@@ -283,7 +388,7 @@ int run(int argc, char** argv) {
     if (profile)
       profile_model(name, batch, steps, StopClock{cpu_clock});
     else
-      bench_model(name, batch, warmup, steps, StopClock{cpu_clock});
+      bench_model(name, batch, warmup, steps, StopClock{cpu_clock}, algo_run);
   }
   return kExitOk;
 }
