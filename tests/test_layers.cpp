@@ -11,6 +11,7 @@
 #include "engine/layers/channel_pad_shortcut.h"
 #include "engine/layers/conv2d.h"
 #include "engine/layers/cross_entropy.h"
+#include "engine/layers/direct_conv.h"
 #include "engine/layers/dropout.h"
 #include "engine/layers/flatten.h"
 #include "engine/layers/global_avg_pool.h"
@@ -156,6 +157,16 @@ TEST_CASE("conv2d gradients: kernels 1/3/5, strides 1/2, padding 0/1/2, with and
   check_conv(9, 7, 3, 1, 1, false, {3, 9, 2, 2});    // a 2×2 image (VGG's last convolutions)
   check_conv(6, 9, 3, 1, 1, true, {5, 6, 7, 7});     // 49 pixels: a partial last vector
   check_conv(3, 5, 5, 1, 2, false, {4, 3, 12, 10});  // 5×5 "same", three zero columns per side
+  // Narrower padding than "same": y and dW by the direct kernel, dx by im2col's GEMM.
+  check_conv(3, 4, 5, 1, 0, true, {3, 3, 14, 14});   // LeNet-5's conv2 shape, 5×5 "valid"
+  check_conv(4, 5, 3, 1, 0, false, {3, 4, 10, 10});  // 3×3 "valid"
+  check_conv(2, 3, 5, 1, 1, true, {3, 2, 12, 12});   // 5×5 with padding 1
+  // Stride 2 on even planes: the direct kernel over the input's four phases.
+  check_conv(3, 4, 3, 2, 1, true, {3, 3, 8, 6});    // 3×3, a partial last vector (12 pixels)
+  check_conv(4, 8, 3, 2, 1, false, {2, 4, 8, 8});   // 16 pixels: dy is its own grid
+  check_conv(2, 3, 5, 2, 2, false, {3, 2, 10, 8});  // 5×5: column offsets −1, 0 and 1
+  check_conv(4, 5, 1, 2, 0, true, {3, 4, 6, 4});    // 1×1: only phase (0, 0) has taps
+  check_conv(3, 2, 3, 2, 1, true, {4, 3, 2, 2});    // a 2×2 image: one output pixel
 }
 
 TEST_CASE("batchnorm gradients in training and evaluation, on (N, C) and (N, C, H, W)") {
@@ -369,14 +380,18 @@ TEST_CASE("conv2d matches a direct convolution") {
   };
   // Batches and planes large enough for several chunks of every algorithm (and several dW groups
   // of the direct one), next to small and odd shapes.
-  for (Case c : {Case{5, 3, 4, 3, 1, 1, 9, 8, true}, Case{40, 3, 8, 3, 1, 1, 10, 10, false},
-                 Case{6, 5, 7, 1, 1, 0, 6, 7, true}, Case{4, 4, 6, 1, 2, 0, 7, 7, false},
-                 Case{3, 2, 5, 5, 1, 2, 11, 12, true}, Case{9, 3, 4, 3, 2, 1, 9, 9, true},
-                 Case{2, 16, 16, 3, 1, 1, 33, 33, true}, Case{7, 2, 3, 5, 2, 0, 13, 10, false},
-                 Case{9, 16, 16, 3, 1, 1, 33, 33, false}, Case{25, 4, 4, 3, 1, 1, 64, 64, true},
-                 Case{20, 12, 10, 3, 1, 1, 2, 2, true}, Case{6, 9, 11, 3, 1, 0, 7, 5, true},
-                 Case{6, 9, 11, 3, 1, 1, 7, 5, true}, Case{4, 3, 6, 5, 1, 2, 12, 12, false},
-                 Case{40, 16, 8, 3, 1, 1, 8, 8, true}})
+  for (Case c : {Case{5, 3, 4, 3, 1, 1, 9, 8, true},       Case{40, 3, 8, 3, 1, 1, 10, 10, false},
+                 Case{6, 5, 7, 1, 1, 0, 6, 7, true},       Case{4, 4, 6, 1, 2, 0, 7, 7, false},
+                 Case{3, 2, 5, 5, 1, 2, 11, 12, true},     Case{9, 3, 4, 3, 2, 1, 9, 9, true},
+                 Case{2, 16, 16, 3, 1, 1, 33, 33, true},   Case{7, 2, 3, 5, 2, 0, 13, 10, false},
+                 Case{9, 16, 16, 3, 1, 1, 33, 33, false},  Case{25, 4, 4, 3, 1, 1, 64, 64, true},
+                 Case{20, 12, 10, 3, 1, 1, 2, 2, true},    Case{6, 9, 11, 3, 1, 0, 7, 5, true},
+                 Case{6, 9, 11, 3, 1, 1, 7, 5, true},      Case{4, 3, 6, 5, 1, 2, 12, 12, false},
+                 Case{40, 16, 8, 3, 1, 1, 8, 8, true},     Case{9, 3, 4, 3, 2, 1, 10, 10, true},
+                 Case{40, 16, 32, 3, 2, 1, 16, 16, false}, Case{5, 4, 6, 5, 2, 2, 12, 8, true},
+                 Case{6, 8, 8, 1, 2, 0, 8, 8, false},      Case{20, 12, 10, 3, 2, 1, 4, 4, true},
+                 Case{24, 6, 16, 5, 1, 0, 14, 14, true},   Case{40, 4, 8, 3, 1, 0, 12, 12, false},
+                 Case{5, 3, 5, 5, 1, 1, 13, 11, true}})
     for (ConvAlgo a : kAlgos) {
       INFO("n ", c.n, ", ", c.ci, " -> ", c.co, ", k ", c.k, ", s ", c.s, ", p ", c.p, ", ", c.h,
            "×", c.w);
@@ -423,8 +438,12 @@ TEST_CASE("a forced convolution algorithm falls back to im2col where it does not
     five.set_algorithm(a);
     wide_pad.set_algorithm(a);
     valid.set_algorithm(a);
-    CHECK(valid.algorithm_for({2, 8, 28, 28}) != ConvAlgo::Direct);
-    CHECK(strided.algorithm_for({2, 8, 16, 16}) == ConvAlgo::Im2col);
+    // "valid": the direct kernel for y and dW, im2col's GEMM for dx (rows narrower than dy's).
+    if (a == ConvAlgo::Direct && direct_conv_available())
+      CHECK(valid.algorithm_for({2, 8, 28, 28}) == ConvAlgo::Direct);
+    CHECK(strided.algorithm_for({2, 8, 15, 16}) == ConvAlgo::Im2col);  // stride 2 on odd rows
+    if (a == ConvAlgo::Direct && direct_conv_available())
+      CHECK(strided.algorithm_for({2, 8, 16, 16}) == ConvAlgo::Direct);
     CHECK(five.algorithm_for({2, 8, 16, 16}) != ConvAlgo::Winograd);
     CHECK(wide_pad.algorithm_for({2, 8, 16, 16}) != ConvAlgo::Direct);
   }
@@ -485,6 +504,11 @@ TEST_CASE("conv, linear, batchnorm and dropout give bit-identical results with 1
     ParamStore st;
     Conv2d c(st, "conv", 16, 32, 1, 1, 0);
     check_thread_independent(c, st, {32, 16, 8, 8});
+  }
+  {
+    ParamStore st;  // LeNet-5's conv2: direct y and dW, im2col dx
+    Conv2d c(st, "conv", 6, 16, 5, 1, 0);
+    check_thread_independent(c, st, {48, 6, 14, 14});
   }
   {
     ParamStore st;

@@ -29,9 +29,19 @@ bool direct_conv_available();
 void direct_conv_forward(const ConvStride1& g, const float* x, const float* w, const float* bias,
                          float* y);
 
-// dw and db (nullable) are overwritten; dx (nullable) receives dL/dx. Both passes need a "same"
-// convolution, 2·pad = k − 1 (rows of y, x, dy and dx all W wide).
+// dw and db (nullable) are overwritten; dx (nullable) receives dL/dx. dx needs a "same"
+// convolution, 2·pad = k − 1 (rows of y, x, dy and dx all W wide); the forward pass and dW take
+// any 2·pad ≤ k − 1 (outputs no wider than the input: the grid drops the extra columns).
 void direct_conv_backward(const ConvStride1& g, const float* x, const float* w, const float* dy,
                           float* dw, float* db, float* dx);
+
+// Stride 2 (direct_conv_s2.cpp): the same kernels over the four phases of the input, for
+// "same"-padded kernels (2·pad = k − 1) on even H × W; g holds the input's sizes, y and dy are
+// (N, Cout, H/2, W/2). ResNet's downsampling convolutions.
+bool direct_conv_s2_applies(int64_t k, int64_t pad, int64_t h, int64_t w);
+void direct_conv_s2_forward(const ConvStride1& g, const float* x, const float* w, const float* bias,
+                            float* y);
+void direct_conv_s2_backward(const ConvStride1& g, const float* x, const float* w, const float* dy,
+                             float* dw, float* db, float* dx);
 
 }  // namespace qt

@@ -8,9 +8,13 @@
 
 namespace qt {
 
-// Rows of the batch (or of W) per task. Fixed, so that the same GEMM calls run whatever the
-// thread count and results are bit-identical across thread counts.
-static constexpr int64_t kRowsPerTask = 32;
+// Work per task, fixed so that the same GEMM calls run whatever the thread count and results are
+// bit-identical across thread counts. Each GEMM call packs its whole right operand again, so tasks
+// are as large as two threads allow: rows of the batch for y and dx (a batch of 128 makes two
+// tasks), and columns of dW (the inputs, in equal parts) for dW, whose packed operand, dy, is
+// small.
+static constexpr int64_t kRowsPerTask = 64;
+static constexpr int64_t kColsPerTask = 256;
 
 Linear::Linear(ParamStore& store, std::string name, int64_t in, int64_t out, bool bias)
     : Layer(std::move(name)), in_(in), out_(out) {
@@ -19,12 +23,14 @@ Linear::Linear(ParamStore& store, std::string name, int64_t in, int64_t out, boo
 }
 
 std::string Linear::describe() const {
-  return "Linear(" + std::to_string(in_) + " -> " + std::to_string(out_) + (bias_ ? "" : ", no bias") + ")";
+  return "Linear(" + std::to_string(in_) + " -> " + std::to_string(out_) +
+         (bias_ ? "" : ", no bias") + ")";
 }
 
 Shape Linear::output_shape(const Shape& in) const {
   if (in.size() < 2 || shape_size(in) / in[0] != in_)
-    throw std::invalid_argument(name() + ": expected input (N, " + std::to_string(in_) + "), got " + shape_str(in));
+    throw std::invalid_argument(name() + ": expected input (N, " + std::to_string(in_) + "), got " +
+                                shape_str(in));
   return {in[0], out_};
 }
 
@@ -66,23 +72,16 @@ void Linear::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* 
   const int64_t n = x.dim(0);
   const float* w = weight_->used.data();
   float* dw = weight_->grad.data();
-  float* db = bias_ ? bias_->grad.data() : nullptr;
-  const int64_t wtasks = (out_ + kRowsPerTask - 1) / kRowsPerTask;
+  const int64_t wtasks = (in_ + kColsPerTask - 1) / kColsPerTask;
   const int64_t xtasks = dx ? (n + kRowsPerTask - 1) / kRowsPerTask : 0;
   if (dx) dx->resize(x.shape());
-  // Both products in one parallel loop: tasks [0, wtasks) own rows of dW, the rest rows of dx.
+  // Both products in one parallel loop: tasks [0, wtasks) own columns of dW, the rest rows of dx.
   parallel_for(wtasks + xtasks, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       if (t < wtasks) {
-        int64_t o0 = t * kRowsPerTask, o1 = std::min(out_, o0 + kRowsPerTask);
-        gemm(true, false, o1 - o0, in_, n, 1.0f, dy.data() + o0, out_, x.data(), in_, 0.0f,
-             dw + o0 * in_, in_);
-        if (db)
-          for (int64_t o = o0; o < o1; ++o) {
-            float s = 0.0f;
-            for (int64_t r = 0; r < n; ++r) s += dy.data()[r * out_ + o];
-            db[o] = s;
-          }
+        const int64_t i0 = t * in_ / wtasks, i1 = (t + 1) * in_ / wtasks;
+        gemm(true, false, out_, i1 - i0, n, 1.0f, dy.data(), out_, x.data() + i0, in_, 0.0f,
+             dw + i0, in_);
       } else {
         int64_t r0 = (t - wtasks) * kRowsPerTask, r1 = std::min(n, r0 + kRowsPerTask);
         gemm(false, false, r1 - r0, in_, out_, 1.0f, dy.data() + r0 * out_, out_, w, in_, 0.0f,
@@ -90,6 +89,14 @@ void Linear::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* 
       }
     }
   });
+  if (!bias_) return;
+  // Row by row: the loop over o vectorises, and each db[o] adds its rows in order.
+  float* db = bias_->grad.data();
+  for (int64_t o = 0; o < out_; ++o) db[o] = 0.0f;
+  for (int64_t r = 0; r < n; ++r) {
+    const float* g = dy.data() + r * out_;
+    for (int64_t o = 0; o < out_; ++o) db[o] += g[o];
+  }
 }
 
 }  // namespace qt

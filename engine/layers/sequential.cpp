@@ -2,7 +2,9 @@
 
 namespace qt {
 
-std::string Sequential::describe() const { return "Sequential(" + std::to_string(layers_.size()) + ")"; }
+std::string Sequential::describe() const {
+  return "Sequential(" + std::to_string(layers_.size()) + ")";
+}
 
 Shape Sequential::output_shape(const Shape& in) const {
   Shape s = in;
@@ -35,14 +37,28 @@ void Sequential::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Te
     }
     return;
   }
+  // Without dx, the layers before the first one with parameters need no gradient at all (an MLP's
+  // first Linear then skips its dx, a third of its backward): stop at that layer.
+  const size_t first = dx ? 0 : first_with_params();
   const Tensor* g = &dy;
-  for (size_t i = n; i-- > 0;) {
+  for (size_t i = n; i-- > first;) {
     const Tensor& in = i == 0 ? x : acts_[i - 1];
     const Tensor& out = i + 1 == n ? y : acts_[i];
-    Tensor* gin = i == 0 ? dx : (g == &grad_a_ ? &grad_b_ : &grad_a_);
+    Tensor* gin = i == first ? dx : (g == &grad_a_ ? &grad_b_ : &grad_a_);
     layers_[i]->backward(in, out, *g, gin);
     g = gin;
   }
+}
+
+size_t Sequential::first_with_params() {
+  std::vector<Layer*> tree;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    tree.clear();
+    collect_layers(layers_[i].get(), tree);
+    for (Layer* l : tree)
+      if (!l->params().empty()) return i;
+  }
+  return layers_.size();  // no parameters anywhere: nothing to compute
 }
 
 void Sequential::init(Rng& rng) {

@@ -27,6 +27,9 @@ class Sequential : public Layer {
   std::vector<Layer*> children() override;
 
  private:
+  // Index of the first layer whose subtree has parameters (the layer count if none has).
+  size_t first_with_params();
+
   std::vector<LayerPtr> layers_;
   std::vector<Tensor> acts_;  // acts_[i] = output of layer i (the last one writes into y)
   Tensor grad_a_, grad_b_;    // ping-pong buffers for dL/d(activation)

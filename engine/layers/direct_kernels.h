@@ -1,0 +1,223 @@
+#pragma once
+// The AVX-512 kernels of the direct convolutions (direct_conv.cpp: stride 1, direct_conv_s2.cpp:
+// stride 2), shared by both: a GEMM whose right operand is a set of shifted views of plane copies
+// (block_nn, shifted_gemm), the dW inner products over pixels kept as 16-lane partial sums
+// (block_nt), and the fixed-order lane sums that make results independent of the thread count.
+// Internal to engine/layers: include only from those two files, and only under __AVX512F__.
+#include <tbb/enumerable_thread_specific.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "engine/core/parallel.h"
+#include "engine/core/tensor.h"
+
+#if defined(__AVX512F__)
+// GCC 12's AVX-512 headers build several intrinsics on an "undefined" vector, which its
+// -Wmaybe-uninitialized then reports at every use: a known false positive (GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+namespace qt::direct {
+
+constexpr int64_t kV = 16;    // floats per vector
+constexpr int64_t kRows = 8;  // output rows (channels) per register block of the GEMM kernel
+constexpr int64_t kGo = 8;    // dW register block: 8 output channels × 3 taps
+constexpr int64_t kGt = 3;
+constexpr int64_t kQBlock = 256;  // dW columns per pass (several samples' when images are small)
+constexpr int64_t kGroups = 16;   // fixed groups of samples, each with a partial dW
+constexpr int64_t kFront = 16;  // zeros before each plane copy: taps read up to p floats before it
+
+inline int64_t round_up(int64_t v, int64_t m) {
+  return (v + m - 1) / m * m;
+}
+
+// Scratch of each worker (input copies, gradient grids, the dW lanes) and of the calling thread
+// (packed weights, tap offsets, partial weight gradients). Shared by all direct convolutions, which
+// run one at a time on a thread: the memory is that of the largest layer. Values never depend on
+// which buffer is used.
+tbb::enumerable_thread_specific<Tensor>& task_scratch();
+tbb::enumerable_thread_specific<Tensor>& call_scratch();
+tbb::enumerable_thread_specific<std::vector<int32_t>>& offsets_scratch();
+
+inline float* grow(tbb::enumerable_thread_specific<Tensor>& ets, int64_t n) {
+  Tensor& t = ets.local();
+  if (t.size() < n) t.resize({n});
+  return t.data();
+}
+
+// Weights as blocks of kRows output rows: pack[rb][t][r] = w(rb·kRows + r, t), zero beyond m rows.
+template <class At>
+void pack_rows(int64_t m, int64_t taps, At at, float* pack) {
+  const int64_t blocks = (m + kRows - 1) / kRows;
+  parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t rb = b0; rb < b1; ++rb)
+      for (int64_t t = 0; t < taps; ++t)
+        for (int64_t r = 0; r < kRows; ++r) {
+          const int64_t row = rb * kRows + r;
+          pack[(rb * taps + t) * kRows + r] = row < m ? at(row, t) : 0.0f;
+        }
+  });
+}
+
+// out[r][q] = bias[r] + Σ_t pack[t][r]·in[off[t] + q] for `rows` ≤ kRows rows and NV·kV columns.
+template <int NV>
+inline void block_nn(int64_t taps, const float* pack, const int32_t* off, const float* in,
+                     float* out, int64_t ldo, int64_t rows, const float* bias) {
+  __m512 acc[kRows][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r) {
+    const __m512 b0 = _mm512_set1_ps(bias && r < rows ? bias[r] : 0.0f);
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) acc[r][v] = b0;
+  }
+  for (int64_t t = 0; t < taps; ++t) {
+    const float* p = in + off[t];
+    __m512 x[NV];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) x[v] = _mm512_loadu_ps(p + v * kV);
+    const float* wt = pack + t * kRows;
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 wv = _mm512_set1_ps(wt[r]);
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(wv, x[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r)
+    if (r < rows)
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) _mm512_storeu_ps(out + r * ldo + v * kV, acc[r][v]);
+}
+
+// out (m × cols, row stride ldo) = bias + pack · shift(in). Row blocks outermost: a block's packed
+// weights (taps × kRows floats) stay in L1 while the columns stream past.
+inline void shifted_gemm(int64_t m, int64_t taps, const float* pack, const int32_t* off,
+                         const float* in, int64_t cols, float* out, int64_t ldo,
+                         const float* bias) {
+  for (int64_t rb = 0; rb * kRows < m; ++rb) {
+    const float* pk = pack + rb * taps * kRows;
+    float* o = out + rb * kRows * ldo;
+    const int64_t rows = std::min(kRows, m - rb * kRows);
+    const float* b = bias ? bias + rb * kRows : nullptr;
+    int64_t q = 0;
+    for (; q + 3 * kV <= cols; q += 3 * kV) block_nn<3>(taps, pk, off, in + q, o + q, ldo, rows, b);
+    if (cols - q == 2 * kV) block_nn<2>(taps, pk, off, in + q, o + q, ldo, rows, b);
+    if (cols - q == kV) block_nn<1>(taps, pk, off, in + q, o + q, ldo, rows, b);
+  }
+}
+
+// acc[i][j] += g_s[i][q]·x_s[off[j] + q] lane-wise over the samples s of a block, for kGo rows of
+// g and kGt taps, columns [q0, q0 + n): 11 loads feed 24 FMAs. acc keeps 16-lane partial sums in
+// memory, so successive passes keep adding to it and the lanes are summed once at the end.
+inline void block_nt(int64_t ns, const float* const* g, int64_t ldg, const float* const* x,
+                     const int32_t* off, int64_t q0, int64_t n, float* acc) {
+  __m512 a[kGo][kGt];
+#pragma GCC unroll 8
+  for (int i = 0; i < kGo; ++i)
+#pragma GCC unroll 3
+    for (int j = 0; j < kGt; ++j) a[i][j] = _mm512_loadu_ps(acc + (i * kGt + j) * kV);
+  for (int64_t s = 0; s < ns; ++s) {
+    const float* gs = g[s] + q0;
+    const float* x0 = x[s] + off[0] + q0;
+    const float* x1 = x[s] + off[1] + q0;
+    const float* x2 = x[s] + off[2] + q0;
+    for (int64_t q = 0; q < n; q += kV) {
+      const __m512 v0 = _mm512_loadu_ps(x0 + q), v1 = _mm512_loadu_ps(x1 + q),
+                   v2 = _mm512_loadu_ps(x2 + q);
+#pragma GCC unroll 8
+      for (int i = 0; i < kGo; ++i) {
+        __m512 gv = _mm512_loadu_ps(gs + i * ldg + q);
+        // Keeps gv in a register: GCC would otherwise fold the load into each of the three FMAs,
+        // and 512-bit loads (one per cycle on Zen 4) would bound the loop.
+        __asm__("" : "+v"(gv));
+        a[i][0] = _mm512_fmadd_ps(gv, v0, a[i][0]);
+        a[i][1] = _mm512_fmadd_ps(gv, v1, a[i][1]);
+        a[i][2] = _mm512_fmadd_ps(gv, v2, a[i][2]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < kGo; ++i)
+#pragma GCC unroll 3
+    for (int j = 0; j < kGt; ++j) _mm512_storeu_ps(acc + (i * kGt + j) * kV, a[i][j]);
+}
+
+// Σ of the 16 lanes in a fixed pairwise order (_mm512_reduce_add_ps trips GCC 12's
+// -Wmaybe-uninitialized inside its own header).
+inline float lane_sum(__m512 v) {
+  alignas(64) float t[kV];
+  _mm512_store_ps(t, v);
+  for (int64_t w = kV / 2; w > 0; w /= 2)
+    for (int64_t i = 0; i < w; ++i) t[i] += t[i + w];
+  return t[0];
+}
+
+// r[i] = Σ_lanes v[i] for 16 vectors at once, in a fixed order of pairwise adds: within 128-bit
+// blocks (unpack, then shuffle), then across blocks.
+inline __m512 lane_sums16(const float* v) {
+  __m512 s[8], t[4], u[2];
+  for (int i = 0; i < 8; ++i) {
+    const __m512 a = _mm512_loadu_ps(v + (2 * i) * kV), b = _mm512_loadu_ps(v + (2 * i + 1) * kV);
+    s[i] = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+  }
+  for (int i = 0; i < 4; ++i)
+    t[i] = _mm512_add_ps(_mm512_shuffle_ps(s[2 * i], s[2 * i + 1], 0x44),
+                         _mm512_shuffle_ps(s[2 * i], s[2 * i + 1], 0xEE));
+  for (int i = 0; i < 2; ++i)
+    u[i] = _mm512_add_ps(_mm512_shuffle_f32x4(t[2 * i], t[2 * i + 1], 0x88),
+                         _mm512_shuffle_f32x4(t[2 * i], t[2 * i + 1], 0xDD));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], 0x88),
+                       _mm512_shuffle_f32x4(u[0], u[1], 0xDD));
+}
+
+// Σ p[i] over a plane, by 16 lanes then lane_sum: vectorised, and the same for every split.
+inline float plane_sum(const float* p, int64_t n) {
+  __m512 acc = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + kV <= n; i += kV) acc = _mm512_add_ps(acc, _mm512_loadu_ps(p + i));
+  float s = lane_sum(acc);
+  for (; i < n; ++i) s += p[i];
+  return s;
+}
+
+// The dW lanes of a group, acc[(o0·taps3 + t0·kGo) + (i·kGt + j)][16] for blocks of kGo channels
+// × kGt taps, summed entry by entry (16 entries at a time, in acc order, into the front of acc
+// itself) and placed at pw[o·taps + t] for the real channels and taps.
+inline void lanes_to_dw(float* acc, int64_t m8, int64_t taps3, int64_t cout, int64_t taps,
+                        float* pw) {
+  const int64_t entries = m8 * taps3;
+  int64_t e0 = 0;
+  for (; e0 + kV <= entries; e0 += kV) _mm512_storeu_ps(acc + e0, lane_sums16(acc + e0 * kV));
+  for (; e0 < entries; ++e0) acc[e0] = lane_sum(_mm512_loadu_ps(acc + e0 * kV));
+  const float* sums = acc;
+  for (int64_t o0 = 0; o0 < m8; o0 += kGo)
+    for (int64_t t0 = 0; t0 < taps3; t0 += kGt)
+      for (int64_t i = 0; i < kGo; ++i)
+        for (int64_t j = 0; j < kGt; ++j, ++sums)
+          if (o0 + i < cout && t0 + j < taps) pw[(o0 + i) * taps + t0 + j] = *sums;
+}
+
+// dW, db = Σ_group partials (each `part` = wsize + Cout floats), in group order, split over the
+// elements: the same sums for every thread count.
+inline void sum_groups(const float* parts, int64_t groups, int64_t wsize, int64_t cout, float* dw,
+                       float* db) {
+  const int64_t part = wsize + cout;
+  parallel_for(part, 4096, [&](int64_t e0, int64_t e1) {
+    for (int64_t e = e0; e < e1; ++e) {
+      float s = parts[e];
+      for (int64_t grp = 1; grp < groups; ++grp) s += parts[grp * part + e];
+      if (e < wsize)
+        dw[e] = s;
+      else if (db)
+        db[e - wsize] = s;
+    }
+  });
+}
+
+}  // namespace qt::direct
+
+#endif
