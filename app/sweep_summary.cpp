@@ -69,7 +69,9 @@ std::string percent(const std::optional<double>& x) { return x ? fmt(100 * *x, "
 std::string percent_ms(const std::optional<MeanStd>& m) {
   if (!m) return "-";
   char b[64];
-  std::snprintf(b, sizeof b, "%.2f ± %.2f%%", 100 * m->mean, 100 * m->std);
+  // One seed has no spread to show.
+  if (m->n < 2) std::snprintf(b, sizeof b, "%.2f%%", 100 * m->mean);
+  else std::snprintf(b, sizeof b, "%.2f ± %.2f%%", 100 * m->mean, 100 * m->std);
   return b;
 }
 
@@ -85,6 +87,7 @@ std::string pad(const std::string& s, size_t width, bool right = false) {
 
 MeanStd mean_std(const std::vector<double>& xs) {
   MeanStd m;
+  m.n = xs.size();
   if (xs.empty()) return m;
   for (double x : xs) m.mean += x;
   m.mean /= static_cast<double>(xs.size());

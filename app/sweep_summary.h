@@ -25,6 +25,7 @@ struct SweepRow {
 
 struct MeanStd {
   double mean = 0, std = 0;  // std: the sample standard deviation (n − 1), 0 for one run
+  size_t n = 0;               // runs it is over
 };
 
 struct SweepPoint {
