@@ -5,11 +5,11 @@
 #include "app/config.h"
 #include "app/config_flags.h"
 #include "app/describe_run.h"
-#include "engine/quant/make_algorithm.h"
 #include "app/interrupt.h"
 #include "app/progress.h"
 #include "app/run_training.h"
 #include "engine/core/error.h"
+#include "engine/quant/make_algorithm.h"
 
 namespace qt {
 
@@ -28,15 +28,24 @@ struct TrainArgs {
 
 void add_train_command(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
-  CLI::App* cmd = app.add_subcommand("train", "Train one network: model, dataset, algorithm, schedule.");
-  cmd->add_option("--out", args->out, "run directory [default: runs/<model>-<dataset>-<algo>-<hash>]");
-  cmd->add_option("--resume", args->resume, "continue the run in this directory from its last checkpoint (its config.json is used)");
-  cmd->add_option("--init-from", args->init_from, "start from the weights (and BatchNorm statistics) of this checkpoint, with a fresh optimizer");
-  cmd->add_option("--checkpoint-every", args->checkpoint_every, "seconds between mid-epoch checkpoints (0 = only at epoch ends) [default: 300]");
-  cmd->add_flag("--dry-run", args->dry_run,
-                "print the resolved configuration, the model summary and the quantized layers, and exit");
+  CLI::App* cmd =
+      app.add_subcommand("train", "Train one network: model, dataset, algorithm, schedule.");
+  cmd->add_option("--out", args->out,
+                  "run directory [default: runs/<model>-<dataset>-<algo>-<hash>]");
+  cmd->add_option(
+      "--resume", args->resume,
+      "continue the run in this directory from its last checkpoint (its config.json is used)");
+  cmd->add_option("--init-from", args->init_from,
+                  "start from the weights (and BatchNorm statistics) of this checkpoint, with a "
+                  "fresh optimizer");
+  cmd->add_option("--checkpoint-every", args->checkpoint_every,
+                  "seconds between mid-epoch checkpoints (0 = only at epoch ends) [default: 300]");
+  cmd->add_flag(
+      "--dry-run", args->dry_run,
+      "print the resolved configuration, the model summary and the quantized layers, and exit");
   cmd->add_flag("--list-layers", args->list_layers,
-                "list the model's conv and linear layers (the names --layers takes) and which are quantized, and exit");
+                "list the model's conv and linear layers (the names --layers takes) and which are "
+                "quantized, and exit");
   cmd->add_flag("-q,--quiet", args->quiet, "no per-epoch lines");
   add_config_flags(*cmd, args->config);
   cmd->callback([args]() {
@@ -45,8 +54,11 @@ void add_train_command(CLI::App& app) {
         if (o->count() && key != "threads")
           throw UsageError("--resume continues a run with its own config.json: " + o->get_name() +
                            " cannot change it (only --threads can)");
-      if (!args->config.config_file.empty() || !args->config.sets.empty() || !args->init_from.empty())
-        throw UsageError("--resume continues a run with its own config.json: drop --config, --set and --init-from");
+      if (!args->config.config_file.empty() || !args->config.sets.empty() ||
+          !args->init_from.empty())
+        throw UsageError(
+            "--resume continues a run with its own config.json: drop --config, --set and "
+            "--init-from");
     }
     json cfg = resolve_config(args->config);
     validate_config(cfg);
@@ -65,10 +77,13 @@ void add_train_command(CLI::App& app) {
     opt.progress = stderr_is_terminal();
     opt.checkpoint_every = args->checkpoint_every;
     opt.init_from = args->init_from;
-    if (!args->resume.empty() && args->config.options.at("threads")->count()) opt.threads = cfg["threads"].get<int>();
+    if (!args->resume.empty() && args->config.options.at("threads")->count())
+      opt.threads = cfg["threads"].get<int>();
     opt.stop = install_interrupt_handler();
-    RunResult r = args->resume.empty() ? run_training(cfg, opt) : resume_training(args->resume, opt);
-    if (!r.finished) throw Interrupted("interrupted; checkpoint saved in " + r.dir + "/checkpoints/last.ckpt");
+    RunResult r =
+        args->resume.empty() ? run_training(cfg, opt) : resume_training(args->resume, opt);
+    if (!r.finished)
+      throw Interrupted("interrupted; checkpoint saved in " + r.dir + "/checkpoints/last.ckpt");
   });
 }
 

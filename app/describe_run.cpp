@@ -49,7 +49,8 @@ std::string describe_run(const TrainConfig& cfg) {
   bits += 32 * (total - quantized);
   char buf[200];
   std::snprintf(buf, sizeof buf,
-                "model size after training: %.1f KiB at quantized widths vs %.1f KiB in float (%.1f×), %lld of "
+                "model size after training: %.1f KiB at quantized widths vs %.1f KiB in float "
+                "(%.1f×), %lld of "
                 "%lld weights quantized\n",
                 bits / 8192.0, total * 32 / 8192.0, 32.0 * total / bits,
                 static_cast<long long>(quantized), static_cast<long long>(total));

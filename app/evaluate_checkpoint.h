@@ -2,14 +2,13 @@
 // `qtrain eval` as a library function: a checkpoint (or a run directory) and a split in,
 // loss, accuracy, per-class accuracy, confusion matrix, the quantized-set check and the model
 // size out, as JSON.
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace qt {
 
 struct EvalRequest {
-  std::string checkpoint;  // a .ckpt file, or a run directory (its checkpoints/last.ckpt)
+  std::string checkpoint;      // a .ckpt file, or a run directory (its checkpoints/last.ckpt)
   std::string split = "test";  // train | val | test
   std::string data_dir;        // overrides the run's data.dir when not empty
   int threads = 0;

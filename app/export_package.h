@@ -8,9 +8,8 @@
 // weight, 2 per ternary, b per b-bit. The codebook holds the exact float values, so unpacking
 // gives back the evaluated weights bit for bit. Other tensors (biases, BatchNorm, float layers,
 // activation α) are float32.
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace qt {
 

@@ -10,7 +10,8 @@ std::atomic<bool> g_stop{false};  // a signal handler can reach nothing else
 
 void on_signal(int) {
   if (g_stop.exchange(true)) _exit(130);
-  const char msg[] = "\nqtrain: stopping after this step and saving a checkpoint (Ctrl-C again to quit at once)\n";
+  const char msg[] =
+      "\nqtrain: stopping after this step and saving a checkpoint (Ctrl-C again to quit at once)\n";
   ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
   (void)ignored;
 }

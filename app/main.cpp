@@ -1,6 +1,5 @@
 // qtrain: train, evaluate and compare networks with binary, ternary and low-bit weights.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 
 #include "app/cmd_datasets.h"
@@ -14,8 +13,10 @@
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "qtrain: train and compare quantized neural networks (BinaryRelax, BCGD, Iterative Training, ProxyBNN and "
-      "their baselines) on the CPU.\n\nExit codes: 0 success, 1 failure, 2 usage or configuration error, "
+      "qtrain: train and compare quantized neural networks (BinaryRelax, BCGD, Iterative Training, "
+      "ProxyBNN and "
+      "their baselines) on the CPU.\n\nExit codes: 0 success, 1 failure, 2 usage or configuration "
+      "error, "
       "3 data or checkpoint error, 130 interrupted (a checkpoint was saved: --resume continues)."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "qtrain 0.1.0");

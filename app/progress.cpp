@@ -6,7 +6,9 @@
 
 namespace qt {
 
-bool stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
+bool stderr_is_terminal() {
+  return ::isatty(STDERR_FILENO) == 1;
+}
 
 ProgressLine::ProgressLine(bool enabled) : enabled_(enabled) {}
 
@@ -21,9 +23,10 @@ void ProgressLine::update(const TrainProgress& p) {
   bar.resize(width, '.');
   // The epoch's remaining time at the epoch's pace so far (evaluation not included).
   const double eta = p.batch > 0 ? p.elapsed_seconds * (p.batches - p.batch) / p.batch : 0;
-  std::fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %lld/%lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %.0fs", p.epoch + 1,
-               p.epochs, bar.c_str(), static_cast<long long>(p.batch), static_cast<long long>(p.batches), p.loss,
-               100 * p.accuracy, p.images_per_second, eta);
+  std::fprintf(
+      stderr, "\r\033[Kepoch %d/%d [%s] %lld/%lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %.0fs",
+      p.epoch + 1, p.epochs, bar.c_str(), static_cast<long long>(p.batch),
+      static_cast<long long>(p.batches), p.loss, 100 * p.accuracy, p.images_per_second, eta);
   std::fflush(stderr);
   shown_ = true;
 }

@@ -27,25 +27,29 @@ std::string cfg_text(const json& c, const std::string& a, const std::string& b =
   return json_text(*j);
 }
 
-// "lenet5 on fashion-mnist, bcgd (projection default, 4-bit activations); 10 epochs, batch 128, sgd lr 0.1 (multistep), seed 0"
+// "lenet5 on fashion-mnist, bcgd (projection default, 4-bit activations); 10 epochs, batch 128, sgd
+// lr 0.1 (multistep), seed 0"
 std::string headline(const json& c) {
   std::string algo = cfg_text(c, "algo", "name");
   std::string details;
   auto detail = [&](const std::string& key, const std::string& text) {
     const std::string v = cfg_text(c, "algo", key);
-    if (v != "?" && v != "default" && v != "0" && v != "(none)") details += (details.empty() ? "" : ", ") + text + " " + v;
+    if (v != "?" && v != "default" && v != "0" && v != "(none)")
+      details += (details.empty() ? "" : ", ") + text + " " + v;
   };
   detail("projection", "projection");
   detail("bits", "bits");
   detail("act", "activations");
-  if (algo == "bcgd" || cfg_text(c, "algo", "act") == "quant") detail("act_bits", "activation bits");
+  if (algo == "bcgd" || cfg_text(c, "algo", "act") == "quant")
+    detail("act_bits", "activation bits");
   if (algo == "iterative") detail("order", "order"), detail("epochs_per_layer", "epochs per layer");
   if (algo == "binaryrelax" && c.contains("algo") && c["algo"].value("phase2_epoch", -1) >= 0)
     details += ", phase II from epoch " + std::to_string(c["algo"]["phase2_epoch"].get<int>() + 1);
   if (!details.empty()) algo += " (" + details + ")";
-  return cfg_text(c, "model") + " on " + cfg_text(c, "data", "name") + ", " + algo + "; " + cfg_text(c, "epochs") +
-         " epochs, batch " + cfg_text(c, "batch_size") + ", " + cfg_text(c, "optimizer", "name") + " lr " +
-         cfg_text(c, "lr") + " (" + cfg_text(c, "schedule", "name") + "), seed " + cfg_text(c, "seed");
+  return cfg_text(c, "model") + " on " + cfg_text(c, "data", "name") + ", " + algo + "; " +
+         cfg_text(c, "epochs") + " epochs, batch " + cfg_text(c, "batch_size") + ", " +
+         cfg_text(c, "optimizer", "name") + " lr " + cfg_text(c, "lr") + " (" +
+         cfg_text(c, "schedule", "name") + "), seed " + cfg_text(c, "seed");
 }
 
 ReportDoc run_report(const RunData& run, BandKind band) {
@@ -73,7 +77,8 @@ ReportDoc run_report(const RunData& run, BandKind band) {
   }
   DocSection config{"Configuration (config.json)", "config"};
   config.collapsed = true;
-  config.items.push_back(DocText{"Repeat this run with: qtrain train --config " + run.dir + "/config.json --out NEW_DIR"});
+  config.items.push_back(DocText{"Repeat this run with: qtrain train --config " + run.dir +
+                                 "/config.json --out NEW_DIR"});
   config.items.push_back(config_table(run.config));
   doc.sections.push_back(std::move(config));
   return doc;
@@ -86,8 +91,9 @@ ReportDoc sweep_report(const SweepData& s, BandKind band) {
   std::string varied;
   for (auto& k : s.varied) varied += (varied.empty() ? "" : ", ") + k;
   doc.subtitle = {"Sweep folder: " + s.dir,
-                  std::to_string(s.runs.size()) + " runs in " + std::to_string(points.size()) + " points" +
-                      (s.shape.empty() ? "" : " (" + s.shape + ")") + "; varied: " + (varied.empty() ? "nothing" : varied)};
+                  std::to_string(s.runs.size()) + " runs in " + std::to_string(points.size()) +
+                      " points" + (s.shape.empty() ? "" : " (" + s.shape + ")") +
+                      "; varied: " + (varied.empty() ? "nothing" : varied)};
 
   DocSection overview{"Summary", "summary"};
   int finished = 0, failed = 0, unfinished = 0, fresh = 0;
@@ -97,16 +103,19 @@ ReportDoc sweep_report(const SweepData& s, BandKind band) {
     unfinished += r.state == "unfinished";
     fresh += r.state == "new";
   }
-  overview.items.push_back(DocText{std::to_string(finished) + " finished, " + std::to_string(unfinished) +
-                                   " in progress or stopped, " + std::to_string(failed) + " failed, " +
-                                   std::to_string(fresh) + " not started."});
+  overview.items.push_back(DocText{std::to_string(finished) + " finished, " +
+                                   std::to_string(unfinished) + " in progress or stopped, " +
+                                   std::to_string(failed) + " failed, " + std::to_string(fresh) +
+                                   " not started."});
   if (finished < static_cast<int>(s.runs.size()))
-    overview.items.push_back(DocText{"Not every run has finished: a point's numbers are over its finished seeds, or, "
-                                     "while none has finished, over its runs so far.",
-                                     true});
+    overview.items.push_back(
+        DocText{"Not every run has finished: a point's numbers are over its finished seeds, or, "
+                "while none has finished, over its runs so far.",
+                true});
   if (!s.from_plan)
-    overview.items.push_back(DocText{"No plan.json: the runs are the subfolders holding a run, and the parameters are "
-                                     "the configuration keys whose values differ between them."});
+    overview.items.push_back(
+        DocText{"No plan.json: the runs are the subfolders holding a run, and the parameters are "
+                "the configuration keys whose values differ between them."});
   overview.items.push_back(points_table(s, points));
   doc.sections.push_back(std::move(overview));
 
@@ -145,7 +154,8 @@ ReportDoc sweep_report(const SweepData& s, BandKind band) {
 
   DocSection config{"Shared configuration", "config"};
   config.collapsed = true;
-  config.items.push_back(DocText{"The keys every run has with the same value (the varied ones and the seed left out)."});
+  config.items.push_back(DocText{
+      "The keys every run has with the same value (the varied ones and the seed left out)."});
   config.items.push_back(shared_config_table(s));
   doc.sections.push_back(std::move(config));
   return doc;
@@ -156,10 +166,15 @@ ReportDoc sweep_report(const SweepData& s, BandKind band) {
 ReportDoc build_report(const std::string& dir, const ReportOptions& opt, ReportFiles* info) {
   std::error_code ec;
   if (!fs::exists(dir, ec))
-    throw UsageError(dir + ": no such directory: give a run directory (the --out of qtrain train) or a sweep folder");
+    throw UsageError(
+        dir +
+        ": no such directory: give a run directory (the --out of qtrain train) or a sweep folder");
   if (!fs::is_directory(dir, ec))
-    throw UsageError(dir + ": not a directory: give a run directory (the --out of qtrain train) or a sweep folder");
-  const bool run_files = fs::exists(dir + "/metrics.jsonl", ec) || fs::exists(dir + "/summary.json", ec);
+    throw UsageError(
+        dir +
+        ": not a directory: give a run directory (the --out of qtrain train) or a sweep folder");
+  const bool run_files =
+      fs::exists(dir + "/metrics.jsonl", ec) || fs::exists(dir + "/summary.json", ec);
   if (is_run_dir(dir) || run_files) {
     const RunData run = load_run_dir(dir);  // a damaged run directory throws here
     if (info) info->sweep = false, info->runs = 1, info->points = 1;

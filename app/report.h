@@ -12,8 +12,8 @@
 namespace qt {
 
 struct ReportOptions {
-  std::string out_dir;                // where report.html and report.md go ("" = DIR itself)
-  BandKind band = BandKind::MinMax;   // how seeds are drawn around their mean
+  std::string out_dir;               // where report.html and report.md go ("" = DIR itself)
+  BandKind band = BandKind::MinMax;  // how seeds are drawn around their mean
 };
 
 struct ReportFiles {
@@ -23,7 +23,8 @@ struct ReportFiles {
 };
 
 // The document for DIR (a run directory or a sweep folder); UsageError when DIR is neither.
-ReportDoc build_report(const std::string& dir, const ReportOptions& opt, ReportFiles* info = nullptr);
+ReportDoc build_report(const std::string& dir, const ReportOptions& opt,
+                       ReportFiles* info = nullptr);
 // Builds the document and writes both files atomically.
 ReportFiles write_report(const std::string& dir, const ReportOptions& opt);
 

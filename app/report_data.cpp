@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int kSchemaVersion = 1;
-const char* const kNumberFields[] = {"lr", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"};
+const char* const kNumberFields[] = {"lr",      "train_loss", "train_acc", "val_loss",
+                                     "val_acc", "test_loss",  "test_acc"};
 
 // "runs/a/" → "a", "." → the current folder's name.
 std::string folder_name(const std::string& dir) {
@@ -51,7 +52,8 @@ json read_json_file(const std::string& path, const std::string& what) {
     throw DataError(path + ": not valid JSON (" + e.what() + "): the " + what +
                     " is damaged; restore it or run again");
   }
-  if (!j.is_object()) throw DataError(path + ": expected a JSON object, found " + std::string(j.type_name()));
+  if (!j.is_object())
+    throw DataError(path + ": expected a JSON object, found " + std::string(j.type_name()));
   check_schema(j, path);
   return j;
 }
@@ -70,19 +72,25 @@ std::vector<json> read_metrics_file(const std::string& path) {
     try {
       r = json::parse(line);
     } catch (const json::parse_error&) {
-      throw DataError(at + " is not valid JSON: the run's metrics are damaged (a copy cut short?); copy the run "
-                           "again, or delete the line and resume the run with qtrain train --resume");
+      throw DataError(
+          at +
+          " is not valid JSON: the run's metrics are damaged (a copy cut short?); copy the run "
+          "again, or delete the line and resume the run with qtrain train --resume");
     }
-    if (!r.is_object()) throw DataError(at + ": expected a JSON object (one epoch's record), found " + line.substr(0, 40));
+    if (!r.is_object())
+      throw DataError(at + ": expected a JSON object (one epoch's record), found " +
+                      line.substr(0, 40));
     check_schema(r, at);
     const int expected = static_cast<int>(recs.size()) + 1;
     if (!r.contains("epoch") || !r["epoch"].is_number_integer())
       throw DataError(at + ": no integer \"epoch\": not a metrics record of qtrain train");
     if (r["epoch"].get<int>() != expected)
-      throw DataError(at + ": epoch " + r["epoch"].dump() + " where epoch " + std::to_string(expected) +
+      throw DataError(at + ": epoch " + r["epoch"].dump() + " where epoch " +
+                      std::to_string(expected) +
                       " was expected: the metrics are out of order or mixed from two runs");
     for (const char* f : kNumberFields)
-      if (r.contains(f) && !r[f].is_number() && !r[f].is_null())  // null: a NaN, as nlohmann writes it
+      if (r.contains(f) && !r[f].is_number() &&
+          !r[f].is_null())  // null: a NaN, as nlohmann writes it
         throw DataError(at + ": \"" + f + "\" is " + r[f].dump() + ", expected a number");
     recs.push_back(std::move(r));
   }
@@ -93,7 +101,8 @@ std::vector<json> read_metrics_file(const std::string& path) {
 bool natural_less(const std::string& a, const std::string& b) {
   size_t i = 0, j = 0;
   while (i < a.size() && j < b.size()) {
-    if (std::isdigit(static_cast<unsigned char>(a[i])) && std::isdigit(static_cast<unsigned char>(b[j]))) {
+    if (std::isdigit(static_cast<unsigned char>(a[i])) &&
+        std::isdigit(static_cast<unsigned char>(b[j]))) {
       size_t ie = i, je = j;
       while (ie < a.size() && std::isdigit(static_cast<unsigned char>(a[ie]))) ++ie;
       while (je < b.size() && std::isdigit(static_cast<unsigned char>(b[je]))) ++je;
@@ -116,8 +125,10 @@ bool natural_less(const std::string& a, const std::string& b) {
 void flatten(const json& j, const std::string& prefix, std::map<std::string, json>& out) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
-    if (it.value().is_object()) flatten(it.value(), key, out);
-    else out[key] = it.value();
+    if (it.value().is_object())
+      flatten(it.value(), key, out);
+    else
+      out[key] = it.value();
   }
 }
 
@@ -160,7 +171,9 @@ int RunData::planned_epochs() const {
              : 0;
 }
 
-bool is_run_dir(const std::string& dir) { return exists(dir + "/config.json"); }
+bool is_run_dir(const std::string& dir) {
+  return exists(dir + "/config.json");
+}
 
 bool is_sweep_dir(const std::string& dir) {
   if (exists(dir + "/plan.json")) return true;
@@ -178,14 +191,17 @@ RunData load_run_dir(const std::string& dir) {
   const std::string config = dir + "/config.json";
   if (!exists(config)) {
     const bool has_run_files = exists(dir + "/metrics.jsonl") || exists(dir + "/summary.json");
-    throw DataError(config + ": missing" +
-                    (has_run_files ? std::string(": the run's metrics are there but not its configuration (a partial "
-                                                 "copy?); copy the whole run directory")
-                                   : std::string(": not a run directory written by qtrain train")));
+    throw DataError(
+        config + ": missing" +
+        (has_run_files
+             ? std::string(": the run's metrics are there but not its configuration (a partial "
+                           "copy?); copy the whole run directory")
+             : std::string(": not a run directory written by qtrain train")));
   }
   r.config = read_json_file(config, "configuration");
   if (exists(dir + "/metrics.jsonl")) r.epochs = read_metrics_file(dir + "/metrics.jsonl");
-  if (exists(dir + "/summary.json")) r.summary = read_json_file(dir + "/summary.json", "run summary");
+  if (exists(dir + "/summary.json"))
+    r.summary = read_json_file(dir + "/summary.json", "run summary");
   const RunStatus st = read_run_status(dir);
   r.state = st.state == "new" ? "unfinished" : st.state;  // config.json is there: it started
   r.error = st.error;
@@ -206,7 +222,8 @@ SweepData load_sweep_dir(const std::string& dir) {
       if (is_run_dir(rd)) {
         r = load_run_dir(rd);
       } else {
-        if (exists(rd + "/metrics.jsonl")) load_run_dir(rd);  // throws the message for a damaged run
+        if (exists(rd + "/metrics.jsonl"))
+          load_run_dir(rd);  // throws the message for a damaged run
         const RunStatus st = read_run_status(rd);
         r.dir = rd;
         r.state = st.state == "unfinished" ? "new" : st.state;  // no config.json: not started
@@ -217,7 +234,8 @@ SweepData load_sweep_dir(const std::string& dir) {
       r.params = pr.params;
       r.point = pr.point;
       for (auto it = pr.params.begin(); it != pr.params.end(); ++it)
-        if (it.key() != "seed" && std::find(s.varied.begin(), s.varied.end(), it.key()) == s.varied.end())
+        if (it.key() != "seed" &&
+            std::find(s.varied.begin(), s.varied.end(), it.key()) == s.varied.end())
           s.varied.push_back(it.key());
       s.runs.push_back(std::move(r));
     }
@@ -235,11 +253,14 @@ SweepData load_sweep_dir(const std::string& dir) {
     if (!e.is_directory()) continue;
     const std::string sub = e.path().string();
     // A folder with metrics but no config.json is a damaged run, not something else.
-    if (is_run_dir(sub) || exists(sub + "/metrics.jsonl")) names.push_back(e.path().filename().string());
+    if (is_run_dir(sub) || exists(sub + "/metrics.jsonl"))
+      names.push_back(e.path().filename().string());
   }
   if (names.empty())
-    throw UsageError(dir + ": neither a run directory (no config.json) nor a sweep folder (no plan.json, no "
-                           "subfolder with a run): give the --out of qtrain train or qtrain sweep");
+    throw UsageError(
+        dir +
+        ": neither a run directory (no config.json) nor a sweep folder (no plan.json, no "
+        "subfolder with a run): give the --out of qtrain train or qtrain sweep");
   std::sort(names.begin(), names.end(), natural_less);
   for (auto& n : names) s.runs.push_back(load_run_dir(dir + "/" + n));
   infer_params(s);

@@ -4,23 +4,22 @@
 // a JSON object with the next epoch number, a summary.json that does not parse, a schema_version
 // this qtrain does not know — is a DataError naming the file and the line. A run still in
 // progress (summary "finished": false, or no summary or metrics yet) is not an error.
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace qt {
 
 struct RunData {
-  std::string dir;   // the run directory
-  std::string name;  // its folder name (in a sweep: the run's name)
-  std::string state; // finished | unfinished | failed | new (see sweep_status.h)
-  std::string error; // failed: the error line of the last attempt
-  nlohmann::json config;              // config.json (a sweep's planned run: the plan's configuration)
-  std::vector<nlohmann::json> epochs; // metrics.jsonl, epoch 1, 2, … in order
-  nlohmann::json summary;             // summary.json, null when absent
-  nlohmann::ordered_json params;      // in a sweep: the parameters that vary, seed last
-  std::string point;                  // in a sweep: the grid point (the parameters but the seed)
+  std::string dir;        // the run directory
+  std::string name;       // its folder name (in a sweep: the run's name)
+  std::string state;      // finished | unfinished | failed | new (see sweep_status.h)
+  std::string error;      // failed: the error line of the last attempt
+  nlohmann::json config;  // config.json (a sweep's planned run: the plan's configuration)
+  std::vector<nlohmann::json> epochs;  // metrics.jsonl, epoch 1, 2, … in order
+  nlohmann::json summary;              // summary.json, null when absent
+  nlohmann::ordered_json params;       // in a sweep: the parameters that vary, seed last
+  std::string point;                   // in a sweep: the grid point (the parameters but the seed)
 
   int planned_epochs() const;  // config "epochs" (0 when unknown)
 };

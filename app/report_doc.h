@@ -28,9 +28,9 @@ using DocItem = std::variant<DocText, DocTable, DocFigure>;
 
 struct DocSection {
   std::string title, anchor;
-  bool collapsed = false;  // HTML: folded (<details>), for long tables and per-point detail
-  bool in_markdown = true; // also written to report.md (its text and tables; a section with
-                           // neither, only figures, is left out of report.md)
+  bool collapsed = false;   // HTML: folded (<details>), for long tables and per-point detail
+  bool in_markdown = true;  // also written to report.md (its text and tables; a section with
+                            // neither, only figures, is left out of report.md)
   std::vector<DocItem> items = {};
   std::vector<DocSection> children = {};
 };

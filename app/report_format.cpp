@@ -57,10 +57,12 @@ std::string json_text(const nlohmann::json& v) {
 std::string status_text(const RunData& run) {
   const int done = static_cast<int>(run.epochs.size()), planned = run.planned_epochs();
   if (run.state == "finished") return "finished";
-  if (run.state == "failed") return "failed" + (run.error.empty() ? std::string() : ": " + run.error);
+  if (run.state == "failed")
+    return "failed" + (run.error.empty() ? std::string() : ": " + run.error);
   if (run.state == "new") return "not started";
   if (done == 0) return "started, no epoch finished yet";
-  return "in progress or stopped (" + std::to_string(done) + " of " + std::to_string(planned) + " epochs)";
+  return "in progress or stopped (" + std::to_string(done) + " of " + std::to_string(planned) +
+         " epochs)";
 }
 
 }  // namespace qt

@@ -1,10 +1,9 @@
 #pragma once
 // Runs grouped into points: the runs of a sweep that differ only by their seed. Every plot of
 // the report draws a point as one line (the mean over its seeds) with a band (their spread).
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "app/report_data.h"
 

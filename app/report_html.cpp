@@ -33,7 +33,9 @@ details > summary { cursor: pointer; font-weight: bold; font-size: 1.05em; }
 footer { color: #777; font-size: 12px; margin-top: 40px; border-top: 1px solid #eee; padding-top: 8px; }
 )";
 
-std::string esc(const std::string& s) { return xml_escape(s); }
+std::string esc(const std::string& s) {
+  return xml_escape(s);
+}
 
 void render_table(const DocTable& t, std::string& o) {
   auto right = [&](size_t c) { return c < t.right.size() && t.right[c]; };
@@ -84,15 +86,18 @@ std::string render_html(const ReportDoc& doc) {
   std::string o = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
   o += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
   o += "<meta name=\"generator\" content=\"qtrain report\">\n";
-  o += "<title>" + esc(doc.title) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n<header>\n";
+  o += "<title>" + esc(doc.title) + "</title>\n<style>" + kStyle +
+       "</style>\n</head>\n<body>\n<header>\n";
   o += "<h1>" + esc(doc.title) + "</h1>\n";
   for (auto& line : doc.subtitle) o += "<p class=\"sub\">" + esc(line) + "</p>\n";
   o += "</header>\n<nav><strong>Contents</strong>\n<ul>\n";
   for (auto& s : doc.sections)
-    if (!s.anchor.empty()) o += "<li><a href=\"#" + esc(s.anchor) + "\">" + esc(s.title) + "</a></li>\n";
+    if (!s.anchor.empty())
+      o += "<li><a href=\"#" + esc(s.anchor) + "\">" + esc(s.title) + "</a></li>\n";
   o += "</ul>\n</nav>\n<main>\n";
   for (auto& s : doc.sections) render_section(s, 2, o);
-  o += "</main>\n<footer>Written by <code>qtrain report</code>: the plots are inline SVG, the page needs no network "
+  o += "</main>\n<footer>Written by <code>qtrain report</code>: the plots are inline SVG, the page "
+       "needs no network "
        "and no scripts. The same tables are in report.md.</footer>\n</body>\n</html>\n";
   return o;
 }

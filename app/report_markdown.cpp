@@ -11,9 +11,12 @@ namespace {
 std::string cell(const std::string& s) {
   std::string r;
   for (char c : s) {
-    if (c == '|') r += "\\|";
-    else if (c == '\n') r += ' ';
-    else r += c;
+    if (c == '|')
+      r += "\\|";
+    else if (c == '\n')
+      r += ' ';
+    else
+      r += c;
   }
   return r.empty() ? " " : r;
 }

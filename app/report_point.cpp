@@ -34,8 +34,9 @@ PlotSeries band_series(const std::string& label, const EpochBand& b, bool band) 
 
 // A plot over epochs of `fields` (one line each); nothing when no field has a value.
 std::optional<DocFigure> epoch_plot(const std::string& title, const std::string& y_label,
-                                    const std::vector<Field>& fields, const std::vector<const RunData*>& runs,
-                                    BandKind band, bool log_when_spread = false) {
+                                    const std::vector<Field>& fields,
+                                    const std::vector<const RunData*>& runs, BandKind band,
+                                    bool log_when_spread = false) {
   LinePlot p;
   p.title = title;
   p.x_label = "epoch";
@@ -54,7 +55,8 @@ std::optional<DocFigure> epoch_plot(const std::string& title, const std::string&
   return DocFigure{render_svg(p)};
 }
 
-std::vector<Field> keyed_fields(const std::vector<const RunData*>& runs, const std::vector<std::string>& path) {
+std::vector<Field> keyed_fields(const std::vector<const RunData*>& runs,
+                                const std::vector<std::string>& path) {
   std::vector<Field> fields;
   for (const std::string& k : record_keys(runs, path)) {
     Field f{k, path};
@@ -65,11 +67,13 @@ std::vector<Field> keyed_fields(const std::vector<const RunData*>& runs, const s
 }
 
 // Iterative Training: one row per layer, from the epoch it became binary to the last epoch.
-std::optional<DocFigure> binary_layers_plot(const RunData& run, bool several_seeds, std::vector<DocItem>& texts) {
+std::optional<DocFigure> binary_layers_plot(const RunData& run, bool several_seeds,
+                                            std::vector<DocItem>& texts) {
   std::vector<std::pair<std::string, int>> first;
   for (const json& rec : run.epochs) {
     const json* a = rec.contains("algorithm") ? &rec["algorithm"] : nullptr;
-    if (!a || !a->is_object() || !a->contains("binary_layers") || !(*a)["binary_layers"].is_array()) continue;
+    if (!a || !a->is_object() || !a->contains("binary_layers") || !(*a)["binary_layers"].is_array())
+      continue;
     for (const json& name : (*a)["binary_layers"]) {
       if (!name.is_string()) continue;
       const std::string n = name.get<std::string>();
@@ -103,7 +107,8 @@ std::optional<DocFigure> binary_layers_plot(const RunData& run, bool several_see
 }
 
 // A value that stays the same in every epoch is said in words rather than drawn.
-bool constant_field(const std::vector<const RunData*>& runs, const std::vector<std::string>& path, double& value) {
+bool constant_field(const std::vector<const RunData*>& runs, const std::vector<std::string>& path,
+                    double& value) {
   bool seen = false;
   for (const RunData* r : runs)
     for (const json& rec : r->epochs) {
@@ -123,19 +128,22 @@ void add(std::vector<DocItem>& items, std::optional<DocFigure> f) {
 
 namespace {
 
-DocSection curves_section(const PointData& point, const std::vector<const RunData*>& runs, BandKind band) {
+DocSection curves_section(const PointData& point, const std::vector<const RunData*>& runs,
+                          BandKind band) {
   const std::string spread =
-      runs.size() > 1 ? (band == BandKind::MinMax ? ", band: min–max over " : ", band: mean ± std over ") +
-                            std::to_string(runs.size()) + " seeds"
-                      : "";
+      runs.size() > 1
+          ? (band == BandKind::MinMax ? ", band: min–max over " : ", band: mean ± std over ") +
+                std::to_string(runs.size()) + " seeds"
+          : "";
   DocSection s{"Learning curves", point.anchor + "-curves"};
-  add(s.items, epoch_plot("Accuracy" + spread, "accuracy (%)",
-                          {{"train", {"train_acc"}, 100},
-                           {"validation", {"val_acc"}, 100},
-                           {"test", {"test_acc"}, 100},
-                           {"validation at Q(w)", {"algorithm", "eval", "quantized", "val_acc"}, 100},
-                           {"test at Q(w)", {"algorithm", "eval", "quantized", "test_acc"}, 100}},
-                          runs, band));
+  add(s.items,
+      epoch_plot("Accuracy" + spread, "accuracy (%)",
+                 {{"train", {"train_acc"}, 100},
+                  {"validation", {"val_acc"}, 100},
+                  {"test", {"test_acc"}, 100},
+                  {"validation at Q(w)", {"algorithm", "eval", "quantized", "val_acc"}, 100},
+                  {"test at Q(w)", {"algorithm", "eval", "quantized", "test_acc"}, 100}},
+                 runs, band));
   add(s.items, epoch_plot("Loss (cross-entropy)" + spread, "loss",
                           {{"train", {"train_loss"}},
                            {"validation", {"val_loss"}},
@@ -156,8 +164,9 @@ void phase2_texts(const std::vector<const RunData*>& runs, std::vector<DocItem>&
       break;
     }
   if (!phase2) return;
-  texts.push_back(DocText{"BinaryRelax phase II (forward, backward and evaluation at Q(w) exactly) from epoch " +
-                          std::to_string(phase2) + "."});
+  texts.push_back(DocText{
+      "BinaryRelax phase II (forward, backward and evaluation at Q(w) exactly) from epoch " +
+      std::to_string(phase2) + "."});
   std::vector<double> best;
   int best_epoch = 0;
   for (const RunData* r : runs) {
@@ -171,12 +180,15 @@ void phase2_texts(const std::vector<const RunData*>& runs, std::vector<DocItem>&
   }
   const SeedStats s = seed_stats(best);
   if (s.n)
-    texts.push_back(DocText{"Best phase-II test accuracy (what the BinaryRelax paper reports): " + percent_stats(s) +
-                            (s.n == 1 ? " at epoch " + std::to_string(best_epoch) : " over " + std::to_string(s.n) + " seeds") +
-                            "."});
+    texts.push_back(DocText{
+        "Best phase-II test accuracy (what the BinaryRelax paper reports): " + percent_stats(s) +
+        (s.n == 1 ? " at epoch " + std::to_string(best_epoch)
+                  : " over " + std::to_string(s.n) + " seeds") +
+        "."});
 }
 
-DocSection schedules_section(const PointData& point, const std::vector<const RunData*>& runs, BandKind band) {
+DocSection schedules_section(const PointData& point, const std::vector<const RunData*>& runs,
+                             BandKind band) {
   std::vector<DocItem> texts, figs;
   phase2_texts(runs, texts);
   const json& cfg = runs.front()->config;
@@ -186,15 +198,16 @@ DocSection schedules_section(const PointData& point, const std::vector<const Run
     add(figs, epoch_plot("BinaryRelax θ: u = (1 − θ)·w + θ·Q(w), at the end of each epoch", "θ",
                          {{"", {"algorithm", "theta"}}}, runs, band));
   else
-    add(figs, epoch_plot("BinaryRelax λ: u = (λ·Q(w) + w) / (1 + λ)", "λ", {{"", {"algorithm", "lambda"}}}, runs, band,
-                         true));
+    add(figs, epoch_plot("BinaryRelax λ: u = (λ·Q(w) + w) / (1 + λ)", "λ",
+                         {{"", {"algorithm", "lambda"}}}, runs, band, true));
   double rho = 0;
   if (constant_field(runs, {"algorithm", "rho"}, rho))
     texts.push_back(DocText{"BCGD blending ρ = " + short_number(rho) + " in every epoch."});
   else
     add(figs, epoch_plot("BCGD blending ρ", "ρ", {{"", {"algorithm", "rho"}}}, runs, band, true));
   add(figs, epoch_plot("BCGD relaxation η", "η", {{"", {"algorithm", "eta"}}}, runs, band, true));
-  add(figs, epoch_plot("α of each activation quantizer", "α", keyed_fields(runs, {"algorithm", "alpha"}), runs, band));
+  add(figs, epoch_plot("α of each activation quantizer", "α",
+                       keyed_fields(runs, {"algorithm", "alpha"}), runs, band));
   add(figs, binary_layers_plot(*runs.front(), runs.size() > 1, texts));
   DocSection s{"The algorithm's schedules", point.anchor + "-algorithm"};
   s.items = texts;
@@ -202,15 +215,16 @@ DocSection schedules_section(const PointData& point, const std::vector<const Run
   return s;
 }
 
-DocSection layers_section(const PointData& point, const std::vector<const RunData*>& runs, BandKind band) {
+DocSection layers_section(const PointData& point, const std::vector<const RunData*>& runs,
+                          BandKind band) {
   DocSection s{"Quantized layers", point.anchor + "-layers"};
   add(s.items, epoch_plot("Projection error ‖w − Q(w)‖ / ‖w‖ per layer", "relative error",
                           keyed_fields(runs, {"algorithm", "proj_error"}), runs, band));
   // The layers first, in the colours of the projection error plot, then all weights together.
   std::vector<Field> flips = keyed_fields(runs, {"algorithm", "flip_ratio"});
   flips.push_back({"all quantized weights", {"algorithm", "flip_ratio_total"}});
-  add(s.items, epoch_plot("Flip ratio: share of weights whose quantized value changed in the epoch", "flip ratio",
-                          flips, runs, band));
+  add(s.items, epoch_plot("Flip ratio: share of weights whose quantized value changed in the epoch",
+                          "flip ratio", flips, runs, band));
   return s;
 }
 
@@ -224,7 +238,8 @@ std::vector<DocSection> point_figures(const PointData& point, BandKind band) {
   if (runs.empty()) return out;
   for (DocSection s : {curves_section(point, runs, band), schedules_section(point, runs, band),
                        layers_section(point, runs, band)})
-    if (std::any_of(s.items.begin(), s.items.end(), [](const DocItem& i) { return std::holds_alternative<DocFigure>(i); }))
+    if (std::any_of(s.items.begin(), s.items.end(),
+                    [](const DocItem& i) { return std::holds_alternative<DocFigure>(i); }))
       out.push_back(std::move(s));
   return out;
 }
@@ -232,8 +247,8 @@ std::vector<DocSection> point_figures(const PointData& point, BandKind band) {
 DocTable results_table(const std::vector<const RunData*>& runs, bool with_names) {
   DocTable t;
   if (with_names) t.header.push_back("run");
-  for (const char* h : {"status", "epochs", "best epoch", "selected by", "best val acc", "test acc at best",
-                        "final test acc", "max test acc", "time", "images/s"})
+  for (const char* h : {"status", "epochs", "best epoch", "selected by", "best val acc",
+                        "test acc at best", "final test acc", "max test acc", "time", "images/s"})
     t.header.push_back(h);
   t.right.assign(t.header.size(), true);
   if (with_names) t.right[0] = false;
@@ -308,7 +323,9 @@ DocTable epoch_table(const RunData& run) {
         row.push_back(j && j->is_array() ? std::to_string(j->size()) : "–");
       } else {
         const double v = record_value(rec, c.path);
-        row.push_back(c.kind == 1 ? percent(v) : c.name == "images/s" ? fixed(v, 0) : short_number(v));
+        row.push_back(c.kind == 1            ? percent(v)
+                      : c.name == "images/s" ? fixed(v, 0)
+                                             : short_number(v));
       }
     }
     t.rows.push_back(std::move(row));
@@ -319,7 +336,8 @@ DocTable epoch_table(const RunData& run) {
 DocTable config_table(const json& config) {
   DocTable t;
   t.header = {"key", "value"};
-  std::function<void(const json&, const std::string&)> walk = [&](const json& j, const std::string& prefix) {
+  std::function<void(const json&, const std::string&)> walk = [&](const json& j,
+                                                                  const std::string& prefix) {
     for (auto it = j.begin(); it != j.end(); ++it) {
       const std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
       if (it.value().is_object())

@@ -2,9 +2,8 @@
 // The report's parts for one point (a run, or the seeds of a sweep's grid point): learning
 // curves, the algorithm's own schedules (λ, θ, ρ, η, α per activation quantizer, the binary
 // layers over time), projection error and flip ratio per layer, and its tables.
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "app/report_doc.h"
 #include "app/report_groups.h"
@@ -17,7 +16,8 @@ namespace qt {
 // constant ρ, the binarization order); empty when no epoch has finished. Seeds are drawn as
 // bands of `band`.
 std::vector<DocSection> point_figures(const PointData& point, BandKind band);
-// One row per run: status, epochs, best epoch and accuracies, final and maximum test accuracy, time.
+// One row per run: status, epochs, best epoch and accuracies, final and maximum test accuracy,
+// time.
 DocTable results_table(const std::vector<const RunData*>& runs, bool with_names);
 // One row per epoch of a run: learning rate, losses and accuracies, the algorithm's scalars.
 DocTable epoch_table(const RunData& run);

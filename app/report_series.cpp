@@ -18,8 +18,8 @@ double record_value(const json& rec, const std::vector<std::string>& path) {
   return j->is_number() ? j->get<double>() : NAN;
 }
 
-EpochBand epoch_band(const std::vector<const RunData*>& runs, const std::vector<std::string>& path, BandKind kind,
-                     double scale) {
+EpochBand epoch_band(const std::vector<const RunData*>& runs, const std::vector<std::string>& path,
+                     BandKind kind, double scale) {
   EpochBand b;
   size_t epochs = 0;
   for (const RunData* r : runs) epochs = std::max(epochs, r->epochs.size());
@@ -42,7 +42,8 @@ EpochBand epoch_band(const std::vector<const RunData*>& runs, const std::vector<
   return b;
 }
 
-std::vector<std::string> record_keys(const std::vector<const RunData*>& runs, const std::vector<std::string>& path) {
+std::vector<std::string> record_keys(const std::vector<const RunData*>& runs,
+                                     const std::vector<std::string>& path) {
   std::vector<std::string> keys;
   for (const RunData* r : runs)
     for (const json& rec : r->epochs) {
@@ -92,7 +93,8 @@ RunNumbers run_numbers(const RunData& run) {
   if (!std::isfinite(n.seconds) && !run.epochs.empty()) {
     double s = 0;
     for (const json& r : run.epochs) {
-      const double a = record_value(r, {"timing", "train_seconds"}), b = record_value(r, {"timing", "eval_seconds"});
+      const double a = record_value(r, {"timing", "train_seconds"}),
+                   b = record_value(r, {"timing", "eval_seconds"});
       s += (std::isfinite(a) ? a : 0) + (std::isfinite(b) ? b : 0);
     }
     if (s > 0) n.seconds = s;

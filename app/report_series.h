@@ -1,10 +1,9 @@
 #pragma once
 // Numbers out of the runs: one field per epoch, its mean and spread over a point's seeds, and
 // each run's results (final, best by validation, maximum test accuracy, time).
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "app/report_data.h"
 #include "app/report_groups.h"
@@ -23,12 +22,13 @@ struct EpochBand {
   std::vector<double> x, mean, lo, hi;
   bool any = false;  // some epoch has a value
 };
-EpochBand epoch_band(const std::vector<const RunData*>& runs, const std::vector<std::string>& path, BandKind kind,
-                     double scale = 1);
+EpochBand epoch_band(const std::vector<const RunData*>& runs, const std::vector<std::string>& path,
+                     BandKind kind, double scale = 1);
 
 // The keys of the object at `path` over every record of the runs (layer or quantizer names),
 // in order of first appearance.
-std::vector<std::string> record_keys(const std::vector<const RunData*>& runs, const std::vector<std::string>& path);
+std::vector<std::string> record_keys(const std::vector<const RunData*>& runs,
+                                     const std::vector<std::string>& path);
 
 // One run's results, from its metrics (NaN when unknown), selected as summary.json does: the
 // best epoch by validation accuracy, or by test accuracy without a validation split.
@@ -42,7 +42,8 @@ struct RunNumbers {
 RunNumbers run_numbers(const RunData& run);
 
 struct SeedStats {
-  double mean = NAN, std = NAN, min = NAN, max = NAN;  // std: the sample standard deviation (0 for one value)
+  double mean = NAN, std = NAN, min = NAN,
+         max = NAN;  // std: the sample standard deviation (0 for one value)
   size_t n = 0;
 };
 SeedStats seed_stats(const std::vector<double>& values);  // NaN values are left out

@@ -6,9 +6,9 @@
 #include <map>
 
 #include "app/report_format.h"
-#include "app/sweep_spec.h"
 #include "app/svg_plot.h"
 #include "app/svg_plot_rows.h"
+#include "app/sweep_spec.h"
 
 namespace qt {
 
@@ -23,7 +23,9 @@ SeedStats result_stats(const PointData& p, Result which) {
   std::vector<double> v;
   for (const RunData* r : counted_runs(p)) {
     const RunNumbers n = run_numbers(*r);
-    v.push_back(which == Result::Final ? n.final_test : which == Result::Best ? n.best_test : n.max_test);
+    v.push_back(which == Result::Final  ? n.final_test
+                : which == Result::Best ? n.best_test
+                                        : n.max_test);
   }
   return seed_stats(v);
 }
@@ -59,7 +61,8 @@ DocTable points_table(const SweepData& sweep, const std::vector<PointData>& poin
   DocTable t;
   const std::vector<std::string> keys = point_keys(sweep);
   for (auto& k : keys) t.header.push_back(short_key(k));
-  for (const char* h : {"runs finished", "epochs", "test acc at best val", "final test acc", "max test acc", "time per run"})
+  for (const char* h : {"runs finished", "epochs", "test acc at best val", "final test acc",
+                        "max test acc", "time per run"})
     t.header.push_back(h);
   t.right.assign(t.header.size(), true);
   for (size_t i = 0; i < keys.size(); ++i) t.right[i] = false;
@@ -102,23 +105,28 @@ std::vector<DocFigure> accuracy_by_point(const std::vector<PointData>& points) {
     // Points that share their first parameter share a colour.
     const std::string group = pt.params.empty() ? "" : value_text(pt.params.begin().value());
     const size_t color = colors.emplace(group, colors.size()).first->second;
-    p.rows.push_back({pt.label, 100 * s.min, 100 * s.max, 100 * s.mean, color,
-                      s.n ? percent_stats(s) + (s.n > 1 ? " (" + std::to_string(s.n) + " seeds)" : "") : "no result yet"});
+    p.rows.push_back(
+        {pt.label, 100 * s.min, 100 * s.max, 100 * s.mean, color,
+         s.n ? percent_stats(s) + (s.n > 1 ? " (" + std::to_string(s.n) + " seeds)" : "")
+             : "no result yet"});
   }
   if (!has_points(p)) return {};
   return {DocFigure{render_svg(p)}};
 }
 
-std::vector<DocFigure> accuracy_vs_parameters(const SweepData& sweep, const std::vector<PointData>& points) {
+std::vector<DocFigure> accuracy_vs_parameters(const SweepData& sweep,
+                                              const std::vector<PointData>& points) {
   std::vector<DocFigure> out;
   for (const std::string& key : point_keys(sweep)) {
     // The key's values in order of appearance, and whether they are all numbers.
     std::vector<ojson> values;
     for (const PointData& p : points)
-      if (p.params.contains(key) && std::find(values.begin(), values.end(), p.params[key]) == values.end())
+      if (p.params.contains(key) &&
+          std::find(values.begin(), values.end(), p.params[key]) == values.end())
         values.push_back(p.params[key]);
     if (values.size() < 2) continue;
-    const bool numeric = std::all_of(values.begin(), values.end(), [](const ojson& v) { return v.is_number(); });
+    const bool numeric =
+        std::all_of(values.begin(), values.end(), [](const ojson& v) { return v.is_number(); });
     LinePlot plot;
     plot.title = "Final test accuracy vs " + short_key(key) + " (mean over seeds, bars: min–max)";
     plot.x_label = key;
@@ -135,10 +143,13 @@ std::vector<DocFigure> accuracy_vs_parameters(const SweepData& sweep, const std:
       if (!s.n) continue;
       const std::string label = params_label(without(p.params, key));
       auto [it, fresh] = series_of.emplace(label, plot.series.size());
-      if (fresh) plot.series.push_back(PlotSeries{label == "base" ? "" : label, {}, {}, {}, {}, true});
+      if (fresh)
+        plot.series.push_back(PlotSeries{label == "base" ? "" : label, {}, {}, {}, {}, true});
       PlotSeries& ser = plot.series[it->second];
-      const double x = numeric ? p.params[key].get<double>()
-                               : static_cast<double>(std::find(values.begin(), values.end(), p.params[key]) - values.begin());
+      const double x =
+          numeric ? p.params[key].get<double>()
+                  : static_cast<double>(std::find(values.begin(), values.end(), p.params[key]) -
+                                        values.begin());
       ser.x.push_back(x);
       ser.y.push_back(100 * s.mean);
       ser.lo.push_back(100 * s.min);
@@ -154,7 +165,8 @@ std::vector<DocFigure> accuracy_vs_parameters(const SweepData& sweep, const std:
       std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return ser.x[a] < ser.x[b]; });
       PlotSeries sorted = ser;
       for (size_t i = 0; i < idx.size(); ++i)
-        sorted.x[i] = ser.x[idx[i]], sorted.y[i] = ser.y[idx[i]], sorted.lo[i] = ser.lo[idx[i]], sorted.hi[i] = ser.hi[idx[i]];
+        sorted.x[i] = ser.x[idx[i]], sorted.y[i] = ser.y[idx[i]], sorted.lo[i] = ser.lo[idx[i]],
+        sorted.hi[i] = ser.hi[idx[i]];
       ser = sorted;
     }
     plot.log_x = numeric && spans_decades(xs_all, 1.0);
@@ -164,25 +176,29 @@ std::vector<DocFigure> accuracy_vs_parameters(const SweepData& sweep, const std:
   return out;
 }
 
-std::vector<DocSection> sweep_curves(const SweepData& sweep, const std::vector<PointData>& points, BandKind band) {
+std::vector<DocSection> sweep_curves(const SweepData& sweep, const std::vector<PointData>& points,
+                                     BandKind band) {
   const std::string facet = facet_key(sweep);
   std::vector<std::string> facet_values;
   for (const PointData& p : points) {
     const std::string v = facet.empty() ? "" : param_value(p, facet);
-    if (std::find(facet_values.begin(), facet_values.end(), v) == facet_values.end()) facet_values.push_back(v);
+    if (std::find(facet_values.begin(), facet_values.end(), v) == facet_values.end())
+      facet_values.push_back(v);
   }
   struct Metric {
     std::string title, y_label;
     std::vector<std::string> path;
     double scale;
   };
-  const std::vector<Metric> metrics = {{"Test accuracy", "accuracy (%)", {"test_acc"}, 100},
-                                       {"Validation accuracy", "accuracy (%)", {"val_acc"}, 100},
-                                       {"Train accuracy (running, over the epoch)", "accuracy (%)", {"train_acc"}, 100},
-                                       {"Test loss", "loss", {"test_loss"}, 1},
-                                       {"Validation loss", "loss", {"val_loss"}, 1},
-                                       {"Train loss", "loss", {"train_loss"}, 1}};
-  const std::string spread = band == BandKind::MinMax ? "band: min–max over seeds" : "band: mean ± std over seeds";
+  const std::vector<Metric> metrics = {
+      {"Test accuracy", "accuracy (%)", {"test_acc"}, 100},
+      {"Validation accuracy", "accuracy (%)", {"val_acc"}, 100},
+      {"Train accuracy (running, over the epoch)", "accuracy (%)", {"train_acc"}, 100},
+      {"Test loss", "loss", {"test_loss"}, 1},
+      {"Validation loss", "loss", {"val_loss"}, 1},
+      {"Train loss", "loss", {"train_loss"}, 1}};
+  const std::string spread =
+      band == BandKind::MinMax ? "band: min–max over seeds" : "band: mean ± std over seeds";
   std::vector<DocSection> out;
   for (const std::string& fv : facet_values) {
     DocSection s{facet.empty() ? "Learning curves" : short_key(facet) + " = " + fv,
@@ -206,7 +222,8 @@ std::vector<DocSection> sweep_curves(const SweepData& sweep, const std::vector<P
         ser.y = b.mean;
         if (runs.size() > 1) ser.lo = b.lo, ser.hi = b.hi;
         ser.markers = b.x.size() <= 25;
-        plot.series.push_back(std::move(ser));  // kept when empty: colours stay the same in every plot
+        plot.series.push_back(
+            std::move(ser));  // kept when empty: colours stay the same in every plot
       }
       if (!has_points(plot)) continue;
       std::vector<double> all;
@@ -226,8 +243,10 @@ DocTable shared_config_table(const SweepData& sweep) {
       [&](const json& j, const std::string& prefix, std::map<std::string, json>& out) {
         for (auto it = j.begin(); it != j.end(); ++it) {
           const std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
-          if (it.value().is_object()) walk(it.value(), key, out);
-          else out[key] = it.value();
+          if (it.value().is_object())
+            walk(it.value(), key, out);
+          else
+            out[key] = it.value();
         }
       };
   for (const RunData& r : sweep.runs)

@@ -17,9 +17,11 @@ DocTable points_table(const SweepData& sweep, const std::vector<PointData>& poin
 std::vector<DocFigure> accuracy_by_point(const std::vector<PointData>& points);
 // For each varied parameter with at least two values in some line: final test accuracy against
 // it, one line per combination of the other parameters, bars min–max over seeds.
-std::vector<DocFigure> accuracy_vs_parameters(const SweepData& sweep, const std::vector<PointData>& points);
+std::vector<DocFigure> accuracy_vs_parameters(const SweepData& sweep,
+                                              const std::vector<PointData>& points);
 // Test, validation and train accuracy and loss per epoch, one line per point, seeds as bands.
-std::vector<DocSection> sweep_curves(const SweepData& sweep, const std::vector<PointData>& points, BandKind band);
+std::vector<DocSection> sweep_curves(const SweepData& sweep, const std::vector<PointData>& points,
+                                     BandKind band);
 // The configuration keys every run shares, with their value (the varied ones left out).
 DocTable shared_config_table(const SweepData& sweep);
 

@@ -5,8 +5,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <optional>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "app/config.h"
@@ -38,14 +38,17 @@ std::string epoch_line(const json& r, int epochs) {
   std::string val;
   if (r.contains("val_acc")) {
     char v[96];
-    std::snprintf(v, sizeof v, "  val %.4f %6.2f%%", r["val_loss"].get<double>(), 100 * r["val_acc"].get<double>());
+    std::snprintf(v, sizeof v, "  val %.4f %6.2f%%", r["val_loss"].get<double>(),
+                  100 * r["val_acc"].get<double>());
     val = v;
   }
-  std::snprintf(buf, sizeof buf, "epoch %3d/%d  lr %.4g  train %.4f %6.2f%%%s  test %.4f %6.2f%%  %7.0f img/s  %.1fs",
-                r["epoch"].get<int>(), epochs, r["lr"].get<double>(), r["train_loss"].get<double>(),
-                100 * r["train_acc"].get<double>(), val.c_str(), r["test_loss"].get<double>(),
-                100 * r["test_acc"].get<double>(), r["timing"]["images_per_second"].get<double>(),
-                r["timing"]["train_seconds"].get<double>() + r["timing"]["eval_seconds"].get<double>());
+  std::snprintf(
+      buf, sizeof buf,
+      "epoch %3d/%d  lr %.4g  train %.4f %6.2f%%%s  test %.4f %6.2f%%  %7.0f img/s  %.1fs",
+      r["epoch"].get<int>(), epochs, r["lr"].get<double>(), r["train_loss"].get<double>(),
+      100 * r["train_acc"].get<double>(), val.c_str(), r["test_loss"].get<double>(),
+      100 * r["test_acc"].get<double>(), r["timing"]["images_per_second"].get<double>(),
+      r["timing"]["train_seconds"].get<double>() + r["timing"]["eval_seconds"].get<double>());
   return buf;
 }
 
@@ -84,8 +87,8 @@ std::vector<json> read_metrics(const std::string& path, int epochs) {
     }
   }
   if (recs.size() != static_cast<size_t>(epochs))
-    throw DataError(path + ": has " + std::to_string(recs.size()) + " epoch records, the checkpoint is at epoch " +
-                    std::to_string(epochs));
+    throw DataError(path + ": has " + std::to_string(recs.size()) +
+                    " epoch records, the checkpoint is at epoch " + std::to_string(epochs));
   return recs;
 }
 
@@ -105,10 +108,12 @@ json summarize(const std::vector<json>& recs, double seconds, bool finished) {
   const char* key = has_val ? "val_acc" : "test_acc";
   std::optional<size_t> best_at;
   for (size_t i = 0; i < recs.size(); ++i)
-    if ((eligible(i) || !any_eligible) && (!best_at || recs[i][key].get<double>() > recs[*best_at][key].get<double>()))
+    if ((eligible(i) || !any_eligible) &&
+        (!best_at || recs[i][key].get<double>() > recs[*best_at][key].get<double>()))
       best_at = i;
   const size_t best = *best_at;
-  s["final"] = {{"epoch", last["epoch"]}, {"test_acc", last["test_acc"]}, {"test_loss", last["test_loss"]}};
+  s["final"] = {
+      {"epoch", last["epoch"]}, {"test_acc", last["test_acc"]}, {"test_loss", last["test_loss"]}};
   s["best"] = {{"epoch", recs[best]["epoch"]},
                {"selected_by", has_val ? "val_acc" : "test_acc"},
                {"fully_quantized", eligible(best)},
@@ -133,8 +138,8 @@ RunResult run_training(const json& config, const RunOptions& opt) {
   set_threads(cfg.threads);
 
   RunResult result;
-  result.dir = opt.out.empty() ? "runs/" + cfg.model + "-" + cfg.data.name + "-" + cfg.algo.name + "-" +
-                                     config_hash(config)
+  result.dir = opt.out.empty() ? "runs/" + cfg.model + "-" + cfg.data.name + "-" + cfg.algo.name +
+                                     "-" + config_hash(config)
                                : opt.out;
   const std::string ckpt_dir = result.dir + "/checkpoints", last_ckpt = ckpt_dir + "/last.ckpt";
   // Read everything that can fail before touching the run directory.
@@ -143,8 +148,9 @@ RunResult run_training(const json& config, const RunOptions& opt) {
   Checkpoint init;
   if (!opt.init_from.empty()) init = load_checkpoint(opt.init_from);
   if (!opt.resume && fs::exists(last_ckpt))
-    throw UsageError("the run directory " + result.dir + " already holds a run: continue it with --resume " +
-                     result.dir + ", or choose another --out");
+    throw UsageError("the run directory " + result.dir +
+                     " already holds a run: continue it with --resume " + result.dir +
+                     ", or choose another --out");
 
   const auto start = std::chrono::steady_clock::now();
   DataSplits data = load_splits(cfg.data);
@@ -159,7 +165,8 @@ RunResult run_training(const json& config, const RunOptions& opt) {
       return a == b;
     };
     if (resume_from.meta.contains("config") && !same_run(resume_from.meta["config"], config))
-      throw DataError(last_ckpt + ": was written with another configuration than " + result.dir + "/config.json");
+      throw DataError(last_ckpt + ": was written with another configuration than " + result.dir +
+                      "/config.json");
     trainer.restore(resume_from);
     recs = read_metrics(result.dir + "/metrics.jsonl", trainer.epoch());
     seconds_before = resume_from.meta.value("run_seconds", 0.0);
@@ -172,14 +179,17 @@ RunResult run_training(const json& config, const RunOptions& opt) {
   RunLog log(result.dir + "/log.txt", opt.quiet);
   ProgressLine progress(opt.progress && !opt.quiet);
   char head[512];
-  std::snprintf(head, sizeof head, "%s %s on %s (%lld train / %lld val / %lld test), %s, %d epochs → %s",
+  std::snprintf(head, sizeof head,
+                "%s %s on %s (%lld train / %lld val / %lld test), %s, %d epochs → %s",
                 opt.resume ? "resuming" : "training", cfg.model.c_str(), cfg.data.name.c_str(),
                 static_cast<long long>(data.train.size()), static_cast<long long>(data.val.size()),
-                static_cast<long long>(data.test.size()), cfg.algo.name.c_str(), cfg.epochs, result.dir.c_str());
+                static_cast<long long>(data.test.size()), cfg.algo.name.c_str(), cfg.epochs,
+                result.dir.c_str());
   log.line(head);
 
   auto elapsed = [&] {
-    return seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return seconds_before +
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
   auto save = [&] {
     Checkpoint c = trainer.snapshot();
@@ -201,13 +211,15 @@ RunResult run_training(const json& config, const RunOptions& opt) {
         write_file_atomic(result.dir + "/metrics.jsonl", metrics_text);
         save();
         last_save = std::chrono::steady_clock::now();
-        write_file_atomic(result.dir + "/summary.json", summarize(recs, elapsed(), false).dump(2) + "\n");
+        write_file_atomic(result.dir + "/summary.json",
+                          summarize(recs, elapsed(), false).dump(2) + "\n");
         log.line(epoch_line(rec, cfg.epochs));
       },
       [&](const TrainProgress& p) {
         progress.update(p);
         if (opt.checkpoint_every > 0 &&
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - last_save).count() > opt.checkpoint_every) {
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - last_save).count() >
+                opt.checkpoint_every) {
           save();
           last_save = std::chrono::steady_clock::now();
         }
@@ -217,17 +229,21 @@ RunResult run_training(const json& config, const RunOptions& opt) {
 
   if (!result.finished) {
     save();
-    log.line("stopped at epoch " + std::to_string(trainer.epoch() + 1) + ", step " + std::to_string(trainer.step()) +
-             "; continue with: qtrain train --resume " + result.dir);
+    log.line("stopped at epoch " + std::to_string(trainer.epoch() + 1) + ", step " +
+             std::to_string(trainer.step()) + "; continue with: qtrain train --resume " +
+             result.dir);
   }
   result.summary = summarize(recs, elapsed(), result.finished);
   write_file_atomic(result.dir + "/summary.json", result.summary.dump(2) + "\n");
   if (result.finished && !recs.empty()) {
     char tail[512];
     const json& b = result.summary["best"];
-    std::snprintf(tail, sizeof tail, "final test accuracy %.2f%%; best by %s: epoch %d, test %.2f%%; metrics in %s/metrics.jsonl",
-                  100 * recs.back()["test_acc"].get<double>(), b["selected_by"].get<std::string>().c_str(),
-                  b["epoch"].get<int>(), 100 * b["test_acc"].get<double>(), result.dir.c_str());
+    std::snprintf(tail, sizeof tail,
+                  "final test accuracy %.2f%%; best by %s: epoch %d, test %.2f%%; metrics in "
+                  "%s/metrics.jsonl",
+                  100 * recs.back()["test_acc"].get<double>(),
+                  b["selected_by"].get<std::string>().c_str(), b["epoch"].get<int>(),
+                  100 * b["test_acc"].get<double>(), result.dir.c_str());
     log.line(tail);
   }
   return result;
@@ -235,7 +251,8 @@ RunResult run_training(const json& config, const RunOptions& opt) {
 
 RunResult resume_training(const std::string& run_dir, RunOptions opt) {
   const std::string path = run_dir + "/config.json";
-  if (!fs::exists(path)) throw UsageError("--resume " + run_dir + ": no config.json there: is it a run directory?");
+  if (!fs::exists(path))
+    throw UsageError("--resume " + run_dir + ": no config.json there: is it a run directory?");
   json config;
   try {
     std::ifstream in(path);

@@ -8,20 +8,19 @@
 //                  every --checkpoint-every seconds, and on Ctrl-C)
 // The `train` command, `sweep` and the tests call this.
 #include <atomic>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace qt {
 
 struct RunOptions {
-  std::string out;               // run directory ("" = runs/<model>-<dataset>-<algo>-<hash>)
-  bool resume = false;           // continue the run in `out` from its last checkpoint
-  bool quiet = false;            // no per-epoch lines on stdout
-  bool progress = false;         // a live progress line (on a terminal)
-  double checkpoint_every = 300; // seconds between mid-epoch checkpoints (0 = only at epoch ends)
-  std::string init_from;         // a checkpoint whose weights start the run
-  int threads = -1;              // with resume: worker threads instead of the run's own (-1 = keep)
+  std::string out;                // run directory ("" = runs/<model>-<dataset>-<algo>-<hash>)
+  bool resume = false;            // continue the run in `out` from its last checkpoint
+  bool quiet = false;             // no per-epoch lines on stdout
+  bool progress = false;          // a live progress line (on a terminal)
+  double checkpoint_every = 300;  // seconds between mid-epoch checkpoints (0 = only at epoch ends)
+  std::string init_from;          // a checkpoint whose weights start the run
+  int threads = -1;  // with resume: worker threads instead of the run's own (-1 = keep)
   const std::atomic<bool>* stop = nullptr;  // raised by Ctrl-C: checkpoint and return
 };
 

@@ -20,10 +20,13 @@ std::string num(double v) {
   return b;
 }
 
-bool usable(double v, bool log) { return std::isfinite(v) && (!log || v > 0); }
+bool usable(double v, bool log) {
+  return std::isfinite(v) && (!log || v > 0);
+}
 
 struct Range {
-  double lo = std::numeric_limits<double>::infinity(), hi = -std::numeric_limits<double>::infinity();
+  double lo = std::numeric_limits<double>::infinity(),
+         hi = -std::numeric_limits<double>::infinity();
   void add(double v) { lo = std::min(lo, v), hi = std::max(hi, v); }
   bool empty() const { return lo > hi; }
 };
@@ -39,7 +42,8 @@ LegendLayout legend_layout(const LinePlot& p) {
   const bool show = p.series.size() > 1 || (p.series.size() == 1 && !p.series[0].label.empty());
   if (!show) return l;
   double widest = 0;
-  for (auto& s : p.series) widest = std::max(widest, std::min(text_width(s.label, kFont), p.width - 60));
+  for (auto& s : p.series)
+    widest = std::max(widest, std::min(text_width(s.label, kFont), p.width - 60));
   l.col_width = widest + 34;
   l.cols = std::max(1, static_cast<int>((p.width - 20) / l.col_width));
   l.rows = static_cast<int>((p.series.size() + l.cols - 1) / l.cols);
@@ -73,7 +77,8 @@ bool spans_decades(const std::vector<double>& values, double decades) {
 }
 
 std::string render_svg(const LinePlot& p) {
-  if (!has_points(p)) throw std::logic_error("render_svg: the plot '" + p.title + "' has no points");
+  if (!has_points(p))
+    throw std::logic_error("render_svg: the plot '" + p.title + "' has no points");
   Range xr, yr;
   for (auto& s : p.series) {
     const bool band = !s.lo.empty() && !s.hi.empty();
@@ -88,7 +93,8 @@ std::string render_svg(const LinePlot& p) {
 
   // Vertical layout: title, plot area, x ticks (maybe slanted category names), x label, legend.
   const double top = 30, plot_h = p.height - 30 - 44;
-  Scale ys = p.log_y ? log_scale(yr.lo, yr.hi, top + plot_h, top) : linear_scale(yr.lo, yr.hi, top + plot_h, top);
+  Scale ys = p.log_y ? log_scale(yr.lo, yr.hi, top + plot_h, top)
+                     : linear_scale(yr.lo, yr.hi, top + plot_h, top);
   double label_w = 0;
   for (auto& l : ys.labels) label_w = std::max(label_w, text_width(l, kFont - 1));
   const double left = label_w + 14 + (p.y_label.empty() ? 0 : 18), right = 16;
@@ -114,43 +120,50 @@ std::string render_svg(const LinePlot& p) {
   const double total_h = legend_top + legend.rows * kLegendRow + (legend.rows ? 6 : 0);
 
   std::string o;
-  o += "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" viewBox=\"0 0 " + num(p.width) + " " + num(total_h) +
-       "\" width=\"" + num(p.width) + "\" height=\"" + num(total_h) + "\" role=\"img\" aria-label=\"" +
-       xml_escape(p.title) + "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"" + num(kFont) + "\">\n";
+  o += "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" viewBox=\"0 0 " + num(p.width) +
+       " " + num(total_h) + "\" width=\"" + num(p.width) + "\" height=\"" + num(total_h) +
+       "\" role=\"img\" aria-label=\"" + xml_escape(p.title) +
+       "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"" + num(kFont) + "\">\n";
   o += "<title>" + xml_escape(p.title) + "</title>\n";
-  o += "<rect x=\"0\" y=\"0\" width=\"" + num(p.width) + "\" height=\"" + num(total_h) + "\" fill=\"#ffffff\"/>\n";
-  o += "<text x=\"" + num(p.width / 2) + "\" y=\"18\" text-anchor=\"middle\" font-size=\"" + num(kTitleFont) +
-       "\" font-weight=\"bold\">" + xml_escape(fit_text(p.title, kTitleFont, p.width - 20)) + "</text>\n";
+  o += "<rect x=\"0\" y=\"0\" width=\"" + num(p.width) + "\" height=\"" + num(total_h) +
+       "\" fill=\"#ffffff\"/>\n";
+  o += "<text x=\"" + num(p.width / 2) + "\" y=\"18\" text-anchor=\"middle\" font-size=\"" +
+       num(kTitleFont) + "\" font-weight=\"bold\">" +
+       xml_escape(fit_text(p.title, kTitleFont, p.width - 20)) + "</text>\n";
 
   // Grid and ticks.
   o += "<g class=\"grid\" stroke=\"#e3e3e3\" stroke-width=\"1\">\n";
   for (double t : ys.ticks)
-    o += "<line x1=\"" + num(left) + "\" x2=\"" + num(left + plot_w) + "\" y1=\"" + num(ys(t)) + "\" y2=\"" + num(ys(t)) + "\"/>\n";
+    o += "<line x1=\"" + num(left) + "\" x2=\"" + num(left + plot_w) + "\" y1=\"" + num(ys(t)) +
+         "\" y2=\"" + num(ys(t)) + "\"/>\n";
   for (double t : xs.ticks)
-    o += "<line x1=\"" + num(xs(t)) + "\" x2=\"" + num(xs(t)) + "\" y1=\"" + num(top) + "\" y2=\"" + num(axis_bottom) + "\"/>\n";
+    o += "<line x1=\"" + num(xs(t)) + "\" x2=\"" + num(xs(t)) + "\" y1=\"" + num(top) + "\" y2=\"" +
+         num(axis_bottom) + "\"/>\n";
   o += "</g>\n<g class=\"axes\" fill=\"#333333\" font-size=\"" + num(kFont - 1) + "\">\n";
-  o += "<rect x=\"" + num(left) + "\" y=\"" + num(top) + "\" width=\"" + num(plot_w) + "\" height=\"" + num(plot_h) +
-       "\" fill=\"none\" stroke=\"#888888\"/>\n";
+  o += "<rect x=\"" + num(left) + "\" y=\"" + num(top) + "\" width=\"" + num(plot_w) +
+       "\" height=\"" + num(plot_h) + "\" fill=\"none\" stroke=\"#888888\"/>\n";
   for (size_t i = 0; i < ys.ticks.size(); ++i)
-    o += "<text x=\"" + num(left - 5) + "\" y=\"" + num(ys(ys.ticks[i]) + 4) + "\" text-anchor=\"end\">" +
-         xml_escape(ys.labels[i]) + "</text>\n";
+    o += "<text x=\"" + num(left - 5) + "\" y=\"" + num(ys(ys.ticks[i]) + 4) +
+         "\" text-anchor=\"end\">" + xml_escape(ys.labels[i]) + "</text>\n";
   for (size_t i = 0; i < xs.ticks.size(); ++i) {
     const double x = xs(xs.ticks[i]), y = axis_bottom + 15;
     if (slanted)
-      o += "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" text-anchor=\"end\" transform=\"rotate(-35 " + num(x) +
-           " " + num(y) + ")\">" + xml_escape(fit_text(xs.labels[i], kFont - 1, 140)) + "</text>\n";
+      o += "<text x=\"" + num(x) + "\" y=\"" + num(y) +
+           "\" text-anchor=\"end\" transform=\"rotate(-35 " + num(x) + " " + num(y) + ")\">" +
+           xml_escape(fit_text(xs.labels[i], kFont - 1, 140)) + "</text>\n";
     else
-      o += "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" text-anchor=\"middle\">" + xml_escape(xs.labels[i]) +
-           "</text>\n";
+      o += "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" text-anchor=\"middle\">" +
+           xml_escape(xs.labels[i]) + "</text>\n";
   }
   if (!p.x_label.empty())
     o += "<text x=\"" + num(left + plot_w / 2) + "\" y=\"" + num(axis_bottom + 34 + x_label_extra) +
-         "\" text-anchor=\"middle\" font-size=\"" + num(kFont) + "\">" + xml_escape(p.x_label) + "</text>\n";
+         "\" text-anchor=\"middle\" font-size=\"" + num(kFont) + "\">" + xml_escape(p.x_label) +
+         "</text>\n";
   if (!p.y_label.empty()) {
     const double cy = top + plot_h / 2;
     o += "<text x=\"14\" y=\"" + num(cy) + "\" text-anchor=\"middle\" font-size=\"" + num(kFont) +
-         "\" transform=\"rotate(-90 14 " + num(cy) + ")\">" + xml_escape(fit_text(p.y_label, kFont, plot_h)) +
-         "</text>\n";
+         "\" transform=\"rotate(-90 14 " + num(cy) + ")\">" +
+         xml_escape(fit_text(p.y_label, kFont, plot_h)) + "</text>\n";
   }
   o += "</g>\n<g class=\"data\">\n";
 
@@ -162,16 +175,22 @@ std::string render_svg(const LinePlot& p) {
     auto flush = [&] {
       if (run.size() >= 2) {
         std::string d;
-        for (size_t k : run) d += (d.empty() ? "M" : " L") + num(xs(s.x[k])) + " " + num(ys(s.hi[k]));
-        for (auto it = run.rbegin(); it != run.rend(); ++it) d += " L" + num(xs(s.x[*it])) + " " + num(ys(s.lo[*it]));
-        o += "<path class=\"band\" d=\"" + d + " Z\" fill=\"" + series_color(si) + "\" fill-opacity=\"0.18\" stroke=\"none\"/>\n";
+        for (size_t k : run)
+          d += (d.empty() ? "M" : " L") + num(xs(s.x[k])) + " " + num(ys(s.hi[k]));
+        for (auto it = run.rbegin(); it != run.rend(); ++it)
+          d += " L" + num(xs(s.x[*it])) + " " + num(ys(s.lo[*it]));
+        o += "<path class=\"band\" d=\"" + d + " Z\" fill=\"" + series_color(si) +
+             "\" fill-opacity=\"0.18\" stroke=\"none\"/>\n";
       }
       run.clear();
     };
     for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
-      const bool ok = usable(s.x[i], p.log_x) && i < s.lo.size() && i < s.hi.size() && usable(s.lo[i], p.log_y) &&
-                      usable(s.hi[i], p.log_y);
-      if (ok) run.push_back(i); else flush();
+      const bool ok = usable(s.x[i], p.log_x) && i < s.lo.size() && i < s.hi.size() &&
+                      usable(s.lo[i], p.log_y) && usable(s.hi[i], p.log_y);
+      if (ok)
+        run.push_back(i);
+      else
+        flush();
     }
     flush();
   }
@@ -191,19 +210,23 @@ std::string render_svg(const LinePlot& p) {
       pen_down = true;
       const bool isolated = (i == 0 || !ok(i - 1)) && !ok(i + 1);
       if (s.markers || isolated)
-        dots += "<circle class=\"marker\" cx=\"" + num(x) + "\" cy=\"" + num(y) + "\" r=\"2.8\" fill=\"" + series_color(si) + "\"/>\n";
-      if (p.error_bars && i < s.lo.size() && i < s.hi.size() && usable(s.lo[i], p.log_y) && usable(s.hi[i], p.log_y)) {
+        dots += "<circle class=\"marker\" cx=\"" + num(x) + "\" cy=\"" + num(y) +
+                "\" r=\"2.8\" fill=\"" + series_color(si) + "\"/>\n";
+      if (p.error_bars && i < s.lo.size() && i < s.hi.size() && usable(s.lo[i], p.log_y) &&
+          usable(s.hi[i], p.log_y)) {
         const double a = ys(s.lo[i]), b = ys(s.hi[i]);
-        bars += " M" + num(x) + " " + num(a) + " L" + num(x) + " " + num(b) + " M" + num(x - 3) + " " + num(a) + " L" +
-                num(x + 3) + " " + num(a) + " M" + num(x - 3) + " " + num(b) + " L" + num(x + 3) + " " + num(b);
+        bars += " M" + num(x) + " " + num(a) + " L" + num(x) + " " + num(b) + " M" + num(x - 3) +
+                " " + num(a) + " L" + num(x + 3) + " " + num(a) + " M" + num(x - 3) + " " + num(b) +
+                " L" + num(x + 3) + " " + num(b);
       }
     }
     if (d.empty()) continue;
     o += "<path class=\"line\" d=\"" + d + "\" fill=\"none\"" + stroke_attrs(si, 1.8) +
-         " stroke-linejoin=\"round\" stroke-linecap=\"round\"><title>" + xml_escape(s.label) + "</title></path>\n";
+         " stroke-linejoin=\"round\" stroke-linecap=\"round\"><title>" + xml_escape(s.label) +
+         "</title></path>\n";
     if (!bars.empty())
-      o += "<path class=\"errorbar\" d=\"" + bars.substr(1) + "\" fill=\"none\" stroke=\"" + series_color(si) +
-           "\" stroke-width=\"1.2\"/>\n";
+      o += "<path class=\"errorbar\" d=\"" + bars.substr(1) + "\" fill=\"none\" stroke=\"" +
+           series_color(si) + "\" stroke-width=\"1.2\"/>\n";
     o += dots;
   }
   o += "</g>\n";
@@ -213,7 +236,8 @@ std::string render_svg(const LinePlot& p) {
     for (size_t i = 0; i < p.series.size(); ++i) {
       const double x = 12 + static_cast<double>(i % legend.cols) * legend.col_width;
       const double y = legend_top + static_cast<double>(i / legend.cols) * kLegendRow + 9;
-      o += "<path d=\"M" + num(x) + " " + num(y) + " L" + num(x + 22) + " " + num(y) + "\"" + stroke_attrs(i, 2.5) + "/>\n";
+      o += "<path d=\"M" + num(x) + " " + num(y) + " L" + num(x + 22) + " " + num(y) + "\"" +
+           stroke_attrs(i, 2.5) + "/>\n";
       o += "<text x=\"" + num(x + 28) + "\" y=\"" + num(y + 4) + "\">" +
            xml_escape(fit_text(p.series[i].label, kFont, legend.col_width - 34)) + "</text>\n";
     }

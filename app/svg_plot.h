@@ -10,9 +10,10 @@ namespace qt {
 
 struct PlotSeries {
   std::string label = {};
-  std::vector<double> x = {}, y = {};    // a NaN y leaves a gap in the line
-  std::vector<double> lo = {}, hi = {};  // the band (min–max or mean ± std over seeds); empty = none
-  bool markers = false;        // a dot at every point (isolated points always get one)
+  std::vector<double> x = {}, y = {};  // a NaN y leaves a gap in the line
+  std::vector<double> lo = {},
+                      hi = {};  // the band (min–max or mean ± std over seeds); empty = none
+  bool markers = false;         // a dot at every point (isolated points always get one)
 };
 
 struct LinePlot {
@@ -21,7 +22,7 @@ struct LinePlot {
   std::vector<std::string> categories;
   bool integer_x = false;  // ticks at whole numbers only (epochs)
   bool log_x = false, log_y = false;
-  bool error_bars = false;  // draw lo–hi as bars at each point instead of a band
+  bool error_bars = false;           // draw lo–hi as bars at each point instead of a band
   double width = 640, height = 260;  // the plotting area with its axes, without the legend
   std::vector<PlotSeries> series;
 };

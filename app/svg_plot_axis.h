@@ -19,7 +19,8 @@ struct Scale {
 
 // Round ticks covering [lo, hi] (about `target` of them); a degenerate range is widened.
 // `integer`: ticks only at whole numbers (epochs).
-Scale linear_scale(double lo, double hi, double p0, double p1, int target = 5, bool integer = false);
+Scale linear_scale(double lo, double hi, double p0, double p1, int target = 5,
+                   bool integer = false);
 // Ticks at powers of ten (every k-th when there are many decades); lo must be > 0.
 Scale log_scale(double lo, double hi, double p0, double p1);
 // Categories 0..n−1 placed at the centres of n equal slots.

@@ -19,7 +19,9 @@ std::string num(double v) {
   return b;
 }
 
-bool has_interval(const PlotRow& r) { return std::isfinite(r.lo) && std::isfinite(r.hi); }
+bool has_interval(const PlotRow& r) {
+  return std::isfinite(r.lo) && std::isfinite(r.hi);
+}
 
 }  // namespace
 
@@ -30,7 +32,8 @@ bool has_points(const RowPlot& plot) {
 }
 
 std::string render_svg(const RowPlot& p) {
-  if (!has_points(p)) throw std::logic_error("render_svg: the plot '" + p.title + "' has no rows to draw");
+  if (!has_points(p))
+    throw std::logic_error("render_svg: the plot '" + p.title + "' has no rows to draw");
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   auto add = [&](double v) {
     if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
@@ -51,34 +54,41 @@ std::string render_svg(const RowPlot& p) {
   const Scale xs = linear_scale(lo, hi, left, left + plot_w, 6, p.integer_x);
 
   std::string o;
-  o += "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" viewBox=\"0 0 " + num(width) + " " + num(total_h) +
-       "\" width=\"" + num(width) + "\" height=\"" + num(total_h) + "\" role=\"img\" aria-label=\"" +
-       xml_escape(p.title) + "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"" + num(kFont) + "\">\n";
+  o += "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" viewBox=\"0 0 " + num(width) +
+       " " + num(total_h) + "\" width=\"" + num(width) + "\" height=\"" + num(total_h) +
+       "\" role=\"img\" aria-label=\"" + xml_escape(p.title) +
+       "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"" + num(kFont) + "\">\n";
   o += "<title>" + xml_escape(p.title) + "</title>\n";
-  o += "<rect x=\"0\" y=\"0\" width=\"" + num(width) + "\" height=\"" + num(total_h) + "\" fill=\"#ffffff\"/>\n";
-  o += "<text x=\"" + num(width / 2) + "\" y=\"18\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">" +
+  o += "<rect x=\"0\" y=\"0\" width=\"" + num(width) + "\" height=\"" + num(total_h) +
+       "\" fill=\"#ffffff\"/>\n";
+  o += "<text x=\"" + num(width / 2) +
+       "\" y=\"18\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">" +
        xml_escape(fit_text(p.title, 13, width - 20)) + "</text>\n";
   o += "<g class=\"grid\" stroke=\"#e3e3e3\" stroke-width=\"1\">\n";
   for (double t : xs.ticks)
-    o += "<line x1=\"" + num(xs(t)) + "\" x2=\"" + num(xs(t)) + "\" y1=\"" + num(top) + "\" y2=\"" + num(top + plot_h) + "\"/>\n";
+    o += "<line x1=\"" + num(xs(t)) + "\" x2=\"" + num(xs(t)) + "\" y1=\"" + num(top) + "\" y2=\"" +
+         num(top + plot_h) + "\"/>\n";
   for (size_t i = 1; i < p.rows.size(); i += 2)
-    o += "<rect x=\"" + num(left) + "\" y=\"" + num(top + kRow * static_cast<double>(i)) + "\" width=\"" + num(plot_w) +
-         "\" height=\"" + num(kRow) + "\" fill=\"#f6f6f6\" stroke=\"none\"/>\n";
+    o += "<rect x=\"" + num(left) + "\" y=\"" + num(top + kRow * static_cast<double>(i)) +
+         "\" width=\"" + num(plot_w) + "\" height=\"" + num(kRow) +
+         "\" fill=\"#f6f6f6\" stroke=\"none\"/>\n";
   o += "</g>\n<g class=\"axes\" fill=\"#333333\" font-size=\"" + num(kFont - 1) + "\">\n";
-  o += "<rect x=\"" + num(left) + "\" y=\"" + num(top) + "\" width=\"" + num(plot_w) + "\" height=\"" + num(plot_h) +
-       "\" fill=\"none\" stroke=\"#888888\"/>\n";
+  o += "<rect x=\"" + num(left) + "\" y=\"" + num(top) + "\" width=\"" + num(plot_w) +
+       "\" height=\"" + num(plot_h) + "\" fill=\"none\" stroke=\"#888888\"/>\n";
   for (size_t i = 0; i < xs.ticks.size(); ++i)
-    o += "<text x=\"" + num(xs(xs.ticks[i])) + "\" y=\"" + num(top + plot_h + 15) + "\" text-anchor=\"middle\">" +
-         xml_escape(xs.labels[i]) + "</text>\n";
+    o += "<text x=\"" + num(xs(xs.ticks[i])) + "\" y=\"" + num(top + plot_h + 15) +
+         "\" text-anchor=\"middle\">" + xml_escape(xs.labels[i]) + "</text>\n";
   if (!p.x_label.empty())
     o += "<text x=\"" + num(left + plot_w / 2) + "\" y=\"" + num(top + plot_h + 34) +
-         "\" text-anchor=\"middle\" font-size=\"" + num(kFont) + "\">" + xml_escape(p.x_label) + "</text>\n";
+         "\" text-anchor=\"middle\" font-size=\"" + num(kFont) + "\">" + xml_escape(p.x_label) +
+         "</text>\n";
   for (size_t i = 0; i < p.rows.size(); ++i) {
     const double y = top + kRow * (static_cast<double>(i) + 0.5) + 4;
     o += "<text x=\"" + num(left - 6) + "\" y=\"" + num(y) + "\" text-anchor=\"end\">" +
          xml_escape(fit_text(p.rows[i].label, kFont - 1, kMaxLabel)) + "</text>\n";
     if (!p.rows[i].note.empty())
-      o += "<text x=\"" + num(left + plot_w + 6) + "\" y=\"" + num(y) + "\">" + xml_escape(p.rows[i].note) + "</text>\n";
+      o += "<text x=\"" + num(left + plot_w + 6) + "\" y=\"" + num(y) + "\">" +
+           xml_escape(p.rows[i].note) + "</text>\n";
   }
   o += "</g>\n<g class=\"data\">\n";
   for (size_t i = 0; i < p.rows.size(); ++i) {
@@ -86,12 +96,13 @@ std::string render_svg(const RowPlot& p) {
     const double y = top + kRow * (static_cast<double>(i) + 0.5);
     const std::string color = series_color(r.color);
     if (has_interval(r))
-      o += "<path class=\"line\" d=\"M" + num(xs(r.lo)) + " " + num(y) + " L" + num(xs(r.hi)) + " " + num(y) +
-           "\" stroke=\"" + color + "\" stroke-width=\"" + num(p.bar_width) + "\" stroke-linecap=\"butt\" fill=\"none\"><title>" +
-           xml_escape(r.label) + "</title></path>\n";
+      o += "<path class=\"line\" d=\"M" + num(xs(r.lo)) + " " + num(y) + " L" + num(xs(r.hi)) +
+           " " + num(y) + "\" stroke=\"" + color + "\" stroke-width=\"" + num(p.bar_width) +
+           "\" stroke-linecap=\"butt\" fill=\"none\"><title>" + xml_escape(r.label) +
+           "</title></path>\n";
     if (std::isfinite(r.mark))
-      o += "<circle class=\"marker\" cx=\"" + num(xs(r.mark)) + "\" cy=\"" + num(y) + "\" r=\"4\" fill=\"" + color +
-           "\" stroke=\"#ffffff\" stroke-width=\"1\"/>\n";
+      o += "<circle class=\"marker\" cx=\"" + num(xs(r.mark)) + "\" cy=\"" + num(y) +
+           "\" r=\"4\" fill=\"" + color + "\" stroke=\"#ffffff\" stroke-width=\"1\"/>\n";
   }
   o += "</g>\n</svg>\n";
   return o;

@@ -22,7 +22,7 @@ struct RowPlot {
   bool integer_x = false;
   double x_min = NAN, x_max = NAN;  // included in the x range when finite
   double bar_width = 3;             // the interval's thickness in pixels
-  double width = 0;  // 0: wide enough for the labels and notes (640 to 1000 pixels)
+  double width = 0;                 // 0: wide enough for the labels and notes (640 to 1000 pixels)
 };
 
 bool has_points(const RowPlot& plot);  // some row has a finite interval or dot

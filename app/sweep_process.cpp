@@ -29,7 +29,8 @@ int try_lock_run(const std::string& dir) {
 }
 
 void unlock_run(int fd) {
-  if (fd >= 0) ::close(fd);  // the lock goes with the last descriptor (the child's closes at its exit)
+  if (fd >= 0)
+    ::close(fd);  // the lock goes with the last descriptor (the child's closes at its exit)
 }
 
 pid_t spawn_child(const std::vector<std::string>& argv, const std::string& log_path, int lock_fd) {
@@ -56,9 +57,11 @@ pid_t spawn_child(const std::vector<std::string>& argv, const std::string& log_p
     ::sigaction(SIGTERM, &dfl, nullptr);
     ::dup2(log, STDOUT_FILENO);
     ::dup2(log, STDERR_FILENO);
-    if (lock_fd >= 0) ::fcntl(lock_fd, F_SETFD, 0);  // inherited through exec: the lock lives as long as the child
+    if (lock_fd >= 0)
+      ::fcntl(lock_fd, F_SETFD, 0);  // inherited through exec: the lock lives as long as the child
     ::execv(args[0], args.data());
-    const char msg[] = "qtrain: error: qtrain sweep could not start the training process (execv failed)\n";
+    const char msg[] =
+        "qtrain: error: qtrain sweep could not start the training process (execv failed)\n";
     ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof msg - 1);
     (void)ignored;
     ::_exit(127);
@@ -82,7 +85,9 @@ int poll_child(pid_t pid) {
 std::string self_exe() {
   std::error_code ec;
   auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) throw std::runtime_error("cannot find the qtrain binary through /proc/self/exe: " + ec.message());
+  if (ec)
+    throw std::runtime_error("cannot find the qtrain binary through /proc/self/exe: " +
+                             ec.message());
   return p.string();
 }
 

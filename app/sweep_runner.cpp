@@ -42,7 +42,8 @@ json without_threads(json c) {
 std::string first_difference(const json& had, const json& wants) {
   const json a = had.flatten(), b = wants.flatten();
   for (auto& [k, v] : b.items())
-    if (!a.contains(k) || a[k] != v) return k.substr(1) + ": " + (a.contains(k) ? a[k].dump() : "absent") + " → " + v.dump();
+    if (!a.contains(k) || a[k] != v)
+      return k.substr(1) + ": " + (a.contains(k) ? a[k].dump() : "absent") + " → " + v.dump();
   for (auto& [k, v] : a.items())
     if (!b.contains(k)) return k.substr(1) + ": " + v.dump() + " → absent";
   return "?";
@@ -61,9 +62,11 @@ int threads_per_run(const SweepOptions& opt, int cores) {
   if (opt.jobs < 1) throw UsageError("--jobs must be at least 1");
   const int threads = opt.threads > 0 ? opt.threads : std::max(1, cores / opt.jobs);
   if (!opt.oversubscribe && static_cast<long>(opt.jobs) * threads > cores)
-    throw UsageError("--jobs " + std::to_string(opt.jobs) + " × " + std::to_string(threads) + (threads == 1 ? " thread = " : " threads = ") +
-                     std::to_string(opt.jobs * threads) + " > " + std::to_string(cores) +
-                     " cores: lower --jobs or --threads (or add --oversubscribe to run them anyway, slower)");
+    throw UsageError(
+        "--jobs " + std::to_string(opt.jobs) + " × " + std::to_string(threads) +
+        (threads == 1 ? " thread = " : " threads = ") + std::to_string(opt.jobs * threads) + " > " +
+        std::to_string(cores) +
+        " cores: lower --jobs or --threads (or add --oversubscribe to run them anyway, slower)");
   return threads;
 }
 
@@ -98,16 +101,22 @@ class Execution {
   SweepOutcome run() {
     for (size_t i = 0; i < sweep_.runs.size(); ++i) {
       if (!in_shard(i, opt_.shard)) continue;
-      if (read_run_status(dir(i)).state == "finished") ++out_.already;
-      else queue_.push_back(i);
+      if (read_run_status(dir(i)).state == "finished")
+        ++out_.already;
+      else
+        queue_.push_back(i);
     }
     if (opt_.log) {
       const std::string shard = opt_.shard.count > 1
-                                    ? ", shard " + std::to_string(opt_.shard.index) + "/" + std::to_string(opt_.shard.count)
+                                    ? ", shard " + std::to_string(opt_.shard.index) + "/" +
+                                          std::to_string(opt_.shard.count)
                                     : "";
-      std::fprintf(opt_.log, "sweep %s: %zu runs (%s)%s: %d finished before, %zu to run, %d at once × %d thread%s → %s\n",
-                   sweep_.name.c_str(), sweep_.runs.size(), sweep_.shape.c_str(), shard.c_str(), out_.already,
-                   queue_.size(), opt_.jobs, threads_, threads_ == 1 ? "" : "s", sweep_.out.c_str());
+      std::fprintf(opt_.log,
+                   "sweep %s: %zu runs (%s)%s: %d finished before, %zu to run, %d at once × %d "
+                   "thread%s → %s\n",
+                   sweep_.name.c_str(), sweep_.runs.size(), sweep_.shape.c_str(), shard.c_str(),
+                   out_.already, queue_.size(), opt_.jobs, threads_, threads_ == 1 ? "" : "s",
+                   sweep_.out.c_str());
     }
     try {
       while (!running_.empty() || (!queue_.empty() && !stopping())) {
@@ -134,7 +143,8 @@ class Execution {
 
   void say(size_t i, const std::string& what) const {
     if (!opt_.log) return;
-    std::fprintf(opt_.log, "[%*zu/%zu] %s\n", static_cast<int>(std::to_string(sweep_.runs.size()).size()), i + 1,
+    std::fprintf(opt_.log, "[%*zu/%zu] %s\n",
+                 static_cast<int>(std::to_string(sweep_.runs.size()).size()), i + 1,
                  sweep_.runs.size(), what.c_str());
     std::fflush(opt_.log);
   }
@@ -167,7 +177,8 @@ class Execution {
     }
     char every[32];
     std::snprintf(every, sizeof every, "%g", opt_.checkpoint_every);
-    argv.insert(argv.end(), {"--threads", std::to_string(threads_), "--checkpoint-every", every, "--quiet"});
+    argv.insert(argv.end(),
+                {"--threads", std::to_string(threads_), "--checkpoint-every", every, "--quiet"});
     clear_exit_record(d);
     {
       std::ofstream log(d + "/train.out", std::ios::app);
@@ -186,8 +197,8 @@ class Execution {
     }
     child.start = Clock::now();
     running_.push_back(child);
-    say(i, st.has_checkpoint ? "resume   " + run.name + " (" + std::to_string(st.epochs_done) + " of " +
-                                   std::to_string(epochs(i)) + " epochs done)"
+    say(i, st.has_checkpoint ? "resume   " + run.name + " (" + std::to_string(st.epochs_done) +
+                                   " of " + std::to_string(epochs(i)) + " epochs done)"
                              : "start    " + run.name);
   }
 
@@ -227,8 +238,10 @@ class Execution {
     std::string line;
     bool stopping = false;
     while (std::getline(in, line)) {
-      if (line.rfind("== qtrain sweep:", 0) == 0) stopping = false;
-      else if (line.find("stopping after this step") != std::string::npos) stopping = true;
+      if (line.rfind("== qtrain sweep:", 0) == 0)
+        stopping = false;
+      else if (line.find("stopping after this step") != std::string::npos)
+        stopping = true;
     }
     return stopping;
   }
@@ -255,14 +268,16 @@ class Execution {
     std::snprintf(secs, sizeof secs, "%.1f s", seconds);
     if (st.state == "finished") {
       ++out_.finished;
-      say(i, "finished " + name + ": final test " + pct(st.summary, "final") + ", best " + pct(st.summary, "best") +
-                 " (" + secs + ")");
+      say(i, "finished " + name + ": final test " + pct(st.summary, "final") + ", best " +
+                 pct(st.summary, "best") + " (" + secs + ")");
     } else if (st.state == "failed") {
       ++out_.failed;
       say(i, "FAILED   " + name + ": " + st.error + " (" + d + "/train.out)");
     } else {
-      say(i, "stopped  " + name + " after " + std::to_string(st.epochs_done) + " of " + std::to_string(epochs(i)) +
-                 " epochs" + (st.has_checkpoint ? " (checkpoint saved: resumable)" : " (no checkpoint yet: restarts)"));
+      say(i, "stopped  " + name + " after " + std::to_string(st.epochs_done) + " of " +
+                 std::to_string(epochs(i)) + " epochs" +
+                 (st.has_checkpoint ? " (checkpoint saved: resumable)"
+                                    : " (no checkpoint yet: restarts)"));
     }
   }
 

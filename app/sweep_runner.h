@@ -13,20 +13,20 @@ namespace qt {
 
 struct SweepOptions {
   int jobs = 1;
-  int threads = 0;               // per run; 0 = max(1, cores / jobs)
-  bool oversubscribe = false;    // allow jobs × threads > cores
+  int threads = 0;             // per run; 0 = max(1, cores / jobs)
+  bool oversubscribe = false;  // allow jobs × threads > cores
   Shard shard;
-  double checkpoint_every = 300; // forwarded to every run (seconds between mid-epoch checkpoints)
-  std::string qtrain;            // the binary the runs use ("" = this one)
+  double checkpoint_every = 300;  // forwarded to every run (seconds between mid-epoch checkpoints)
+  std::string qtrain;             // the binary the runs use ("" = this one)
   const std::atomic<bool>* stop = nullptr;
-  std::FILE* log = stdout;       // one line per run started and ended (nullptr = silent)
+  std::FILE* log = stdout;  // one line per run started and ended (nullptr = silent)
 };
 
 struct SweepOutcome {
-  int finished = 0;      // runs that finished now
-  int already = 0;       // runs of the shard already finished before (not touched)
-  int failed = 0;        // runs whose process ended with an error
-  int busy = 0;          // runs locked by another sweep process (skipped)
+  int finished = 0;  // runs that finished now
+  int already = 0;   // runs of the shard already finished before (not touched)
+  int failed = 0;    // runs whose process ended with an error
+  int busy = 0;      // runs locked by another sweep process (skipped)
   bool interrupted = false;
 };
 

@@ -9,9 +9,11 @@ namespace qt {
 
 namespace {
 
-void check(const std::string& value, const char* re, const std::string& option, const std::string& example) {
+void check(const std::string& value, const char* re, const std::string& option,
+           const std::string& example) {
   if (!value.empty() && !std::regex_match(value, std::regex(re)))
-    throw UsageError(option + " '" + value + "' is not a Slurm value of that kind (e.g. " + option + " " + example + ")");
+    throw UsageError(option + " '" + value + "' is not a Slurm value of that kind (e.g. " + option +
+                     " " + example + ")");
 }
 
 }  // namespace
@@ -30,11 +32,14 @@ SlurmScript slurm_script(const Sweep& sweep, const std::string& qtrain, const st
   // #SBATCH lines take no shell quoting: the log folder's path must be plain.
   if (!std::regex_match(sweep.out, std::regex("/[A-Za-z0-9/._+=,-]*")))
     throw UsageError("--emit-slurm: the sweep folder '" + sweep.out +
-                     "' must be an absolute path without spaces or quotes (Slurm's #SBATCH --output cannot quote it): choose another --out");
+                     "' must be an absolute path without spaces or quotes (Slurm's #SBATCH "
+                     "--output cannot quote it): choose another --out");
   if (opt.cpus_per_task < 1) throw UsageError("--cpus-per-task must be at least 1");
   if (opt.jobs > opt.cpus_per_task)
-    throw UsageError("--jobs " + std::to_string(opt.jobs) + " > --cpus-per-task " + std::to_string(opt.cpus_per_task) +
-                     ": each task runs --jobs runs at once on its own CPUs; raise --cpus-per-task or lower --jobs");
+    throw UsageError("--jobs " + std::to_string(opt.jobs) + " > --cpus-per-task " +
+                     std::to_string(opt.cpus_per_task) +
+                     ": each task runs --jobs runs at once on its own CPUs; raise --cpus-per-task "
+                     "or lower --jobs");
   if (opt.tasks < 0) throw UsageError("--tasks must be at least 1 (or 0 for one task per run)");
   const int runs = static_cast<int>(sweep.runs.size());
   SlurmScript s;
@@ -42,22 +47,28 @@ SlurmScript slurm_script(const Sweep& sweep, const std::string& qtrain, const st
   const std::string n = std::to_string(s.tasks), q_script = shell_quote(script_path);
   char every[32];
   std::snprintf(every, sizeof every, "%g", opt.checkpoint_every);
-  const std::string summary_cmd = shell_quote(qtrain) + " sweep --summary " + shell_quote(sweep.out);
+  const std::string summary_cmd =
+      shell_quote(qtrain) + " sweep --summary " + shell_quote(sweep.out);
   s.submit = "jid=$(sbatch --parsable " + q_script + ")\n" + "sbatch --dependency=afterany:$jid" +
-             (opt.partition.empty() ? "" : " --partition=" + opt.partition) + " --output=" + sweep.out +
-             "/slurm/summary-%j.out --wrap=\"" + summary_cmd + "\"\n";
+             (opt.partition.empty() ? "" : " --partition=" + opt.partition) +
+             " --output=" + sweep.out + "/slurm/summary-%j.out --wrap=\"" + summary_cmd + "\"\n";
 
   std::string t = "#!/bin/bash\n";
-  t += "# qtrain sweep '" + sweep.name + "' as a Slurm job array: " + n + " tasks; task i runs the runs k with\n";
-  t += "# k mod " + n + " = i (" + std::to_string(runs) + " runs: " + sweep.shape + "). Finished runs are skipped and\n";
-  t += "# unfinished ones resumed, so any task can be resubmitted alone: sbatch --array=" + std::to_string(s.tasks - 1) + " " + q_script + "\n";
+  t += "# qtrain sweep '" + sweep.name + "' as a Slurm job array: " + n +
+       " tasks; task i runs the runs k with\n";
+  t += "# k mod " + n + " = i (" + std::to_string(runs) + " runs: " + sweep.shape +
+       "). Finished runs are skipped and\n";
+  t += "# unfinished ones resumed, so any task can be resubmitted alone: sbatch --array=" +
+       std::to_string(s.tasks - 1) + " " + q_script + "\n";
   t += "# Submit, then write the summary once every task has ended:\n";
   t += "#   jid=$(sbatch --parsable " + q_script + ")\n";
-  t += "#   sbatch --dependency=afterany:$jid" + std::string(opt.partition.empty() ? "" : " --partition=" + opt.partition) +
+  t += "#   sbatch --dependency=afterany:$jid" +
+       std::string(opt.partition.empty() ? "" : " --partition=" + opt.partition) +
        " --output=" + sweep.out + "/slurm/summary-%j.out --wrap=\"" + summary_cmd + "\"\n";
   t += "# Without Slurm, run a task by hand: SLURM_ARRAY_TASK_ID=0 bash " + q_script + "   (0 … " +
        std::to_string(s.tasks - 1) + ")\n";
-  t += "#SBATCH --job-name=qtrain-" + std::regex_replace(sweep.name, std::regex("[^A-Za-z0-9_.-]"), "_") + "\n";
+  t += "#SBATCH --job-name=qtrain-" +
+       std::regex_replace(sweep.name, std::regex("[^A-Za-z0-9_.-]"), "_") + "\n";
   t += "#SBATCH --array=0-" + std::to_string(s.tasks - 1) + "\n";
   t += "#SBATCH --ntasks=1\n";
   t += "#SBATCH --cpus-per-task=" + std::to_string(opt.cpus_per_task) + "\n";
@@ -67,13 +78,14 @@ SlurmScript slurm_script(const Sweep& sweep, const std::string& qtrain, const st
   t += "#SBATCH --output=" + sweep.out + "/slurm/%A_%a.out\n";
   t += "set -eu\n";
   t += "if [ -z \"${SLURM_ARRAY_TASK_ID:-}\" ]; then\n";
-  t += "  echo \"$0: submit it with sbatch, or set SLURM_ARRAY_TASK_ID (0 … " + std::to_string(s.tasks - 1) +
-       ") to run one task here\" >&2\n  exit 2\nfi\n";
+  t += "  echo \"$0: submit it with sbatch, or set SLURM_ARRAY_TASK_ID (0 … " +
+       std::to_string(s.tasks - 1) + ") to run one task here\" >&2\n  exit 2\nfi\n";
   t += "cd " + shell_quote(workdir) + "\n";
-  t += "echo \"qtrain sweep task ${SLURM_ARRAY_TASK_ID}/" + n + " on $(hostname) at $(date -Is)\"\n";
-  t += "exec " + shell_quote(qtrain) + " sweep " + shell_quote(sweep.file) + " --out " + shell_quote(sweep.out) +
-       " --shard \"${SLURM_ARRAY_TASK_ID}/" + n + "\" --jobs " + std::to_string(opt.jobs) + " --checkpoint-every " +
-       every + "\n";
+  t +=
+      "echo \"qtrain sweep task ${SLURM_ARRAY_TASK_ID}/" + n + " on $(hostname) at $(date -Is)\"\n";
+  t += "exec " + shell_quote(qtrain) + " sweep " + shell_quote(sweep.file) + " --out " +
+       shell_quote(sweep.out) + " --shard \"${SLURM_ARRAY_TASK_ID}/" + n + "\" --jobs " +
+       std::to_string(opt.jobs) + " --checkpoint-every " + every + "\n";
   s.text = t;
   return s;
 }

@@ -11,8 +11,8 @@ namespace qt {
 struct SlurmOptions {
   std::string partition, time, mem;  // "" = the cluster's defaults
   int cpus_per_task = 1;
-  int tasks = 0;                     // array size (0 = one task per run)
-  int jobs = 1;                      // runs at once inside each task
+  int tasks = 0;  // array size (0 = one task per run)
+  int jobs = 1;   // runs at once inside each task
   double checkpoint_every = 300;
 };
 

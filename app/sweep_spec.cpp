@@ -20,16 +20,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<std::string> kTopKeys = {"name", "description", "out", "base", "grid", "zip", "runs", "seeds"};
+const std::vector<std::string> kTopKeys = {"name", "description", "out",  "base",
+                                           "grid", "zip",         "runs", "seeds"};
 constexpr size_t kMaxNameLength = 120;
 
 using KeyValues = std::vector<std::pair<std::string, ojson>>;
 
-// The leaves of a nested or dotted object, as schema keys: {"algo": {"name": x}} → ("algo.name", x).
+// The leaves of a nested or dotted object, as schema keys: {"algo": {"name": x}} → ("algo.name",
+// x).
 KeyValues flatten(const ojson& node, const std::string& where) {
   if (!node.is_object()) throw UsageError(where + ": expected a JSON object, got " + node.dump());
   KeyValues out;
-  std::function<void(const ojson&, const std::string&)> walk = [&](const ojson& n, const std::string& prefix) {
+  std::function<void(const ojson&, const std::string&)> walk = [&](const ojson& n,
+                                                                   const std::string& prefix) {
     for (auto it = n.begin(); it != n.end(); ++it) {
       std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
       if (it.value().is_object() && !find_option(key)) {
@@ -37,7 +40,8 @@ KeyValues flatten(const ojson& node, const std::string& where) {
         continue;
       }
       if (key == "threads")
-        throw UsageError(where + ": 'threads' is chosen by qtrain sweep (--jobs, --threads): remove it");
+        throw UsageError(where +
+                         ": 'threads' is chosen by qtrain sweep (--jobs, --threads): remove it");
       out.emplace_back(key, it.value());
     }
   };
@@ -67,11 +71,13 @@ std::vector<ojson> value_list(const ojson& v, const std::string& key, const std:
   return out;
 }
 
-std::vector<Dim> grid_dims(const ojson& spec, const std::string& where, std::set<std::string>& seen) {
+std::vector<Dim> grid_dims(const ojson& spec, const std::string& where,
+                           std::set<std::string>& seen) {
   std::vector<Dim> dims;
   auto claim = [&](const std::string& key, const std::string& at) {
     if (!seen.insert(key).second)
-      throw UsageError(at + ": '" + key + "' is varied twice (in \"grid\" and \"zip\", or in two zip groups)");
+      throw UsageError(at + ": '" + key +
+                       "' is varied twice (in \"grid\" and \"zip\", or in two zip groups)");
   };
   if (spec.contains("grid")) {
     const std::string at = where + ": grid";
@@ -82,7 +88,9 @@ std::vector<Dim> grid_dims(const ojson& spec, const std::string& where, std::set
   }
   if (spec.contains("zip")) {
     const ojson& zip = spec["zip"];
-    if (!zip.is_array()) throw UsageError(where + ": \"zip\" must be a list of groups, e.g. [{\"a\": [1, 2], \"b\": [3, 4]}]");
+    if (!zip.is_array())
+      throw UsageError(where +
+                       ": \"zip\" must be a list of groups, e.g. [{\"a\": [1, 2], \"b\": [3, 4]}]");
     for (size_t g = 0; g < zip.size(); ++g) {
       const std::string at = where + ": zip group " + std::to_string(g + 1);
       Dim d;
@@ -91,8 +99,9 @@ std::vector<Dim> grid_dims(const ojson& spec, const std::string& where, std::set
         d.keys.push_back(key);
         d.values.push_back(value_list(v, key, at));
         if (d.values.back().size() != d.values.front().size())
-          throw UsageError(at + ": '" + key + "' has " + std::to_string(d.values.back().size()) + " values, '" +
-                           d.keys.front() + "' has " + std::to_string(d.values.front().size()) +
+          throw UsageError(at + ": '" + key + "' has " + std::to_string(d.values.back().size()) +
+                           " values, '" + d.keys.front() + "' has " +
+                           std::to_string(d.values.front().size()) +
                            ": the lists of a zip group vary together and need the same length");
       }
       if (d.keys.empty()) throw UsageError(at + ": an empty group: remove it or give it keys");
@@ -110,7 +119,8 @@ std::vector<ojson> product(const std::vector<Dim>& dims) {
   while (true) {
     ojson p = ojson::object();
     for (size_t d = 0; d < dims.size(); ++d)
-      for (size_t k = 0; k < dims[d].keys.size(); ++k) p[dims[d].keys[k]] = dims[d].values[k][at[d]];
+      for (size_t k = 0; k < dims[d].keys.size(); ++k)
+        p[dims[d].keys[k]] = dims[d].values[k][at[d]];
     points.push_back(std::move(p));
     size_t d = dims.size();
     while (d > 0 && ++at[d - 1] == dims[d - 1].size()) at[--d] = 0;
@@ -122,7 +132,8 @@ std::vector<long long> seed_list(const ojson& spec, const std::string& where) {
   std::vector<long long> seeds;
   if (!spec.contains("seeds")) return seeds;
   const ojson& s = spec["seeds"];
-  if (!s.is_array() || s.empty()) throw UsageError(where + ": \"seeds\" must be a non-empty list of integers, e.g. [0, 1, 2]");
+  if (!s.is_array() || s.empty())
+    throw UsageError(where + ": \"seeds\" must be a non-empty list of integers, e.g. [0, 1, 2]");
   for (auto& e : s) {
     if (!e.is_number_integer() || e.get<long long>() < 0)
       throw UsageError(where + ": seeds: " + e.dump() + " is not a non-negative integer");
@@ -136,8 +147,8 @@ std::vector<long long> seed_list(const ojson& spec, const std::string& where) {
 std::string sanitize(const std::string& s) {
   std::string out;
   for (char c : s) {
-    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' || c == '=' ||
-                    c == ',' || c == '+';
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+                    c == '-' || c == '=' || c == ',' || c == '+';
     out += ok ? c : '_';
   }
   if (out.empty() || out[0] == '.') out = "_" + out;
@@ -183,7 +194,9 @@ std::string value_text(const ojson& v) {
 namespace {
 
 void check_top_keys(const ojson& spec, const std::string& where) {
-  if (!spec.is_object()) throw UsageError(where + ": expected a JSON object with \"base\", \"grid\", \"zip\", \"runs\", \"seeds\"");
+  if (!spec.is_object())
+    throw UsageError(
+        where + ": expected a JSON object with \"base\", \"grid\", \"zip\", \"runs\", \"seeds\"");
   for (auto it = spec.begin(); it != spec.end(); ++it)
     if (std::find(kTopKeys.begin(), kTopKeys.end(), it.key()) == kTopKeys.end()) {
       std::string m = where + ": unknown top-level key '" + it.key() + "'";
@@ -192,7 +205,8 @@ void check_top_keys(const ojson& spec, const std::string& where) {
       throw UsageError(m + "; docs/sweeps.md describes the format");
     }
   for (const char* k : {"name", "out", "description"})
-    if (spec.contains(k) && !spec[k].is_string()) throw UsageError(where + ": \"" + k + "\" must be a string");
+    if (spec.contains(k) && !spec[k].is_string())
+      throw UsageError(where + ": \"" + k + "\" must be a string");
 }
 
 // The explicit "runs", each a point of its own.
@@ -200,7 +214,8 @@ std::vector<ojson> explicit_points(const ojson& spec, const std::string& where) 
   std::vector<ojson> points;
   if (!spec.contains("runs")) return points;
   const ojson& runs = spec["runs"];
-  if (!runs.is_array()) throw UsageError(where + ": \"runs\" must be a list of objects, e.g. [{\"lr\": 0.5}]");
+  if (!runs.is_array())
+    throw UsageError(where + ": \"runs\" must be a list of objects, e.g. [{\"lr\": 0.5}]");
   for (size_t i = 0; i < runs.size(); ++i) {
     const std::string at = where + ": runs[" + std::to_string(i) + "]";
     ojson p = ojson::object();
@@ -248,14 +263,18 @@ void add_unique(Sweep& sw, std::map<std::string, size_t>& by_name, SweepRun run)
   sw.runs.push_back(std::move(run));
 }
 
-std::string shape_text(const std::vector<Dim>& dims, size_t explicit_runs, size_t seeds, int duplicates) {
+std::string shape_text(const std::vector<Dim>& dims, size_t explicit_runs, size_t seeds,
+                       int duplicates) {
   std::string shape;
   if (!dims.empty()) shape = join_sizes(dims) + (dims.size() > 1 ? " grid" : " values");
   if (explicit_runs)
-    shape += (shape.empty() ? "" : " + ") + std::to_string(explicit_runs) + (explicit_runs == 1 ? " run" : " runs");
+    shape += (shape.empty() ? "" : " + ") + std::to_string(explicit_runs) +
+             (explicit_runs == 1 ? " run" : " runs");
   if (shape.empty()) shape = "the base configuration";
   if (seeds) shape += ", × " + std::to_string(seeds) + (seeds == 1 ? " seed" : " seeds");
-  if (duplicates) shape += " (" + std::to_string(duplicates) + " duplicate" + (duplicates == 1 ? "" : "s") + " run once)";
+  if (duplicates)
+    shape += " (" + std::to_string(duplicates) + " duplicate" + (duplicates == 1 ? "" : "s") +
+             " run once)";
   return shape;
 }
 
@@ -266,11 +285,13 @@ Sweep expand_sweep(const ojson& spec, const std::string& where) {
   Sweep sw;
   sw.name = spec.value("name", std::string("sweep"));
   sw.out = spec.value("out", std::string("runs/sweep-" + sanitize(sw.name)));
-  if (sw.out.empty()) throw UsageError(where + ": \"out\" is empty: give the folder for the sweep's runs");
+  if (sw.out.empty())
+    throw UsageError(where + ": \"out\" is empty: give the folder for the sweep's runs");
 
   json base = default_config();
   if (spec.contains("base"))
-    for (auto& [key, v] : flatten(spec["base"], where + ": base")) set_value(base, key, json::parse(v.dump()), where + ": base");
+    for (auto& [key, v] : flatten(spec["base"], where + ": base"))
+      set_value(base, key, json::parse(v.dump()), where + ": base");
 
   std::set<std::string> varied;
   const std::vector<Dim> dims = grid_dims(spec, where, varied);
@@ -283,7 +304,9 @@ Sweep expand_sweep(const ojson& spec, const std::string& where) {
   if (!seeds.empty())
     for (auto& p : points)
       if (p.contains("seed"))
-        throw UsageError(where + ": 'seed' is varied in \"grid\", \"zip\" or \"runs\" and also by \"seeds\": keep one");
+        throw UsageError(
+            where +
+            ": 'seed' is varied in \"grid\", \"zip\" or \"runs\" and also by \"seeds\": keep one");
 
   std::map<std::string, size_t> by_name;
   for (auto& point : points) {
@@ -318,7 +341,9 @@ Shard parse_shard(const std::string& text) {
   Shard s;
   const auto slash = text.find('/');
   auto bad = [&] {
-    return UsageError("--shard '" + text + "': expected i/n with 0 ≤ i < n, e.g. --shard 0/4 (run k goes to shard k mod n)");
+    return UsageError(
+        "--shard '" + text +
+        "': expected i/n with 0 ≤ i < n, e.g. --shard 0/4 (run k goes to shard k mod n)");
   };
   if (slash == std::string::npos) throw bad();
   try {
@@ -333,6 +358,8 @@ Shard parse_shard(const std::string& text) {
   return s;
 }
 
-bool in_shard(size_t run_index, const Shard& s) { return run_index % static_cast<size_t>(s.count) == static_cast<size_t>(s.index); }
+bool in_shard(size_t run_index, const Shard& s) {
+  return run_index % static_cast<size_t>(s.count) == static_cast<size_t>(s.index);
+}
 
 }  // namespace qt

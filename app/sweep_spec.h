@@ -5,26 +5,25 @@
 // Grid lists expand as a cartesian product (first key slowest), each zip group is one more
 // dimension whose lists vary together, explicit runs add single points, seeds multiply every
 // point (innermost). Every key and value is checked against the config schema before any run.
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace qt {
 
 struct SweepRun {
-  std::string name;             // its directory under the sweep folder: "lr=0.1,model=mlp,seed=1"
+  std::string name;               // its directory under the sweep folder: "lr=0.1,model=mlp,seed=1"
   nlohmann::ordered_json params;  // the varied keys and their values, in file order, seed last
-  std::string point;            // the grid point it belongs to: the name without the seed
-  nlohmann::json config;        // the resolved, validated configuration (threads left at 0)
+  std::string point;              // the grid point it belongs to: the name without the seed
+  nlohmann::json config;          // the resolved, validated configuration (threads left at 0)
 };
 
 struct Sweep {
-  std::string file;   // absolute path of the sweep file ("" when built from JSON)
-  std::string name;   // "name", else the file's stem
-  std::string out;    // the sweep folder: "out", else runs/sweep-<name> (relative to the cwd)
-  std::string shape;  // how the runs came about, e.g. "2 × 2 grid + 1 run, × 3 seeds"
-  int duplicates = 0; // points given twice (same configuration), run once
+  std::string file;    // absolute path of the sweep file ("" when built from JSON)
+  std::string name;    // "name", else the file's stem
+  std::string out;     // the sweep folder: "out", else runs/sweep-<name> (relative to the cwd)
+  std::string shape;   // how the runs came about, e.g. "2 × 2 grid + 1 run, × 3 seeds"
+  int duplicates = 0;  // points given twice (same configuration), run once
   std::vector<SweepRun> runs;
 };
 

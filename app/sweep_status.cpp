@@ -54,7 +54,8 @@ RunStatus read_run_status(const std::string& dir) {
   return s;
 }
 
-void write_exit_record(const std::string& dir, int exit_code, double seconds, const std::string& log_path) {
+void write_exit_record(const std::string& dir, int exit_code, double seconds,
+                       const std::string& log_path) {
   std::string error;
   if (exit_code != 0 && exit_code != 130) {
     error = last_error_line(log_path);

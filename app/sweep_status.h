@@ -5,25 +5,25 @@
 //   failed      the last attempt exited with an error (sweep_exit.json); a re-run retries it
 //   unfinished  started (config.json, maybe a checkpoint), stopped or killed; a re-run resumes it
 //   new         nothing there yet
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace qt {
 
 struct RunStatus {
-  std::string state = "new";   // finished | failed | unfinished | new
-  bool has_checkpoint = false; // checkpoints/last.ckpt: resume rather than start
+  std::string state = "new";    // finished | failed | unfinished | new
+  bool has_checkpoint = false;  // checkpoints/last.ckpt: resume rather than start
   int epochs_done = 0;
-  std::string error;           // failed: the error line of the last attempt
-  nlohmann::json summary;      // summary.json (null when absent)
+  std::string error;       // failed: the error line of the last attempt
+  nlohmann::json summary;  // summary.json (null when absent)
 };
 
 RunStatus read_run_status(const std::string& dir);
 
 // Records how an attempt ended (DIR/sweep_exit.json); `log_path` holds the child's output,
 // whose last "qtrain:" line is the error. Exit code 130 is an interruption, not a failure.
-void write_exit_record(const std::string& dir, int exit_code, double seconds, const std::string& log_path);
+void write_exit_record(const std::string& dir, int exit_code, double seconds,
+                       const std::string& log_path);
 // Removes the record before a new attempt.
 void clear_exit_record(const std::string& dir);
 

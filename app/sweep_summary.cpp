@@ -20,7 +20,9 @@ std::optional<double> number_at(const json& j, const char* a, const char* b) {
   return std::nullopt;
 }
 
-ojson opt_json(const std::optional<double>& x) { return x ? ojson(*x) : ojson(nullptr); }
+ojson opt_json(const std::optional<double>& x) {
+  return x ? ojson(*x) : ojson(nullptr);
+}
 
 ojson mean_std_json(const std::optional<MeanStd>& m) {
   return m ? ojson{{"mean", m->mean}, {"std", m->std}} : ojson(nullptr);
@@ -55,7 +57,8 @@ std::vector<std::string> param_keys(const std::vector<SweepRow>& rows, bool with
   std::vector<std::string> keys;
   for (auto& r : rows)
     for (auto it = r.params.begin(); it != r.params.end(); ++it)
-      if ((with_seed || it.key() != "seed") && std::find(keys.begin(), keys.end(), it.key()) == keys.end())
+      if ((with_seed || it.key() != "seed") &&
+          std::find(keys.begin(), keys.end(), it.key()) == keys.end())
         keys.push_back(it.key());
   return keys;
 }
@@ -64,14 +67,18 @@ std::string param_text(const ojson& params, const std::string& key) {
   return params.contains(key) ? value_text(params[key]) : "";
 }
 
-std::string percent(const std::optional<double>& x) { return x ? fmt(100 * *x, "%.2f%%") : "-"; }
+std::string percent(const std::optional<double>& x) {
+  return x ? fmt(100 * *x, "%.2f%%") : "-";
+}
 
 std::string percent_ms(const std::optional<MeanStd>& m) {
   if (!m) return "-";
   char b[64];
   // One seed has no spread to show.
-  if (m->n < 2) std::snprintf(b, sizeof b, "%.2f%%", 100 * m->mean);
-  else std::snprintf(b, sizeof b, "%.2f ± %.2f%%", 100 * m->mean, 100 * m->std);
+  if (m->n < 2)
+    std::snprintf(b, sizeof b, "%.2f%%", 100 * m->mean);
+  else
+    std::snprintf(b, sizeof b, "%.2f ± %.2f%%", 100 * m->mean, 100 * m->std);
   return b;
 }
 
@@ -127,7 +134,8 @@ SweepSummary collect_summary(const Sweep& sweep) {
     s.rows.push_back(std::move(r));
   }
   for (auto& r : s.rows) {
-    auto it = std::find_if(s.points.begin(), s.points.end(), [&](const SweepPoint& p) { return p.point == r.point; });
+    auto it = std::find_if(s.points.begin(), s.points.end(),
+                           [&](const SweepPoint& p) { return p.point == r.point; });
     if (it == s.points.end()) {
       SweepPoint p;
       p.point = r.point;
@@ -155,8 +163,9 @@ void write_summary(const SweepSummary& s) {
   const auto keys = param_keys(s.rows, true), point_keys = param_keys(s.rows, false);
   std::vector<std::string> head = {"run"};
   head.insert(head.end(), keys.begin(), keys.end());
-  for (const char* h : {"status", "epochs_done", "epochs", "final_test_acc", "best_test_acc", "best_epoch",
-                        "best_selected_by", "final_val_acc", "best_val_acc", "seconds", "error"})
+  for (const char* h :
+       {"status", "epochs_done", "epochs", "final_test_acc", "best_test_acc", "best_epoch",
+        "best_selected_by", "final_val_acc", "best_val_acc", "seconds", "error"})
     head.push_back(h);
   std::string csv = csv_line(head);
   ojson runs = ojson::array();
@@ -164,21 +173,30 @@ void write_summary(const SweepSummary& s) {
     std::vector<std::string> f = {r.name};
     for (auto& k : keys) f.push_back(param_text(r.params, k));
     for (const std::string& x :
-         {r.status, std::to_string(r.epochs_done), std::to_string(r.epochs), fmt(r.final_test), fmt(r.best_test),
-          r.best_epoch ? std::to_string(*r.best_epoch) : std::string(), r.selected_by, fmt(r.final_val),
-          fmt(r.best_val), fmt(r.seconds, "%.1f"), r.error})
+         {r.status, std::to_string(r.epochs_done), std::to_string(r.epochs), fmt(r.final_test),
+          fmt(r.best_test), r.best_epoch ? std::to_string(*r.best_epoch) : std::string(),
+          r.selected_by, fmt(r.final_val), fmt(r.best_val), fmt(r.seconds, "%.1f"), r.error})
       f.push_back(x);
     csv += csv_line(f);
-    runs.push_back({{"name", r.name}, {"point", r.point}, {"params", r.params}, {"status", r.status},
-                    {"epochs_done", r.epochs_done}, {"epochs", r.epochs}, {"final_test_acc", opt_json(r.final_test)},
+    runs.push_back({{"name", r.name},
+                    {"point", r.point},
+                    {"params", r.params},
+                    {"status", r.status},
+                    {"epochs_done", r.epochs_done},
+                    {"epochs", r.epochs},
+                    {"final_test_acc", opt_json(r.final_test)},
                     {"best_test_acc", opt_json(r.best_test)},
                     {"best_epoch", r.best_epoch ? ojson(*r.best_epoch) : ojson(nullptr)},
-                    {"best_selected_by", r.selected_by}, {"final_val_acc", opt_json(r.final_val)},
-                    {"best_val_acc", opt_json(r.best_val)}, {"seconds", opt_json(r.seconds)}, {"error", r.error}});
+                    {"best_selected_by", r.selected_by},
+                    {"final_val_acc", opt_json(r.final_val)},
+                    {"best_val_acc", opt_json(r.best_val)},
+                    {"seconds", opt_json(r.seconds)},
+                    {"error", r.error}});
   }
   std::vector<std::string> phead = {"point"};
   phead.insert(phead.end(), point_keys.begin(), point_keys.end());
-  for (const char* h : {"runs", "finished", "final_test_mean", "final_test_std", "best_test_mean", "best_test_std"})
+  for (const char* h :
+       {"runs", "finished", "final_test_mean", "final_test_std", "best_test_mean", "best_test_std"})
     phead.push_back(h);
   std::string pcsv = csv_line(phead);
   ojson points = ojson::array();
@@ -188,16 +206,29 @@ void write_summary(const SweepSummary& s) {
     auto m = [](const std::optional<MeanStd>& x, bool sd) {
       return x ? fmt(sd ? x->std : x->mean) : std::string();
     };
-    for (const std::string& x : {std::to_string(p.runs), std::to_string(p.finished), m(p.final_test, false),
-                                 m(p.final_test, true), m(p.best_test, false), m(p.best_test, true)})
+    for (const std::string& x :
+         {std::to_string(p.runs), std::to_string(p.finished), m(p.final_test, false),
+          m(p.final_test, true), m(p.best_test, false), m(p.best_test, true)})
       f.push_back(x);
     pcsv += csv_line(f);
-    points.push_back({{"point", p.point}, {"params", p.params}, {"runs", p.runs}, {"finished", p.finished},
-                      {"final_test_acc", mean_std_json(p.final_test)}, {"best_test_acc", mean_std_json(p.best_test)}});
+    points.push_back({{"point", p.point},
+                      {"params", p.params},
+                      {"runs", p.runs},
+                      {"finished", p.finished},
+                      {"final_test_acc", mean_std_json(p.final_test)},
+                      {"best_test_acc", mean_std_json(p.best_test)}});
   }
-  ojson j = {{"schema_version", 1}, {"name", s.name}, {"file", s.file}, {"shape", s.shape},
-             {"counts", {{"runs", s.rows.size()}, {"finished", s.finished}, {"unfinished", s.unfinished}, {"failed", s.failed}}},
-             {"runs", runs}, {"points", points}};
+  ojson j = {{"schema_version", 1},
+             {"name", s.name},
+             {"file", s.file},
+             {"shape", s.shape},
+             {"counts",
+              {{"runs", s.rows.size()},
+               {"finished", s.finished},
+               {"unfinished", s.unfinished},
+               {"failed", s.failed}}},
+             {"runs", runs},
+             {"points", points}};
   write_file_atomic(s.dir + "/sweep.csv", csv);
   write_file_atomic(s.dir + "/sweep_points.csv", pcsv);
   write_file_atomic(s.dir + "/sweep.json", j.dump(2) + "\n");
@@ -206,15 +237,16 @@ void write_summary(const SweepSummary& s) {
 std::string summary_table(const SweepSummary& s) {
   size_t w = 3;
   for (auto& r : s.rows) w = std::max(w, r.name.size());
-  std::string t = "sweep " + s.name + ": " + std::to_string(s.rows.size()) + " runs, " + std::to_string(s.finished) +
-                  " finished, " + std::to_string(s.unfinished) + " unfinished, " + std::to_string(s.failed) +
-                  " failed (" + s.dir + ")\n";
-  t += pad("run", w) + "  " + pad("status", 10) + pad("epochs", 7, true) + pad("final test", 12, true) +
-       pad("best test", 11, true) + pad("seconds", 9, true) + "\n";
+  std::string t = "sweep " + s.name + ": " + std::to_string(s.rows.size()) + " runs, " +
+                  std::to_string(s.finished) + " finished, " + std::to_string(s.unfinished) +
+                  " unfinished, " + std::to_string(s.failed) + " failed (" + s.dir + ")\n";
+  t += pad("run", w) + "  " + pad("status", 10) + pad("epochs", 7, true) +
+       pad("final test", 12, true) + pad("best test", 11, true) + pad("seconds", 9, true) + "\n";
   for (auto& r : s.rows) {
     t += pad(r.name, w) + "  " + pad(r.status, 10) +
-         pad(std::to_string(r.epochs_done) + "/" + std::to_string(r.epochs), 7, true) + pad(percent(r.final_test), 12, true) +
-         pad(percent(r.best_test), 11, true) + pad(r.seconds ? fmt(r.seconds, "%.1f") : "-", 9, true) + "\n";
+         pad(std::to_string(r.epochs_done) + "/" + std::to_string(r.epochs), 7, true) +
+         pad(percent(r.final_test), 12, true) + pad(percent(r.best_test), 11, true) +
+         pad(r.seconds ? fmt(r.seconds, "%.1f") : "-", 9, true) + "\n";
     if (!r.error.empty()) t += "    " + r.error + "\n";
   }
   size_t pw = 10;
@@ -223,7 +255,8 @@ std::string summary_table(const SweepSummary& s) {
   t += pad("grid point", pw) + "  " + pad("seeds", 6) + pad("final test (mean ± std)", 24, true) +
        pad("best test (mean ± std)", 24, true) + "\n";
   for (auto& p : s.points)
-    t += pad(p.point, pw) + "  " + pad(std::to_string(p.finished) + "/" + std::to_string(p.runs), 6) +
+    t += pad(p.point, pw) + "  " +
+         pad(std::to_string(p.finished) + "/" + std::to_string(p.runs), 6) +
          pad(percent_ms(p.final_test), 24, true) + pad(percent_ms(p.best_test), 24, true) + "\n";
   return t;
 }

@@ -4,11 +4,10 @@
 //   SWEEP_DIR/sweep_points.csv  one row per grid point: mean ± std over its seeds
 //   SWEEP_DIR/sweep.json        both, with every field
 // and a readable table. Written at the end of every sweep and by `qtrain sweep --summary DIR`.
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "app/sweep_spec.h"
 
@@ -25,7 +24,7 @@ struct SweepRow {
 
 struct MeanStd {
   double mean = 0, std = 0;  // std: the sample standard deviation (n − 1), 0 for one run
-  size_t n = 0;               // runs it is over
+  size_t n = 0;              // runs it is over
 };
 
 struct SweepPoint {

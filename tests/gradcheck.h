@@ -15,10 +15,10 @@
 namespace qt::test {
 
 struct GradCheck {
-  double eps = 1e-2;        // finite-difference step
-  double rtol = 2e-2;       // relative tolerance
-  double atol = 2e-3;       // absolute tolerance, for gradients near zero
-  int max_entries = 150;    // entries checked per tensor (spread evenly)
+  double eps = 1e-2;      // finite-difference step
+  double rtol = 2e-2;     // relative tolerance
+  double atol = 2e-3;     // absolute tolerance, for gradients near zero
+  int max_entries = 150;  // entries checked per tensor (spread evenly)
   bool training = true;
   float input_scale = 1.0f;
 };
@@ -30,8 +30,8 @@ inline double weighted_sum(const Tensor& y, const Tensor& r) {
 }
 
 // `layer` must already be built on `store` (finalized and initialised by the caller, or here).
-inline void check_gradients(Layer& layer, ParamStore& store, const Shape& in_shape, uint64_t seed = 1,
-                            GradCheck opt = {}) {
+inline void check_gradients(Layer& layer, ParamStore& store, const Shape& in_shape,
+                            uint64_t seed = 1, GradCheck opt = {}) {
   Rng rng(seed);
   if (!store.finalized()) {
     store.finalize();
@@ -56,7 +56,8 @@ inline void check_gradients(Layer& layer, ParamStore& store, const Shape& in_sha
     layer.forward(x, yy, ctx);
     return weighted_sum(yy, r);
   };
-  auto check_tensor = [&](const std::string& what, float* values, const float* analytic, int64_t n) {
+  auto check_tensor = [&](const std::string& what, float* values, const float* analytic,
+                          int64_t n) {
     int64_t step = std::max<int64_t>(1, n / opt.max_entries);
     int bad = 0;
     for (int64_t i = 0; i < n; i += step) {

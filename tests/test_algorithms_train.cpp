@@ -4,11 +4,11 @@
 // sensitivity pre-training feeding Iterative Training's order.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
-#include <atomic>
 
 #include "app/cmd_sensitivity.h"
 #include "app/config.h"
@@ -72,7 +72,8 @@ void check_in_sets(Trainer& t, bool expect_quantized) {
   CHECK(qp.empty() != expect_quantized);
   for (auto& [p, n] : qp) {
     const int64_t got = distinct_values(p->used.span());
-    CHECK_MESSAGE(got <= n, a.name() << ": " << p->name << " holds " << got << " distinct values, its set allows " << n);
+    CHECK_MESSAGE(got <= n, a.name() << ": " << p->name << " holds " << got
+                                     << " distinct values, its set allows " << n);
   }
   a.end_eval();
   const json summary = check_quantized_sets(a);
@@ -111,11 +112,13 @@ TEST_CASE("every algorithm trains LeNet-5 on Fashion-MNIST and ends inside its s
     const auto t0 = std::chrono::steady_clock::now();
     Trainer t(c, data());
     auto recs = train(t);
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const json& last = recs.back();
     const double acc = last["test_acc"].get<double>();
-    MESSAGE(k.algo << " (" << k.model << (c.algo.act != "default" ? ", act " + c.algo.act : "") << "): test accuracy "
-                   << acc << " after " << k.epochs << " epochs, " << secs << " s");
+    MESSAGE(k.algo << " (" << k.model << (c.algo.act != "default" ? ", act " + c.algo.act : "")
+                   << "): test accuracy " << acc << " after " << k.epochs << " epochs, " << secs
+                   << " s");
     CHECK_MESSAGE(acc > k.floor, k.algo << " on " << k.model << ": " << last.dump());
     check_in_sets(t, k.algo != "float");
     if (k.algo != "float") {
@@ -200,7 +203,8 @@ TEST_CASE("a mid-epoch resume continues exactly (step-scheduled relaxations, α 
   }
 }
 
-TEST_CASE("sensitivity pre-training: one run per layer, the same for any job count, read by --order") {
+TEST_CASE(
+    "sensitivity pre-training: one run per layer, the same for any job count, read by --order") {
   json cfg = default_config();
   set_value(cfg, "model", "lenet5", "test");
   set_value(cfg, "epochs", 1, "test");
@@ -211,13 +215,16 @@ TEST_CASE("sensitivity pre-training: one run per layer, the same for any job cou
   set_value(cfg, "data.limit_train", 1000, "test");
   set_value(cfg, "data.limit_test", 200, "test");
   validate_config(cfg);
-  auto timed = [&](int jobs) {
-    const auto t0 = std::chrono::steady_clock::now();
-    SensitivityReport r = run_sensitivity(cfg, jobs);
-    MESSAGE("sensitivity with " << jobs << " job(s): "
-                                << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s");
-    return r;
-  };
+  auto timed =
+      [&](int jobs) {
+        const auto t0 = std::chrono::steady_clock::now();
+        SensitivityReport r = run_sensitivity(cfg, jobs);
+        MESSAGE("sensitivity with "
+                << jobs << " job(s): "
+                << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
+                << " s");
+        return r;
+      };
   const SensitivityReport two = timed(2), one = timed(1);
   REQUIRE(two.layers.size() == 5);
   for (size_t i = 0; i < 5; ++i) {
@@ -226,7 +233,8 @@ TEST_CASE("sensitivity pre-training: one run per layer, the same for any job cou
     CHECK(two.layers[i].val_loss == one.layers[i].val_loss);
     CHECK(two.layers[i].val_acc > 0.3);
   }
-  const std::string path = (std::filesystem::temp_directory_path() / "qtrain_test_sens_train.json").string();
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "qtrain_test_sens_train.json").string();
   write_sensitivity(path, two);
   const auto order = sensitivity_order(two, true);
   TrainConfig c = config("iterative", 1);

@@ -77,12 +77,15 @@ TEST_CASE("every truncation, a flipped bit, a foreign file and a newer version a
     INFO("bit flip at " << i << ": " << m);
     CHECK(m.find("checkpoint ck") == 0);
   }
-  CHECK(message_of([&] { parse_checkpoint("PK\x03\x04 a zip file, not ours", "ck"); }).find("not a qtrain checkpoint") !=
-        std::string::npos);
+  CHECK(message_of([&] {
+          parse_checkpoint("PK\x03\x04 a zip file, not ours", "ck");
+        }).find("not a qtrain checkpoint") != std::string::npos);
   std::string newer = good;
   newer[8] = 99;
-  CHECK(message_of([&] { parse_checkpoint(newer, "ck"); }).find("newer than this qtrain") != std::string::npos);
-  CHECK(message_of([&] { load_checkpoint("/nonexistent/last.ckpt"); }).find("no such file") != std::string::npos);
+  CHECK(message_of([&] { parse_checkpoint(newer, "ck"); }).find("newer than this qtrain") !=
+        std::string::npos);
+  CHECK(message_of([&] { load_checkpoint("/nonexistent/last.ckpt"); }).find("no such file") !=
+        std::string::npos);
   CHECK(message_of([&] { load_checkpoint("/tmp"); }).find("is a directory") != std::string::npos);
 }
 

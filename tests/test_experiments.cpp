@@ -11,11 +11,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "app/sweep_spec.h"
 
@@ -83,12 +82,14 @@ Files experiment_files(const fs::path& dir) {
 // with the model's layers (as --list-layers shows them) where the config expects it.
 void provide_sensitivity_file(const fs::path& config, const fs::path& cwd) {
   const json c = json::parse(slurp(config));
-  const std::string order = c.contains("algo") ? c["algo"].value("order", std::string()) : std::string();
+  const std::string order =
+      c.contains("algo") ? c["algo"].value("order", std::string()) : std::string();
   const auto colon = order.find(':');
   if (!order.starts_with("sensitivity-") || colon == std::string::npos) return;
   const fs::path file = cwd / order.substr(colon + 1);
   const fs::path log = cwd / "layers.log";
-  REQUIRE(run({env("QTRAIN_BIN"), "train", "--config", config.string(), "--set", "algo.order=forward", "--list-layers"},
+  REQUIRE(run({env("QTRAIN_BIN"), "train", "--config", config.string(), "--set",
+               "algo.order=forward", "--list-layers"},
               cwd, log) == 0);
   json layers = json::array();
   std::istringstream lines(slurp(log));
@@ -97,13 +98,17 @@ void provide_sensitivity_file(const fs::path& config, const fs::path& cwd) {
       std::istringstream words(line);
       std::string name;
       words >> name;
-      layers.push_back({{"layer", name}, {"val_acc", 0.5 + 0.01 * double(layers.size())}, {"val_loss", 1.0}});
+      layers.push_back(
+          {{"layer", name}, {"val_acc", 0.5 + 0.01 * double(layers.size())}, {"val_loss", 1.0}});
     }
   REQUIRE_MESSAGE(!layers.empty(), "no quantized layer listed for " << config);
   fs::create_directories(file.parent_path());
-  std::ofstream(file) << json{{"kind", "qtrain-sensitivity"}, {"model", c["model"]}, {"epochs", 1}, {"seed", 0},
-                              {"layers", layers}}
-                             .dump(2);
+  std::ofstream(file) << json{
+      {"kind", "qtrain-sensitivity"},
+      {"model", c["model"]},
+      {"epochs", 1},
+      {"seed", 0},
+      {"layers", layers}}.dump(2);
 }
 
 }  // namespace
@@ -112,15 +117,18 @@ TEST_CASE("every experiment config passes qtrain train --dry-run") {
   const fs::path source = env("QTRAIN_SOURCE_DIR");
   const Files files = experiment_files(source / "experiments");
   REQUIRE(files.configs.size() >= 40);
-  const fs::path cwd = fs::temp_directory_path() / ("qtrain-experiments-" + std::to_string(getpid()));
+  const fs::path cwd =
+      fs::temp_directory_path() / ("qtrain-experiments-" + std::to_string(getpid()));
   fs::remove_all(cwd);
   fs::create_directories(cwd);
   for (const fs::path& f : files.configs) {
     INFO(f.string());
     provide_sensitivity_file(f, cwd);
     const fs::path log = cwd / "dry-run.log";
-    const int code = run({env("QTRAIN_BIN"), "train", "--config", f.string(), "--dry-run"}, cwd, log);
-    CHECK_MESSAGE(code == 0, "qtrain train --config " << f.string() << " --dry-run: exit " << code << ": " << slurp(log));
+    const int code =
+        run({env("QTRAIN_BIN"), "train", "--config", f.string(), "--dry-run"}, cwd, log);
+    CHECK_MESSAGE(code == 0, "qtrain train --config " << f.string() << " --dry-run: exit " << code
+                                                      << ": " << slurp(log));
   }
   fs::remove_all(cwd);
 }
@@ -129,7 +137,8 @@ TEST_CASE("every experiment sweep is a valid sweep file, and qtrain sweep --dry-
   const fs::path source = env("QTRAIN_SOURCE_DIR");
   const Files files = experiment_files(source / "experiments");
   REQUIRE_FALSE(files.sweeps.empty());
-  const fs::path cwd = fs::temp_directory_path() / ("qtrain-experiment-sweeps-" + std::to_string(getpid()));
+  const fs::path cwd =
+      fs::temp_directory_path() / ("qtrain-experiment-sweeps-" + std::to_string(getpid()));
   fs::remove_all(cwd);
   fs::create_directories(cwd);
   const bool has_sweep = run({env("QTRAIN_BIN"), "sweep", "--help"}, cwd, cwd / "help.log") == 0;
@@ -140,7 +149,8 @@ TEST_CASE("every experiment sweep is a valid sweep file, and qtrain sweep --dry-
     if (has_sweep) {
       const fs::path log = cwd / "sweep.log";
       const int code = run({env("QTRAIN_BIN"), "sweep", f.string(), "--dry-run"}, cwd, log);
-      CHECK_MESSAGE(code == 0, "qtrain sweep " << f.string() << " --dry-run: exit " << code << ": " << slurp(log));
+      CHECK_MESSAGE(code == 0, "qtrain sweep " << f.string() << " --dry-run: exit " << code << ": "
+                                               << slurp(log));
       CHECK(slurp(log).find(std::to_string(s.runs.size()) + " runs") != std::string::npos);
     }
   }
@@ -149,7 +159,8 @@ TEST_CASE("every experiment sweep is a valid sweep file, and qtrain sweep --dry-
 
 TEST_CASE("the Fashion-MNIST comparison covers every algorithm, both models and 3 seeds") {
   const fs::path source = env("QTRAIN_SOURCE_DIR");
-  const qt::Sweep s = qt::load_sweep((source / "experiments/fashion-mnist/comparison.sweep.json").string());
+  const qt::Sweep s =
+      qt::load_sweep((source / "experiments/fashion-mnist/comparison.sweep.json").string());
   std::vector<std::string> algos, models;
   std::vector<long long> seeds;
   for (const qt::SweepRun& r : s.runs) {
@@ -161,8 +172,8 @@ TEST_CASE("the Fashion-MNIST comparison covers every algorithm, both models and 
     CHECK(r.config["data"]["name"] == "fashion-mnist");
   }
   std::sort(algos.begin(), algos.end());
-  CHECK(algos == std::vector<std::string>{"bcgd", "binaryconnect", "binaryrelax", "bwn", "float", "iterative", "proxybnn",
-                                          "ste"});
+  CHECK(algos == std::vector<std::string>{"bcgd", "binaryconnect", "binaryrelax", "bwn", "float",
+                                          "iterative", "proxybnn", "ste"});
   CHECK(models == std::vector<std::string>{"lenet5-bn", "mlp-bn"});
   CHECK(seeds.size() == 3);
 }
@@ -174,6 +185,7 @@ TEST_CASE("experiments/README.md lists every experiment file") {
   for (const auto* list : {&files.configs, &files.sweeps})
     for (const fs::path& f : *list) {
       const std::string rel = fs::relative(f, source / "experiments").string();
-      CHECK_MESSAGE(readme.find(rel) != std::string::npos, "experiments/README.md does not mention " << rel);
+      CHECK_MESSAGE(readme.find(rel) != std::string::npos,
+                    "experiments/README.md does not mention " << rel);
     }
 }

@@ -1,21 +1,20 @@
 // `qtrain train` killed with SIGKILL at random moments and resumed with --resume ends with
 // exactly the metrics of a run never killed; Ctrl-C (SIGINT) saves a checkpoint and exits 130.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -62,10 +61,27 @@ std::vector<json> deterministic_metrics(const std::string& dir) {
 }
 
 std::vector<std::string> train_args(const std::string& out) {
-  return {qtrain_bin(), "train",          "--model",       "mlp",  "--epochs",           "4",
-          "--batch-size", "64",           "--limit-train", "3000", "--limit-test",       "300",
-          "--lr",         "0.05",         "--seed",        "5",    "--checkpoint-every", "0.3",
-          "--quiet",      "--out",        out};
+  return {qtrain_bin(),
+          "train",
+          "--model",
+          "mlp",
+          "--epochs",
+          "4",
+          "--batch-size",
+          "64",
+          "--limit-train",
+          "3000",
+          "--limit-test",
+          "300",
+          "--lr",
+          "0.05",
+          "--seed",
+          "5",
+          "--checkpoint-every",
+          "0.3",
+          "--quiet",
+          "--out",
+          out};
 }
 
 }  // namespace
@@ -92,7 +108,8 @@ TEST_CASE("kill -9 at random moments, resume, and get the uninterrupted metrics"
     std::vector<std::string> args = train_args(run);
     // Resumes alternate the thread count: a run may continue on another machine.
     if (started && fs::exists(run + "/checkpoints/last.ckpt"))
-      args = {qtrain_bin(), "train", "--resume", run, "--quiet", "--threads", attempts % 2 ? "1" : "2"};
+      args = {
+          qtrain_bin(), "train", "--resume", run, "--quiet", "--threads", attempts % 2 ? "1" : "2"};
     pid_t pid = spawn(args);
     std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(fraction(gen) * full_ms));
     kill(pid, SIGKILL);
@@ -117,7 +134,8 @@ TEST_CASE("kill -9 at random moments, resume, and get the uninterrupted metrics"
   json summary = json::parse(std::ifstream(run + "/summary.json"));
   CHECK(summary["finished"] == true);
   // --threads on --resume is honoured and recorded; other flags are refused.
-  REQUIRE(wait_exit(spawn({qtrain_bin(), "train", "--resume", run, "--quiet", "--threads", "1"})) == 0);
+  REQUIRE(wait_exit(spawn({qtrain_bin(), "train", "--resume", run, "--quiet", "--threads", "1"})) ==
+          0);
   CHECK(json::parse(std::ifstream(run + "/config.json"))["threads"] == 1);
   CHECK(deterministic_metrics(run) == expected);
   CHECK(wait_exit(spawn({qtrain_bin(), "train", "--resume", run, "--quiet", "--lr", "0.1"})) == 2);

@@ -6,11 +6,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "app/config.h"
 #include "app/report.h"
@@ -31,7 +30,8 @@ using namespace qt;
 namespace {
 
 fs::path scratch(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("qtrain-report-" + name + "-" + std::to_string(getpid()));
+  fs::path p =
+      fs::temp_directory_path() / ("qtrain-report-" + name + "-" + std::to_string(getpid()));
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
@@ -51,7 +51,8 @@ std::string slurp(const fs::path& path) {
 
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size()))
+    ++n;
   return n;
 }
 
@@ -65,19 +66,30 @@ json config_with(const std::string& algo, int epochs, int seed = 0) {
 
 // An epoch record as qtrain train writes it; `acc` is the test accuracy.
 json record(int epoch, double acc, json algorithm = json::object()) {
-  return {{"schema_version", 1}, {"epoch", epoch},  {"lr", 0.1},
-          {"train_loss", 2.0 / epoch}, {"train_acc", acc - 0.01}, {"val_loss", 1.8 / epoch},
-          {"val_acc", acc + 0.005}, {"test_loss", 1.9 / epoch}, {"test_acc", acc},
-          {"algorithm", algorithm},
-          {"timing", {{"train_seconds", 2.0}, {"eval_seconds", 0.5}, {"images_per_second", 1000.0}}}};
+  return {
+      {"schema_version", 1},
+      {"epoch", epoch},
+      {"lr", 0.1},
+      {"train_loss", 2.0 / epoch},
+      {"train_acc", acc - 0.01},
+      {"val_loss", 1.8 / epoch},
+      {"val_acc", acc + 0.005},
+      {"test_loss", 1.9 / epoch},
+      {"test_acc", acc},
+      {"algorithm", algorithm},
+      {"timing", {{"train_seconds", 2.0}, {"eval_seconds", 0.5}, {"images_per_second", 1000.0}}}};
 }
 
-void write_run(const fs::path& dir, const json& config, const std::vector<json>& recs, bool finished) {
+void write_run(const fs::path& dir, const json& config, const std::vector<json>& recs,
+               bool finished) {
   write(dir / "config.json", config.dump(2));
   std::string m;
   for (auto& r : recs) m += r.dump() + "\n";
   if (!recs.empty()) write(dir / "metrics.jsonl", m);
-  json s = {{"schema_version", 1}, {"finished", finished}, {"epochs_done", recs.size()}, {"timing", {{"seconds", 12.5}}}};
+  json s = {{"schema_version", 1},
+            {"finished", finished},
+            {"epochs_done", recs.size()},
+            {"timing", {{"seconds", 12.5}}}};
   if (!recs.empty()) write(dir / "summary.json", s.dump(2));
 }
 
@@ -128,7 +140,8 @@ TEST_CASE("line plot: lines, gaps, bands, isolated points, escaping, legend") {
   p.title = "accuracy <test> & more";
   p.x_label = "epoch";
   p.integer_x = true;
-  PlotSeries a{"a<b", {1, 2, 3, 4, 5}, {10, 20, NAN, 40, 50}, {5, 15, NAN, 35, 45}, {15, 25, NAN, 45, 55}};
+  PlotSeries a{
+      "a<b", {1, 2, 3, 4, 5}, {10, 20, NAN, 40, 50}, {5, 15, NAN, 35, 45}, {15, 25, NAN, 45, 55}};
   PlotSeries b{"only one", {1, 2, 3}, {NAN, 30, NAN}};
   p.series = {a, b};
   REQUIRE(has_points(p));
@@ -175,7 +188,9 @@ TEST_CASE("line plot: lines, gaps, bands, isolated points, escaping, legend") {
 TEST_CASE("row plot: one row per item, intervals and dots") {
   RowPlot p;
   p.title = "binary layers";
-  p.rows = {{"conv1", 0, 10, NAN, 0, "from epoch 1"}, {"fc3", 4, 10, NAN, 0, "from epoch 5"}, {"later", NAN, NAN}};
+  p.rows = {{"conv1", 0, 10, NAN, 0, "from epoch 1"},
+            {"fc3", 4, 10, NAN, 0, "from epoch 5"},
+            {"later", NAN, NAN}};
   const std::string svg = render_svg(p);
   CHECK(count(svg, "class=\"line\"") == 2);
   CHECK(svg.find(">from epoch 5<") != std::string::npos);
@@ -198,7 +213,8 @@ TEST_CASE("a damaged run directory is refused with the file and the line") {
 
   const fs::path bad_line = root / "bad-line";
   write_run(bad_line, cfg, {record(1, 0.5)}, false);
-  write(bad_line / "metrics.jsonl", record(1, 0.5).dump() + "\n{\"epoch\": 2, \"test_a\n" + record(3, 0.6).dump() + "\n");
+  write(bad_line / "metrics.jsonl",
+        record(1, 0.5).dump() + "\n{\"epoch\": 2, \"test_a\n" + record(3, 0.6).dump() + "\n");
   e = error_of([&] { load_run_dir(bad_line); });
   CHECK(e.find("metrics.jsonl: line 2 is not valid JSON") != std::string::npos);
   CHECK_THROWS_AS(load_run_dir(bad_line), DataError);
@@ -218,17 +234,20 @@ TEST_CASE("a damaged run directory is refused with the file and the line") {
   json t = record(1, 0.5);
   t["test_acc"] = "high";
   write_run(text, cfg, {t}, false);
-  CHECK(error_of([&] { load_run_dir(text); }).find("\"test_acc\" is \"high\", expected a number") != std::string::npos);
+  CHECK(error_of([&] { load_run_dir(text); }).find("\"test_acc\" is \"high\", expected a number") !=
+        std::string::npos);
 
   const fs::path summary = root / "summary";
   write_run(summary, cfg, {record(1, 0.5)}, false);
   write(summary / "summary.json", "{\"finished\": tr");
-  CHECK(error_of([&] { load_run_dir(summary); }).find("summary.json: not valid JSON") != std::string::npos);
+  CHECK(error_of([&] { load_run_dir(summary); }).find("summary.json: not valid JSON") !=
+        std::string::npos);
 
   const fs::path config = root / "config";
   write_run(config, cfg, {record(1, 0.5)}, false);
   write(config / "config.json", "[1, 2]");
-  CHECK(error_of([&] { load_run_dir(config); }).find("config.json: expected a JSON object") != std::string::npos);
+  CHECK(error_of([&] { load_run_dir(config); }).find("config.json: expected a JSON object") !=
+        std::string::npos);
 
   // A NaN loss is written by JSON as null: that is a number we do not know, not damage.
   const fs::path nan = root / "nan";
@@ -240,7 +259,9 @@ TEST_CASE("a damaged run directory is refused with the file and the line") {
 
   CHECK_THROWS_AS(build_report((root / "nowhere").string(), {}), UsageError);
   fs::create_directories(root / "empty");
-  CHECK(error_of([&] { build_report((root / "empty").string(), {}); }).find("neither a run directory") != std::string::npos);
+  CHECK(error_of([&] {
+          build_report((root / "empty").string(), {});
+        }).find("neither a run directory") != std::string::npos);
   CHECK_THROWS_AS(build_report((root / "empty").string(), {}), UsageError);
   fs::remove_all(root);
 }
@@ -254,7 +275,9 @@ TEST_CASE("run report: BinaryRelax's λ and Q(w) accuracy, projection error, tab
               {"flip_ratio", {{"conv1", 0.1 / e}, {"conv2", 0.05 / e}}},
               {"flip_ratio_total", 0.08 / e},
               {"phase", e >= 5 ? 2 : 1}};
-    if (e < 5) a["lambda"] = std::pow(1.04, e), a["theta"] = 0.5, a["eval"] = {{"quantized", {{"test_acc", 0.4 + 0.05 * e}}}};
+    if (e < 5)
+      a["lambda"] = std::pow(1.04, e), a["theta"] = 0.5,
+      a["eval"] = {{"quantized", {{"test_acc", 0.4 + 0.05 * e}}}};
     recs.push_back(record(e, 0.5 + 0.05 * e, a));
   }
   write_run(dir, config_with("binaryrelax", 6), recs, true);
@@ -263,9 +286,10 @@ TEST_CASE("run report: BinaryRelax's λ and Q(w) accuracy, projection error, tab
   const std::string html = slurp(f.html), md = slurp(f.md);
   CHECK(html.find("BinaryRelax λ") != std::string::npos);
   CHECK(html.find("test at Q(w)") != std::string::npos);
-  CHECK(html.find("phase II (forward, backward and evaluation at Q(w) exactly) from epoch 5") != std::string::npos);
-  CHECK(html.find("Best phase-II test accuracy (what the BinaryRelax paper reports): 80.00 % at epoch 6.") !=
+  CHECK(html.find("phase II (forward, backward and evaluation at Q(w) exactly) from epoch 5") !=
         std::string::npos);
+  CHECK(html.find("Best phase-II test accuracy (what the BinaryRelax paper reports): 80.00 % at "
+                  "epoch 6.") != std::string::npos);
   CHECK(html.find("Projection error") != std::string::npos);
   CHECK(html.find(">conv2<") != std::string::npos);
   CHECK(html.find("Flip ratio") != std::string::npos);
@@ -277,15 +301,15 @@ TEST_CASE("run report: BinaryRelax's λ and Q(w) accuracy, projection error, tab
   CHECK(html.find("<link") == std::string::npos);
   CHECK(html.find("href=\"http") == std::string::npos);
   // The tables: best by validation (epoch 6: val 0.805), final 80.00 %, the per-epoch table.
-  CHECK(md.find("| finished | 6 / 6 | 6 | val_acc | 80.50 % | 80.00 % | 80.00 % | 80.00 % | 12 s | 1000 |") !=
-        std::string::npos);
+  CHECK(md.find("| finished | 6 / 6 | 6 | val_acc | 80.50 % | 80.00 % | 80.00 % | 80.00 % | 12 s | "
+                "1000 |") != std::string::npos);
   CHECK(md.find("| epoch | lr | train loss |") != std::string::npos);
   CHECK(md.find("| 3 | 0.1 | 0.6667 | 64.00 % |") != std::string::npos);
   CHECK(md.find("| algo.name | binaryrelax |") != std::string::npos);
   CHECK(md.find("<svg") == std::string::npos);
   CHECK(md.find("## Learning curves") == std::string::npos);  // only figures: left out of report.md
-  CHECK(md.find("Best phase-II test accuracy (what the BinaryRelax paper reports): 80.00 % at epoch 6.") !=
-        std::string::npos);
+  CHECK(md.find("Best phase-II test accuracy (what the BinaryRelax paper reports): 80.00 % at "
+                "epoch 6.") != std::string::npos);
 
   // Written elsewhere with --out.
   ReportOptions opt;
@@ -322,7 +346,8 @@ TEST_CASE("run report: Iterative Training's binary layers and BCGD's α per quan
     for (int i = 0; i < 3; ++i)
       if ((e - 1) >= 2 * i) layers.push_back(order[i]);
     it.push_back(record(e, 0.6, {{"binary_layers", layers}}));
-    bc.push_back(record(e, 0.6, {{"rho", 1e-5}, {"alpha", {{"act1", 0.19 + 0.01 * e}, {"layer1.0.act2", 0.3}}}}));
+    bc.push_back(record(
+        e, 0.6, {{"rho", 1e-5}, {"alpha", {{"act1", 0.19 + 0.01 * e}, {"layer1.0.act2", 0.3}}}}));
   }
   write_run(root / "it", config_with("iterative", 6), it, true);
   write_run(root / "bc", config_with("bcgd", 6), bc, true);
@@ -338,7 +363,9 @@ TEST_CASE("run report: Iterative Training's binary layers and BCGD's α per quan
   fs::remove_all(root);
 }
 
-TEST_CASE("sweep report without a plan: points from the folders, mean ± std over seeds, parameter plots") {
+TEST_CASE(
+    "sweep report without a plan: points from the folders, mean ± std over seeds, parameter "
+    "plots") {
   const fs::path root = scratch("sweep");
   // 2 algorithms × 2 learning rates × 2 seeds; the final accuracy is known for each.
   for (const char* algo : {"bwn", "ste"})
@@ -346,10 +373,13 @@ TEST_CASE("sweep report without a plan: points from the folders, mean ± std ove
       for (int seed : {0, 1}) {
         json c = config_with(algo, 3, seed);
         c["lr"] = lr;
-        const double final = (std::string(algo) == "bwn" ? 0.80 : 0.70) + (lr > 0.05 ? 0.05 : 0) + 0.1 * seed;
-        const std::string name = std::string("algo=") + algo + ",lr=" + (lr > 0.05 ? "0.1" : "0.01") +
+        const double final =
+            (std::string(algo) == "bwn" ? 0.80 : 0.70) + (lr > 0.05 ? 0.05 : 0) + 0.1 * seed;
+        const std::string name = std::string("algo=") + algo +
+                                 ",lr=" + (lr > 0.05 ? "0.1" : "0.01") +
                                  ",seed=" + std::to_string(seed);
-        write_run(root / name, c, {record(1, final - 0.2), record(2, final - 0.1), record(3, final)}, true);
+        write_run(root / name, c,
+                  {record(1, final - 0.2), record(2, final - 0.1), record(3, final)}, true);
       }
   const SweepData s = load_sweep_dir(root.string());
   CHECK(s.varied == std::vector<std::string>{"algo.name", "lr", "seed"});
@@ -378,7 +408,9 @@ TEST_CASE("sweep report without a plan: points from the folders, mean ± std ove
   fs::remove_all(root);
 }
 
-TEST_CASE("sweep report from plan.json: order, parameters, runs not started, failed runs, a damaged run") {
+TEST_CASE(
+    "sweep report from plan.json: order, parameters, runs not started, failed runs, a damaged "
+    "run") {
   const fs::path root = scratch("plan");
   nlohmann::ordered_json spec = {{"name", "demo"},
                                  {"base", {{"epochs", 2}, {"algo", {{"name", "bwn"}}}}},
@@ -391,7 +423,8 @@ TEST_CASE("sweep report from plan.json: order, parameters, runs not started, fai
   write_run(root / sw.runs[0].name, sw.runs[0].config, {record(1, 0.7), record(2, 0.8)}, true);
   write_run(root / sw.runs[1].name, sw.runs[1].config, {record(1, 0.7), record(2, 0.9)}, true);
   fs::create_directories(root / sw.runs[2].name);
-  write(root / sw.runs[2].name / "sweep_exit.json", R"({"exit_code": 3, "seconds": 1, "error": "qtrain: error: no data"})");
+  write(root / sw.runs[2].name / "sweep_exit.json",
+        R"({"exit_code": 3, "seconds": 1, "error": "qtrain: error: no data"})");
   const SweepData s = load_sweep_dir(root.string());
   CHECK(s.from_plan);
   CHECK(s.name == "demo");
@@ -400,13 +433,15 @@ TEST_CASE("sweep report from plan.json: order, parameters, runs not started, fai
   CHECK(s.runs[2].state == "failed");
   CHECK(s.runs[3].state == "new");
   const std::string md = render_markdown(build_report(root.string(), {}));
-  CHECK(md.find("2 finished, 0 in progress or stopped, 1 failed, 1 not started.") != std::string::npos);
+  CHECK(md.find("2 finished, 0 in progress or stopped, 1 failed, 1 not started.") !=
+        std::string::npos);
   CHECK(md.find("failed: qtrain: error: no data") != std::string::npos);
   CHECK(md.find("not started") != std::string::npos);
   CHECK(md.find("| **mlp** | **2 of 2** | **2 / 2** | **85.00 ± 7.07 %** |") != std::string::npos);
   CHECK(md.find("| lenet5 | 0 of 2 | 0 / 2 |") != std::string::npos);
   const std::string html = render_html(build_report(root.string(), {}));
-  CHECK(html.find("Learning curves (model = mlp)") != std::string::npos);  // lenet5 has no curves: one panel
+  CHECK(html.find("Learning curves (model = mlp)") !=
+        std::string::npos);  // lenet5 has no curves: one panel
 
   // One damaged run makes the whole report refuse, naming that run's file.
   write(root / sw.runs[1].name / "metrics.jsonl", "{\"epoch\": 1}\nnot json\n");

@@ -32,7 +32,8 @@ std::string env(const char* name) {
 }
 
 fs::path scratch(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("qtrain-report-" + name + "-" + std::to_string(getpid()));
+  fs::path p =
+      fs::temp_directory_path() / ("qtrain-report-" + name + "-" + std::to_string(getpid()));
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
@@ -64,10 +65,11 @@ int run(const std::vector<std::string>& args, const fs::path& log) {
 }
 
 void train(const fs::path& out, const std::vector<std::string>& extra, const fs::path& log) {
-  std::vector<std::string> args = {env("QTRAIN_BIN"), "train", "--model", "mlp-bn", "--epochs", "4",
-                                   "--batch-size", "64", "--limit-train", "1500", "--limit-test", "500",
-                                   "--optimizer", "adam", "--lr", "0.003", "--threads", "2", "--quiet",
-                                   "--out", out.string()};
+  std::vector<std::string> args = {
+      env("QTRAIN_BIN"), "train", "--model",       "mlp-bn", "--epochs",     "4",
+      "--batch-size",    "64",    "--limit-train", "1500",   "--limit-test", "500",
+      "--optimizer",     "adam",  "--lr",          "0.003",  "--threads",    "2",
+      "--quiet",         "--out", out.string()};
   args.insert(args.end(), extra.begin(), extra.end());
   REQUIRE_MESSAGE(run(args, log) == 0, "qtrain train failed: " << slurp(log));
 }
@@ -79,8 +81,8 @@ struct Image {
 };
 
 uint32_t be32(const std::string& s, size_t at) {
-  return (uint32_t(uint8_t(s[at])) << 24) | (uint32_t(uint8_t(s[at + 1])) << 16) | (uint32_t(uint8_t(s[at + 2])) << 8) |
-         uint32_t(uint8_t(s[at + 3]));
+  return (uint32_t(uint8_t(s[at])) << 24) | (uint32_t(uint8_t(s[at + 1])) << 16) |
+         (uint32_t(uint8_t(s[at + 2])) << 8) | uint32_t(uint8_t(s[at + 3]));
 }
 
 Image decode_png(const std::string& png) {
@@ -112,7 +114,8 @@ Image decode_png(const std::string& png) {
   const size_t bpp = color_type == 6 ? 4 : 3, stride = size_t(img.width) * bpp;
   std::vector<uint8_t> raw((stride + 1) * size_t(img.height));
   uLongf raw_len = raw.size();
-  REQUIRE(uncompress(raw.data(), &raw_len, reinterpret_cast<const Bytef*>(idat.data()), idat.size()) == Z_OK);
+  REQUIRE(uncompress(raw.data(), &raw_len, reinterpret_cast<const Bytef*>(idat.data()),
+                     idat.size()) == Z_OK);
   REQUIRE(raw_len == raw.size());
   std::vector<uint8_t> prev(stride, 0), cur(stride);
   img.rgb.reserve(size_t(img.width) * img.height * 3);
@@ -123,16 +126,25 @@ Image decode_png(const std::string& png) {
       const int a = i >= bpp ? cur[i - bpp] : 0, b = prev[i], c = i >= bpp ? prev[i - bpp] : 0;
       int pred = 0;
       switch (filter) {
-        case 0: pred = 0; break;
-        case 1: pred = a; break;
-        case 2: pred = b; break;
-        case 3: pred = (a + b) / 2; break;
+        case 0:
+          pred = 0;
+          break;
+        case 1:
+          pred = a;
+          break;
+        case 2:
+          pred = b;
+          break;
+        case 3:
+          pred = (a + b) / 2;
+          break;
         case 4: {
           const int p = a + b - c, pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
           pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
           break;
         }
-        default: FAIL("PNG filter type " << int(filter));
+        default:
+          FAIL("PNG filter type " << int(filter));
       }
       cur[i] = uint8_t(line[i] + pred);
     }
@@ -153,13 +165,15 @@ size_t pixels_near(const Image& img, int r, int g, int b, int tolerance) {
 
 double non_white_share(const Image& img) {
   size_t n = 0;
-  for (size_t i = 0; i + 2 < img.rgb.size(); i += 3) n += img.rgb[i] < 230 || img.rgb[i + 1] < 230 || img.rgb[i + 2] < 230;
+  for (size_t i = 0; i + 2 < img.rgb.size(); i += 3)
+    n += img.rgb[i] < 230 || img.rgb[i + 1] < 230 || img.rgb[i + 2] < 230;
   return double(n) / double(img.rgb.size() / 3);
 }
 
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size()))
+    ++n;
   return n;
 }
 
@@ -169,13 +183,17 @@ void check_dom(const std::string& dom, const std::string& html) {
   CHECK(svgs == count(html, "<svg"));  // the browser built every plot of the page
   CHECK(svgs >= 4);
   const std::regex drawn(R"re(<path[^>]*class="(line|band)"[^>]*\sd="M[-0-9. ]+ L[-0-9. ]+)re");
-  for (size_t at = dom.find("<svg"), k = 0; at != std::string::npos; at = dom.find("<svg", at + 4), ++k) {
+  for (size_t at = dom.find("<svg"), k = 0; at != std::string::npos;
+       at = dom.find("<svg", at + 4), ++k) {
     const size_t end = dom.find("</svg>", at);
     REQUIRE_MESSAGE(end != std::string::npos, "svg " << k << " is not closed");
     const std::string svg = dom.substr(at, end - at);
     const size_t title_at = svg.find("<title>");
-    const std::string title = title_at == std::string::npos ? "?" : svg.substr(title_at + 7, svg.find("</title>") - title_at - 7);
-    CHECK_MESSAGE(std::regex_search(svg, drawn), "svg " << k << " (" << title << ") has no drawn line");
+    const std::string title = title_at == std::string::npos
+                                  ? "?"
+                                  : svg.substr(title_at + 7, svg.find("</title>") - title_at - 7);
+    CHECK_MESSAGE(std::regex_search(svg, drawn),
+                  "svg " << k << " (" << title << ") has no drawn line");
   }
   CHECK(dom.find("parsererror") == std::string::npos);
 }
@@ -199,10 +217,12 @@ TEST_CASE("report.html of a real sweep and of a real run, rendered by headless C
   const fs::path sweep = root / "sweep";
   // A sweep folder without a plan: two algorithms × two seeds, trained for real.
   for (int seed : {0, 1}) {
-    train(sweep / ("algo=bcgd,seed=" + std::to_string(seed)), {"--algo", "bcgd", "--act-bits", "2", "--seed", std::to_string(seed)},
+    train(sweep / ("algo=bcgd,seed=" + std::to_string(seed)),
+          {"--algo", "bcgd", "--act-bits", "2", "--seed", std::to_string(seed)},
           root / "train.log");
     train(sweep / ("algo=binaryrelax,seed=" + std::to_string(seed)),
-          {"--algo", "binaryrelax", "--projection", "ternary", "--phase2-epoch", "2", "--seed", std::to_string(seed)},
+          {"--algo", "binaryrelax", "--projection", "ternary", "--phase2-epoch", "2", "--seed",
+           std::to_string(seed)},
           root / "train.log");
   }
   const qt::ReportFiles sf = qt::write_report(sweep.string(), {});
@@ -216,10 +236,13 @@ TEST_CASE("report.html of a real sweep and of a real run, rendered by headless C
     fs::path out;
     int w, h;
   };
-  for (const Page& p : {Page{sf.html, root / "shot-sweep", 1400, 2400}, Page{rf.html, root / "shot-run", 1400, 1800}}) {
+  for (const Page& p : {Page{sf.html, root / "shot-sweep", 1400, 2400},
+                        Page{rf.html, root / "shot-run", 1400, 1800}}) {
     INFO("page " << p.html);
     const fs::path log = root / "browser.log";
-    const int code = run({tool, p.html, p.out.string(), "--window-size", std::to_string(p.w) + "," + std::to_string(p.h)}, log);
+    const int code = run({tool, p.html, p.out.string(), "--window-size",
+                          std::to_string(p.w) + "," + std::to_string(p.h)},
+                         log);
     REQUIRE_MESSAGE(code == 0, "tools/browser-test failed (" << code << "): " << slurp(log));
     check_screenshot(p.out / "screenshot.png", p.w, p.h);
     check_dom(slurp(p.out / "dom.html"), slurp(p.html));

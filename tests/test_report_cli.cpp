@@ -9,11 +9,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -27,7 +26,8 @@ std::string qtrain() {
 }
 
 fs::path scratch(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("qtrain-report-" + name + "-" + std::to_string(getpid()));
+  fs::path p =
+      fs::temp_directory_path() / ("qtrain-report-" + name + "-" + std::to_string(getpid()));
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
@@ -55,7 +55,8 @@ Result qtrain_run(const std::vector<std::string>& args, const fs::path& cwd) {
     std::vector<char*> argv;
     for (auto& a : all) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644),
+        e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(o, STDOUT_FILENO);
     dup2(e, STDERR_FILENO);
     if (chdir(cwd.c_str()) != 0) _exit(126);
@@ -64,7 +65,8 @@ Result qtrain_run(const std::vector<std::string>& args, const fs::path& cwd) {
   }
   int status = 0;
   waitpid(pid, &status, 0);
-  Result r{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(out), slurp(err)};
+  Result r{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(out),
+           slurp(err)};
   fs::remove(out);
   fs::remove(err);
   return r;
@@ -72,7 +74,8 @@ Result qtrain_run(const std::vector<std::string>& args, const fs::path& cwd) {
 
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size()))
+    ++n;
   return n;
 }
 
@@ -89,7 +92,8 @@ TEST_CASE("qtrain report on a folder written by qtrain sweep, one run not starte
   })";
   // Three of the four runs (shards 0–2 of 4), so that one is still "not started".
   for (int shard = 0; shard < 3; ++shard) {
-    const Result s = qtrain_run({"sweep", "tiny.json", "--shard", std::to_string(shard) + "/4", "--threads", "2"}, root);
+    const Result s = qtrain_run(
+        {"sweep", "tiny.json", "--shard", std::to_string(shard) + "/4", "--threads", "2"}, root);
     REQUIRE_MESSAGE(s.code == 0, s.out << s.err);
   }
   const Result r = qtrain_run({"report", "sweep"}, root);
@@ -97,7 +101,8 @@ TEST_CASE("qtrain report on a folder written by qtrain sweep, one run not starte
   CHECK(r.out == "wrote sweep/report.html and sweep/report.md (sweep, 4 runs in 2 points)\n");
   const std::string html = slurp(root / "sweep/report.html"), md = slurp(root / "sweep/report.md");
   CHECK(md.find("# qtrain report: sweep tiny") != std::string::npos);
-  CHECK(md.find("3 finished, 0 in progress or stopped, 0 failed, 1 not started.") != std::string::npos);
+  CHECK(md.find("3 finished, 0 in progress or stopped, 0 failed, 1 not started.") !=
+        std::string::npos);
   CHECK(md.find("| algo | bits | runs finished |") != std::string::npos);
   CHECK(md.find("| ste | 2 | 1 of 2 | 2 / 2 |") != std::string::npos);
   CHECK(md.find("| algo.name=ste,algo.bits=2,seed=1 | not started |") != std::string::npos);
@@ -107,7 +112,8 @@ TEST_CASE("qtrain report on a folder written by qtrain sweep, one run not starte
   CHECK(html.find("<script") == std::string::npos);
 
   // A run directory of the sweep, written elsewhere with --out.
-  const Result one = qtrain_run({"report", "sweep/algo.name=float,algo.bits=0,seed=0", "--out", "single"}, root);
+  const Result one =
+      qtrain_run({"report", "sweep/algo.name=float,algo.bits=0,seed=0", "--out", "single"}, root);
   REQUIRE_MESSAGE(one.code == 0, one.err);
   CHECK(one.out.find("(run, 1 run in 1 point)") != std::string::npos);
   CHECK(fs::exists(root / "single/report.html"));
@@ -115,12 +121,16 @@ TEST_CASE("qtrain report on a folder written by qtrain sweep, one run not starte
   fs::remove_all(root);
 }
 
-TEST_CASE("qtrain report refuses damaged or missing directories with one line, and writes no page") {
+TEST_CASE(
+    "qtrain report refuses damaged or missing directories with one line, and writes no page") {
   const fs::path root = scratch("cli-errors");
   const fs::path run = root / "run";
   fs::create_directories(run);
   std::ofstream(run / "config.json") << R"({"model": "mlp", "epochs": 3})";
-  std::ofstream(run / "metrics.jsonl") << R"({"epoch": 1, "test_acc": 0.5})" << "\n" << R"({"epoch": 2, "test_)" << "\n";
+  std::ofstream(run / "metrics.jsonl") << R"({"epoch": 1, "test_acc": 0.5})"
+                                       << "\n"
+                                       << R"({"epoch": 2, "test_)"
+                                       << "\n";
   Result r = qtrain_run({"report", "run"}, root);
   CHECK(r.code == 3);
   CHECK(r.err.rfind("qtrain: error: run/metrics.jsonl: line 2 is not valid JSON", 0) == 0);
@@ -128,7 +138,8 @@ TEST_CASE("qtrain report refuses damaged or missing directories with one line, a
   CHECK_FALSE(fs::exists(run / "report.html"));
 
   fs::remove(run / "config.json");
-  std::ofstream(run / "metrics.jsonl") << R"({"epoch": 1, "test_acc": 0.5})" << "\n";
+  std::ofstream(run / "metrics.jsonl") << R"({"epoch": 1, "test_acc": 0.5})"
+                                       << "\n";
   r = qtrain_run({"report", "run"}, root);
   CHECK(r.code == 3);
   CHECK(r.err.find("run/config.json: missing") != std::string::npos);

@@ -30,14 +30,17 @@ TEST_CASE("--dry-run lists the runs and starts nothing; mistakes exit 2 with a m
   const fs::path dir = scratch("sweep-cli-dry");
   const Cleanup cleanup{dir};
   write(dir / "tiny.json", kTinySweep);
-  Result r = run({qtrain_bin(), "sweep", "tiny.json", "--dry-run", "--jobs", "1", "--threads", "1"}, dir);
+  Result r =
+      run({qtrain_bin(), "sweep", "tiny.json", "--dry-run", "--jobs", "1", "--threads", "1"}, dir);
   CHECK(r.code == 0);
-  CHECK(r.output.find("sweep tiny: 4 runs (2 values, × 2 seeds); 1 at once × 1 thread") != std::string::npos);
+  CHECK(r.output.find("sweep tiny: 4 runs (2 values, × 2 seeds); 1 at once × 1 thread") !=
+        std::string::npos);
   for (const char* name : {"lr=0.02,seed=0", "lr=0.02,seed=1", "lr=0.05,seed=0", "lr=0.05,seed=1"})
     CHECK(r.output.find(std::string("new                  ") + name) != std::string::npos);
   CHECK(!fs::exists(dir / "out"));
 
-  Result shard = run({qtrain_bin(), "sweep", "tiny.json", "--dry-run", "--shard", "1/3", "--threads", "1"}, dir);
+  Result shard = run(
+      {qtrain_bin(), "sweep", "tiny.json", "--dry-run", "--shard", "1/3", "--threads", "1"}, dir);
   CHECK(shard.code == 0);
   CHECK(shard.output.find("shard 1/3: 1 of them") != std::string::npos);
   CHECK(shard.output.find("1  new                  lr=0.02,seed=1") != std::string::npos);
@@ -46,7 +49,8 @@ TEST_CASE("--dry-run lists the runs and starts nothing; mistakes exit 2 with a m
   write(dir / "typo.json", R"({"grid": {"lrr": [0.1]}})");
   Result typo = run({qtrain_bin(), "sweep", "typo.json", "--dry-run"}, dir);
   CHECK(typo.code == 2);
-  CHECK(typo.output.find("sweep file 'typo.json': grid: unknown key 'lrr' (did you mean 'lr'?)") != std::string::npos);
+  CHECK(typo.output.find("sweep file 'typo.json': grid: unknown key 'lrr' (did you mean 'lr'?)") !=
+        std::string::npos);
 
   Result cores = run({qtrain_bin(), "sweep", "tiny.json", "--jobs", "2", "--threads", "1024"}, dir);
   CHECK(cores.code == 2);
@@ -61,7 +65,9 @@ TEST_CASE("--dry-run lists the runs and starts nothing; mistakes exit 2 with a m
   CHECK(nodir.output.find("no plan.json") != std::string::npos);
 }
 
-TEST_CASE("a tiny sweep with --jobs 2: every run finished, summary per run and per grid point, re-run does nothing") {
+TEST_CASE(
+    "a tiny sweep with --jobs 2: every run finished, summary per run and per grid point, re-run "
+    "does nothing") {
   const fs::path dir = scratch("sweep-cli-run");
   const Cleanup cleanup{dir};
   write(dir / "tiny.json", kTinySweep);
@@ -70,7 +76,8 @@ TEST_CASE("a tiny sweep with --jobs 2: every run finished, summary per run and p
   REQUIRE(r.code == 0);
   const fs::path out = dir / "out/tiny";
   CHECK(count(r.output, "] finished lr=") == 4);
-  for (const char* name : {"lr=0.02,seed=0", "lr=0.02,seed=1", "lr=0.05,seed=0", "lr=0.05,seed=1"}) {
+  for (const char* name :
+       {"lr=0.02,seed=0", "lr=0.02,seed=1", "lr=0.05,seed=0", "lr=0.05,seed=1"}) {
     json s = read_json(out / name / "summary.json");
     CHECK(s["finished"] == true);
     CHECK(read_json(out / name / "config.json")["threads"] == 1);
@@ -129,7 +136,8 @@ TEST_CASE("a tiny sweep with --jobs 2: every run finished, summary per run and p
   write(dir / "tiny.json", changed);
   Result clash = run({qtrain_bin(), "sweep", "tiny.json", "--dry-run"}, dir);
   CHECK(clash.code == 2);
-  CHECK(clash.output.find("holds a run with another configuration (epochs: 2 → 3)") != std::string::npos);
+  CHECK(clash.output.find("holds a run with another configuration (epochs: 2 → 3)") !=
+        std::string::npos);
 }
 
 TEST_CASE("a run that fails is reported with its error line; the others finish; exit 1") {

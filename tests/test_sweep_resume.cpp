@@ -27,7 +27,8 @@ const std::vector<std::string> kRuns = {"lr=0.02,seed=0", "lr=0.02,seed=1", "lr=
 
 bool finished(const fs::path& run) {
   try {
-    return fs::exists(run / "summary.json") && read_json(run / "summary.json").value("finished", false);
+    return fs::exists(run / "summary.json") &&
+           read_json(run / "summary.json").value("finished", false);
   } catch (const json::exception&) {
     return false;
   }
@@ -60,18 +61,24 @@ bool wait_until(pid_t pid, Ready ready, int seconds, int& code) {
 
 json deterministic(const fs::path& run) {
   json s = read_json(run / "summary.json");
-  return {{"metrics", metrics(run)}, {"final", s["final"]}, {"best", s["best"]}, {"epochs", s["epochs_done"]}};
+  return {{"metrics", metrics(run)},
+          {"final", s["final"]},
+          {"best", s["best"]},
+          {"epochs", s["epochs_done"]}};
 }
 
 }  // namespace
 
-TEST_CASE("kill -9 of the sweep mid-way, run it again: nothing finished is redone, results equal an unkilled sweep") {
+TEST_CASE(
+    "kill -9 of the sweep mid-way, run it again: nothing finished is redone, results equal an "
+    "unkilled sweep") {
   const fs::path dir = scratch("sweep-kill");
   const Cleanup cleanup{dir};
   write(dir / "resume.json", kSweep);
   const fs::path killed = dir / "killed", ref = dir / "ref";
-  const std::vector<std::string> args = {qtrain_bin(), "sweep", "resume.json", "--jobs", "1", "--threads", "1",
-                                         "--checkpoint-every", "0.05", "--out"};
+  const std::vector<std::string> args = {
+      qtrain_bin(), "sweep", "resume.json",        "--jobs", "1",
+      "--threads",  "1",     "--checkpoint-every", "0.05",   "--out"};
 
   auto with_out = [&](const fs::path& out) {
     auto a = args;
@@ -83,16 +90,19 @@ TEST_CASE("kill -9 of the sweep mid-way, run it again: nothing finished is redon
   const fs::path third = killed / kRuns[2];
   int code = -1;
   const bool mid_run = wait_until(
-      pid, [&] { return fs::exists(third / "checkpoints/last.ckpt") && !finished(third); }, 240, code);
+      pid, [&] { return fs::exists(third / "checkpoints/last.ckpt") && !finished(third); }, 240,
+      code);
   INFO(slurp(dir / "killed.log"));
-  REQUIRE_MESSAGE(mid_run, "the sweep ended (exit " << code << ") or timed out before its third run checkpointed");
+  REQUIRE_MESSAGE(mid_run, "the sweep ended (exit "
+                               << code << ") or timed out before its third run checkpointed");
   kill(pid, SIGKILL);
   CHECK(wait_exit(pid) == 128 + SIGKILL);
 
   std::vector<std::string> done;
   for (auto& r : kRuns)
     if (finished(killed / r)) done.push_back(r);
-  REQUIRE(done == std::vector<std::string>{kRuns[0], kRuns[1]});  // killed mid-way: the test means something
+  REQUIRE(done == std::vector<std::string>{kRuns[0],
+                                           kRuns[1]});  // killed mid-way: the test means something
   // The training process died with the sweep: its lock is free within a moment.
   bool all_free = false;
   for (int i = 0; i < 100 && !all_free; ++i) {
@@ -110,7 +120,8 @@ TEST_CASE("kill -9 of the sweep mid-way, run it again: nothing finished is redon
   INFO(again.output);
   REQUIRE(again.code == 0);
   CHECK(again.output.find(std::to_string(done.size()) + " finished before, " +
-                          std::to_string(kRuns.size() - done.size()) + " to run") != std::string::npos);
+                          std::to_string(kRuns.size() - done.size()) + " to run") !=
+        std::string::npos);
   for (auto& r : done) CHECK_MESSAGE(snapshot(killed / r) == before[r], (r + " was rewritten"));
   CHECK(again.output.find("resume   " + kRuns[2] + " (") != std::string::npos);
 
@@ -118,7 +129,8 @@ TEST_CASE("kill -9 of the sweep mid-way, run it again: nothing finished is redon
   REQUIRE(clean.code == 0);
   for (auto& r : kRuns) {
     CHECK(finished(killed / r));
-    CHECK_MESSAGE(deterministic(killed / r) == deterministic(ref / r), (r + " differs from the unkilled sweep"));
+    CHECK_MESSAGE(deterministic(killed / r) == deterministic(ref / r),
+                  (r + " differs from the unkilled sweep"));
   }
   json a = read_json(killed / "sweep.json"), b = read_json(ref / "sweep.json");
   CHECK(a["counts"]["finished"] == 6);
@@ -129,7 +141,9 @@ TEST_CASE("kill -9 of the sweep mid-way, run it again: nothing finished is redon
   CHECK(a["points"][1]["final_test_acc"] == b["points"][1]["final_test_acc"]);
 }
 
-TEST_CASE("SIGINT: the sweep forwards it once, the run saves its checkpoint, exit 130; a re-run resumes it") {
+TEST_CASE(
+    "SIGINT: the sweep forwards it once, the run saves its checkpoint, exit 130; a re-run resumes "
+    "it") {
   const fs::path dir = scratch("sweep-int");
   const Cleanup cleanup{dir};
   write(dir / "long.json", R"({
@@ -137,11 +151,14 @@ TEST_CASE("SIGINT: the sweep forwards it once, the run saves its checkpoint, exi
              "data": {"name": "synthetic", "limit_train": 512, "limit_test": 50}},
     "out": "out"
   })");
-  const pid_t pid = spawn({qtrain_bin(), "sweep", "long.json", "--threads", "1"}, dir / "sweep.log", dir);
+  const pid_t pid =
+      spawn({qtrain_bin(), "sweep", "long.json", "--threads", "1"}, dir / "sweep.log", dir);
   const fs::path run_dir = dir / "out/base";
   int code = -1;
-  const bool started = wait_until(pid, [&] { return !metrics(run_dir).empty(); }, 120, code);
-  REQUIRE_MESSAGE(started, "the sweep ended (exit " << code << ") or timed out before an epoch: " << slurp(dir / "sweep.log"));
+  const bool started = wait_until(
+      pid, [&] { return !metrics(run_dir).empty(); }, 120, code);
+  REQUIRE_MESSAGE(started, "the sweep ended (exit " << code << ") or timed out before an epoch: "
+                                                    << slurp(dir / "sweep.log"));
   kill(pid, SIGINT);
   code = wait_exit(pid);
   const std::string log = slurp(dir / "sweep.log");
@@ -182,7 +199,9 @@ std::vector<pid_t> children_of(pid_t parent) {
 
 }  // namespace
 
-TEST_CASE("SIGTERM to every process of the sweep, as Slurm sends it: each run stops once, with its checkpoint") {
+TEST_CASE(
+    "SIGTERM to every process of the sweep, as Slurm sends it: each run stops once, with its "
+    "checkpoint") {
   const fs::path dir = scratch("sweep-term");
   const Cleanup cleanup{dir};
   write(dir / "long.json", R"({
@@ -190,11 +209,14 @@ TEST_CASE("SIGTERM to every process of the sweep, as Slurm sends it: each run st
              "data": {"name": "synthetic", "limit_train": 512, "limit_test": 50}},
     "out": "out"
   })");
-  const pid_t pid = spawn({qtrain_bin(), "sweep", "long.json", "--threads", "1"}, dir / "sweep.log", dir);
+  const pid_t pid =
+      spawn({qtrain_bin(), "sweep", "long.json", "--threads", "1"}, dir / "sweep.log", dir);
   const fs::path run_dir = dir / "out/base";
   int code = -1;
-  const bool started = wait_until(pid, [&] { return !metrics(run_dir).empty(); }, 120, code);
-  REQUIRE_MESSAGE(started, "the sweep ended (exit " << code << ") or timed out before an epoch: " << slurp(dir / "sweep.log"));
+  const bool started = wait_until(
+      pid, [&] { return !metrics(run_dir).empty(); }, 120, code);
+  REQUIRE_MESSAGE(started, "the sweep ended (exit " << code << ") or timed out before an epoch: "
+                                                    << slurp(dir / "sweep.log"));
   const std::vector<pid_t> kids = children_of(pid);
   REQUIRE(kids.size() == 1);
   kill(kids[0], SIGTERM);
@@ -203,7 +225,8 @@ TEST_CASE("SIGTERM to every process of the sweep, as Slurm sends it: each run st
   INFO(slurp(dir / "sweep.log"));
   INFO(slurp(run_dir / "train.out"));
   CHECK(code == 130);
-  // The training's own stop path ran (a second signal would have made it quit at once, without this line).
+  // The training's own stop path ran (a second signal would have made it quit at once, without this
+  // line).
   CHECK(slurp(run_dir / "log.txt").find("stopped at epoch") != std::string::npos);
   CHECK(fs::exists(run_dir / "checkpoints/last.ckpt"));
 }

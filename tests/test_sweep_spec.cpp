@@ -19,7 +19,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Sweep expand(const std::string& text) { return qt::expand_sweep(ojson::parse(text), "sweep file 't.json'"); }
+Sweep expand(const std::string& text) {
+  return qt::expand_sweep(ojson::parse(text), "sweep file 't.json'");
+}
 
 std::vector<std::string> names(const Sweep& s) {
   std::vector<std::string> v;
@@ -45,15 +47,16 @@ TEST_CASE("grid lists expand as a cartesian product, first key slowest, seeds in
   CHECK(s.name == "g");
   CHECK(s.out == "runs/sweep-g");
   REQUIRE(s.runs.size() == 8);
-  CHECK(names(s) == std::vector<std::string>{
-                        "model=mlp,lr=0.01,seed=0", "model=mlp,lr=0.01,seed=7", "model=mlp,lr=0.1,seed=0",
-                        "model=mlp,lr=0.1,seed=7", "model=lenet5,lr=0.01,seed=0", "model=lenet5,lr=0.01,seed=7",
-                        "model=lenet5,lr=0.1,seed=0", "model=lenet5,lr=0.1,seed=7"});
+  CHECK(names(s) ==
+        std::vector<std::string>{"model=mlp,lr=0.01,seed=0", "model=mlp,lr=0.01,seed=7",
+                                 "model=mlp,lr=0.1,seed=0", "model=mlp,lr=0.1,seed=7",
+                                 "model=lenet5,lr=0.01,seed=0", "model=lenet5,lr=0.01,seed=7",
+                                 "model=lenet5,lr=0.1,seed=0", "model=lenet5,lr=0.1,seed=7"});
   const auto& r = s.runs[5];
   CHECK(r.config["model"] == "lenet5");
   CHECK(r.config["lr"].get<double>() == doctest::Approx(0.01));
   CHECK(r.config["seed"] == 7);
-  CHECK(r.config["epochs"] == 3);                 // from base
+  CHECK(r.config["epochs"] == 3);                  // from base
   CHECK(r.config["data"]["name"] == "synthetic");  // nested base
   CHECK(r.config["threads"] == 0);
   CHECK(r.point == "model=lenet5,lr=0.01");
@@ -79,7 +82,9 @@ TEST_CASE("a zip group varies its keys together, as one more dimension of the pr
   CHECK(s.runs[0].point == s.runs[0].name);  // no seeds: each run is its own point
 }
 
-TEST_CASE("explicit runs add single points after the grid; nested keys flatten; seeds multiply them too") {
+TEST_CASE(
+    "explicit runs add single points after the grid; nested keys flatten; seeds multiply them "
+    "too") {
   Sweep s = expand(R"({"base": {"optimizer.momentum": 0.8}, "grid": {"lr": [0.01, 0.1]},
                        "runs": [{"optimizer": {"name": "adam"}, "lr": 0.001}, {"epochs": 2}], "seeds": [1, 2]})");
   REQUIRE(s.runs.size() == 8);
@@ -87,7 +92,8 @@ TEST_CASE("explicit runs add single points after the grid; nested keys flatten; 
   CHECK(s.runs[4].config["optimizer"]["name"] == "adam");
   CHECK(s.runs[4].config["optimizer"]["momentum"].get<double>() == doctest::Approx(0.8));
   CHECK(s.runs[6].name == "epochs=2,seed=1");
-  CHECK(s.runs[6].config["lr"].get<double>() == doctest::Approx(0.01));  // the default, not the grid's
+  CHECK(s.runs[6].config["lr"].get<double>() ==
+        doctest::Approx(0.01));  // the default, not the grid's
   CHECK(s.shape == "2 values + 2 runs, × 2 seeds");
 }
 
@@ -114,7 +120,8 @@ TEST_CASE("a point given twice runs once; names that collide after sanitising ge
   for (auto& r : clash.runs) CHECK(r.name.find('/') == std::string::npos);
   CHECK(qt::value_text(ojson::parse(R"(["conv1", "fc2"])")) == "conv1+fc2");
   Sweep lists = expand(R"({"grid": {"schedule.milestones": [[1, 2], []]}, "base": {"epochs": 3}})");
-  CHECK(names(lists) == std::vector<std::string>{"schedule.milestones=1+2", "schedule.milestones=none"});
+  CHECK(names(lists) ==
+        std::vector<std::string>{"schedule.milestones=1+2", "schedule.milestones=none"});
 }
 
 TEST_CASE("long names are cut and made unique with the configuration's hash") {
@@ -124,32 +131,44 @@ TEST_CASE("long names are cut and made unique with the configuration's hash") {
 }
 
 TEST_CASE("every key is checked against the schema before anything runs, naming the file") {
-  CHECK(error_of(R"({"grid": {"lrr": [0.1]}})").find("sweep file 't.json': grid: unknown key 'lrr' (did you mean 'lr'?)") !=
+  CHECK(error_of(R"({"grid": {"lrr": [0.1]}})")
+            .find("sweep file 't.json': grid: unknown key 'lrr' (did you mean 'lr'?)") !=
         std::string::npos);
-  CHECK(error_of(R"({"base": {"optimizer": {"momentun": 0.9}}})").find("'optimizer.momentum'") != std::string::npos);
-  CHECK(error_of(R"({"runs": [{"modle": "mlp"}]})").find("runs[0]: unknown key 'modle' (did you mean 'model'?)") !=
+  CHECK(error_of(R"({"base": {"optimizer": {"momentun": 0.9}}})").find("'optimizer.momentum'") !=
         std::string::npos);
-  CHECK(error_of(R"({"seed": [1, 2]})").find("unknown top-level key 'seed' (did you mean 'seeds'?)") != std::string::npos);
-  CHECK(error_of(R"({"grid": {"lr": 0.1}})").find("'lr' must be a non-empty list") != std::string::npos);
-  CHECK(error_of(R"({"grid": {"lr": []}})").find("'lr' must be a non-empty list") != std::string::npos);
+  CHECK(error_of(R"({"runs": [{"modle": "mlp"}]})")
+            .find("runs[0]: unknown key 'modle' (did you mean 'model'?)") != std::string::npos);
+  CHECK(error_of(R"({"seed": [1, 2]})")
+            .find("unknown top-level key 'seed' (did you mean 'seeds'?)") != std::string::npos);
+  CHECK(error_of(R"({"grid": {"lr": 0.1}})").find("'lr' must be a non-empty list") !=
+        std::string::npos);
+  CHECK(error_of(R"({"grid": {"lr": []}})").find("'lr' must be a non-empty list") !=
+        std::string::npos);
   CHECK(error_of(R"({"grid": {"lr": ["fast"]}})").find("lr must be a number") != std::string::npos);
-  CHECK(error_of(R"({"grid": {"lr": [0.1, -1]}})").find("run lr=-1: lr = -1 is out of range") != std::string::npos);
-  CHECK(error_of(R"({"grid": {"model": ["mlp", "lenet6"]}})").find("did you mean 'lenet5'") != std::string::npos);
-  CHECK(error_of(R"({"zip": [{"lr": [0.1, 0.2], "epochs": [1]}]})").find("zip group 1: 'epochs' has 1 values, 'lr' has 2") !=
+  CHECK(error_of(R"({"grid": {"lr": [0.1, -1]}})").find("run lr=-1: lr = -1 is out of range") !=
         std::string::npos);
-  CHECK(error_of(R"({"grid": {"lr": [0.1]}, "zip": [{"lr": [0.2]}]})").find("'lr' is varied twice") != std::string::npos);
-  CHECK(error_of(R"({"base": {"threads": 2}})").find("'threads' is chosen by qtrain sweep") != std::string::npos);
-  CHECK(error_of(R"({"grid": {"seed": [1, 2]}, "seeds": [0]})").find("'seed' is varied") != std::string::npos);
+  CHECK(error_of(R"({"grid": {"model": ["mlp", "lenet6"]}})").find("did you mean 'lenet5'") !=
+        std::string::npos);
+  CHECK(error_of(R"({"zip": [{"lr": [0.1, 0.2], "epochs": [1]}]})")
+            .find("zip group 1: 'epochs' has 1 values, 'lr' has 2") != std::string::npos);
+  CHECK(
+      error_of(R"({"grid": {"lr": [0.1]}, "zip": [{"lr": [0.2]}]})").find("'lr' is varied twice") !=
+      std::string::npos);
+  CHECK(error_of(R"({"base": {"threads": 2}})").find("'threads' is chosen by qtrain sweep") !=
+        std::string::npos);
+  CHECK(error_of(R"({"grid": {"seed": [1, 2]}, "seeds": [0]})").find("'seed' is varied") !=
+        std::string::npos);
   CHECK(error_of(R"({"seeds": [1, 1]})").find("listed twice") != std::string::npos);
   CHECK(error_of(R"({"seeds": [-1]})").find("not a non-negative integer") != std::string::npos);
-  CHECK(error_of(R"({"grid": {"algo.bits": [2]}})").find("run algo.bits=2: --algo float has its own weights") !=
-        std::string::npos);
+  CHECK(error_of(R"({"grid": {"algo.bits": [2]}})")
+            .find("run algo.bits=2: --algo float has its own weights") != std::string::npos);
   CHECK(error_of(R"({"runs": {"lr": 0.1}})").find("\"runs\" must be a list") != std::string::npos);
   CHECK(error_of(R"([1, 2])").find("expected a JSON object") != std::string::npos);
 }
 
 TEST_CASE("load_sweep names the file in its errors and takes the name from the file's stem") {
-  const fs::path dir = fs::temp_directory_path() / ("qtrain-sweep-spec-" + std::to_string(getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("qtrain-sweep-spec-" + std::to_string(getpid()));
   fs::create_directories(dir);
   const std::string good = (dir / "lrs.json").string(), bad = (dir / "bad.json").string();
   std::ofstream(good) << R"({"grid": {"lr": [0.1, 0.2]}})";
@@ -162,7 +181,8 @@ TEST_CASE("load_sweep names the file in its errors and takes the name from the f
     qt::load_sweep(bad);
     FAIL("invalid JSON was accepted");
   } catch (const UsageError& e) {
-    CHECK(std::string(e.what()).find("sweep file '" + bad + "' is not valid JSON") != std::string::npos);
+    CHECK(std::string(e.what()).find("sweep file '" + bad + "' is not valid JSON") !=
+          std::string::npos);
   }
   CHECK_THROWS_AS(qt::load_sweep((dir / "missing.json").string()), UsageError);
   fs::remove_all(dir);
@@ -183,5 +203,6 @@ TEST_CASE("shards are disjoint and cover the sweep: run k goes to shard k mod n"
     }
     for (size_t k = 0; k < owner.size(); ++k) CHECK(owner[k] == static_cast<int>(k % n));
   }
-  for (const char* bad : {"", "1", "2/2", "-1/2", "0/0", "a/2", "1/2x", "1 /2"}) CHECK_THROWS_AS(qt::parse_shard(bad), UsageError);
+  for (const char* bad : {"", "1", "2/2", "-1/2", "0/0", "a/2", "1/2x", "1 /2"})
+    CHECK_THROWS_AS(qt::parse_shard(bad), UsageError);
 }

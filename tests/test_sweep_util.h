@@ -10,12 +10,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace sweep_test {
 
@@ -45,7 +44,9 @@ struct Cleanup {
   }
 };
 
-inline void write(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
+inline void write(const fs::path& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
 
 inline std::string slurp(const fs::path& path) {
   std::ifstream in(path);
@@ -54,11 +55,13 @@ inline std::string slurp(const fs::path& path) {
   return ss.str();
 }
 
-inline json read_json(const fs::path& path) { return json::parse(slurp(path)); }
+inline json read_json(const fs::path& path) {
+  return json::parse(slurp(path));
+}
 
 // Starts args (args[0] a path) in `cwd` with extra environment variables, output into `log`.
-inline pid_t spawn(const std::vector<std::string>& args, const fs::path& log, const fs::path& cwd = {},
-                   const std::map<std::string, std::string>& env = {}) {
+inline pid_t spawn(const std::vector<std::string>& args, const fs::path& log,
+                   const fs::path& cwd = {}, const std::map<std::string, std::string>& env = {}) {
   pid_t pid = fork();
   if (pid == 0) {
     std::vector<char*> argv;
@@ -88,7 +91,8 @@ struct Result {
 
 inline Result run(const std::vector<std::string>& args, const fs::path& cwd = {},
                   const std::map<std::string, std::string>& env = {}) {
-  const fs::path log = fs::temp_directory_path() / ("qtrain-sweep-out-" + std::to_string(getpid()) + ".txt");
+  const fs::path log =
+      fs::temp_directory_path() / ("qtrain-sweep-out-" + std::to_string(getpid()) + ".txt");
   Result r{wait_exit(spawn(args, log, cwd, env)), ""};
   r.output = slurp(log);
   fs::remove(log);
@@ -96,10 +100,13 @@ inline Result run(const std::vector<std::string>& args, const fs::path& cwd = {}
 }
 
 // Every file of a directory tree → (size, content, mtime): to check that nothing was rewritten.
-inline std::map<std::string, std::pair<std::string, fs::file_time_type>> snapshot(const fs::path& dir) {
+inline std::map<std::string, std::pair<std::string, fs::file_time_type>> snapshot(
+    const fs::path& dir) {
   std::map<std::string, std::pair<std::string, fs::file_time_type>> files;
   for (auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()) files[fs::relative(e.path(), dir).string()] = {slurp(e.path()), fs::last_write_time(e.path())};
+    if (e.is_regular_file())
+      files[fs::relative(e.path(), dir).string()] = {slurp(e.path()),
+                                                     fs::last_write_time(e.path())};
   return files;
 }
 

@@ -1,6 +1,5 @@
 // The training loop on real Fashion-MNIST: it can overfit a small set, and it is deterministic.
 #include <doctest/doctest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
@@ -84,9 +83,9 @@ TEST_CASE("a quantization method's best epoch is chosen among fully quantized ep
   cfg["epochs"] = 4;
   cfg["algo"]["name"] = "binaryrelax";
   cfg["algo"]["phase2_epoch"] = 3;
-  const std::string dir = (std::filesystem::temp_directory_path() /
-                           ("qtrain-best-" + std::to_string(::getpid())))
-                              .string();
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("qtrain-best-" + std::to_string(::getpid())))
+          .string();
   std::filesystem::remove_all(dir);
   RunOptions opt;
   opt.out = dir;

@@ -43,7 +43,8 @@ void write_file_atomic(const std::string& path, const std::string& content) {
 
 std::string read_file(const std::string& path) {
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) throw DataError(path + ": is a directory, expected a file");
+  if (std::filesystem::is_directory(path, ec))
+    throw DataError(path + ": is a directory, expected a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(path + ": cannot open: " + std::strerror(errno));
   std::ostringstream ss;
@@ -55,7 +56,8 @@ void make_dirs(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   if (ec || !std::filesystem::is_directory(path))
-    throw UsageError("cannot create the folder '" + path + "': " + (ec ? ec.message() : "a file is in the way"));
+    throw UsageError("cannot create the folder '" + path +
+                     "': " + (ec ? ec.message() : "a file is in the way"));
 }
 
 }  // namespace qt

@@ -7,6 +7,6 @@ namespace qt {
 
 void write_file_atomic(const std::string& path, const std::string& content);
 std::string read_file(const std::string& path);  // throws DataError naming the file
-void make_dirs(const std::string& path);          // throws UsageError naming the folder
+void make_dirs(const std::string& path);         // throws UsageError naming the folder
 
 }  // namespace qt

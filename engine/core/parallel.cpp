@@ -21,6 +21,8 @@ void set_threads(int n) {
   openblas_set_num_threads(1);
 }
 
-int threads() { return g_threads > 0 ? g_threads : tbb::info::default_concurrency(); }
+int threads() {
+  return g_threads > 0 ? g_threads : tbb::info::default_concurrency();
+}
 
 }  // namespace qt

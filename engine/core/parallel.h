@@ -2,11 +2,11 @@
 // One level of parallelism per operation: TBB splits the work (samples, channels, rows), and
 // OpenBLAS always runs single-threaded inside a task. Two levels would oversubscribe 2 cores,
 // and OpenBLAS's own threading would make results depend on the thread count.
-#include <cstdint>
-#include <functional>
-
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+
+#include <cstdint>
+#include <functional>
 
 namespace qt {
 

@@ -6,10 +6,14 @@ namespace qt {
 
 const char* role_name(ParamRole r) {
   switch (r) {
-    case ParamRole::Weight: return "weight";
-    case ParamRole::Bias: return "bias";
-    case ParamRole::Norm: return "norm";
-    case ParamRole::Scale: return "scale";
+    case ParamRole::Weight:
+      return "weight";
+    case ParamRole::Bias:
+      return "bias";
+    case ParamRole::Norm:
+      return "norm";
+    case ParamRole::Scale:
+      return "scale";
   }
   return "?";
 }
@@ -20,7 +24,9 @@ Tensor& Param::substitute() {
   return used;
 }
 
-void Param::restore() { used = Tensor::view(value.data(), shape); }
+void Param::restore() {
+  used = Tensor::view(value.data(), shape);
+}
 
 Param* ParamStore::add(const std::string& layer, const std::string& name, Shape shape,
                        ParamRole role, int64_t fan_in) {

@@ -19,8 +19,8 @@ namespace qt {
 enum class ParamRole {
   Weight,  // conv / linear weight: what quantizers act on
   Bias,
-  Norm,    // BatchNorm scale and shift
-  Scale,   // an activation quantizer's resolution α
+  Norm,   // BatchNorm scale and shift
+  Scale,  // an activation quantizer's resolution α
 };
 
 const char* role_name(ParamRole r);
@@ -30,13 +30,13 @@ struct Param {
   std::string layer;  // "conv1": the layer that owns it
   ParamRole role = ParamRole::Weight;
   Shape shape;
-  int64_t fan_in = 0;       // inputs per output unit, for initialisation
-  bool decay = true;        // weight decay applies
-  bool trainable = true;    // false: the optimizer leaves it alone (e.g. a frozen α)
-  float lr_scale = 1.0f;    // multiplies the learning rate (ProxyBNN's P)
-  Tensor value;             // float master, view into the value arena
-  Tensor grad;              // view into the gradient arena
-  Tensor used;              // what forward/backward read: `value` itself or the substitute
+  int64_t fan_in = 0;     // inputs per output unit, for initialisation
+  bool decay = true;      // weight decay applies
+  bool trainable = true;  // false: the optimizer leaves it alone (e.g. a frozen α)
+  float lr_scale = 1.0f;  // multiplies the learning rate (ProxyBNN's P)
+  Tensor value;           // float master, view into the value arena
+  Tensor grad;            // view into the gradient arena
+  Tensor used;            // what forward/backward read: `value` itself or the substitute
 
   bool substituted() const { return used.data() != value.data(); }
   // Gives `used` storage of its own (allocated once) and returns it for the policy to fill.

@@ -18,7 +18,9 @@ void Rng::reseed(uint64_t seed) {
   }
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
 
 uint64_t Rng::next() {
   const uint64_t result = rotl(state[1] * 5, 7) * 9;
@@ -32,9 +34,13 @@ uint64_t Rng::next() {
   return result;
 }
 
-float Rng::uniform() { return static_cast<float>(next() >> 40) * 0x1.0p-24f; }
+float Rng::uniform() {
+  return static_cast<float>(next() >> 40) * 0x1.0p-24f;
+}
 
-float Rng::uniform(float lo, float hi) { return lo + (hi - lo) * uniform(); }
+float Rng::uniform(float lo, float hi) {
+  return lo + (hi - lo) * uniform();
+}
 
 float Rng::normal() {
   // u1 in (0, 1] so that log never sees 0.

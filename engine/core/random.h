@@ -13,7 +13,9 @@ inline uint64_t mix64(uint64_t z) {
 }
 
 // A stream key derived from a seed and a purpose, e.g. derive(seed, "init") or derive(seed, epoch).
-inline uint64_t derive(uint64_t seed, uint64_t tag) { return mix64(seed ^ mix64(tag + 0x9e3779b97f4a7c15ULL)); }
+inline uint64_t derive(uint64_t seed, uint64_t tag) {
+  return mix64(seed ^ mix64(tag + 0x9e3779b97f4a7c15ULL));
+}
 uint64_t derive(uint64_t seed, const char* tag);
 
 // Counter-based uniform in [0, 1): the same value for (key, i) whatever thread computes it,
@@ -28,10 +30,10 @@ class Rng {
   explicit Rng(uint64_t seed = 0) { reseed(seed); }
   void reseed(uint64_t seed);
   uint64_t next();
-  float uniform();                     // [0, 1), 24 random bits
-  float uniform(float lo, float hi);   // [lo, hi)
-  float normal();                      // N(0, 1), Box-Muller without a cached second value
-  uint64_t below(uint64_t n);          // uniform integer in [0, n), unbiased
+  float uniform();                    // [0, 1), 24 random bits
+  float uniform(float lo, float hi);  // [lo, hi)
+  float normal();                     // N(0, 1), Box-Muller without a cached second value
+  uint64_t below(uint64_t n);         // uniform integer in [0, n), unbiased
   uint64_t state[4];
 };
 

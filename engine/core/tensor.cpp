@@ -23,7 +23,9 @@ std::string shape_str(const Shape& s) {
   return r + "]";
 }
 
-void Tensor::Free::operator()(float* p) const { std::free(p); }
+void Tensor::Free::operator()(float* p) const {
+  std::free(p);
+}
 
 static float* aligned_floats(int64_t n) {
   // 64 bytes: one cache line and one AVX-512 register.
@@ -48,7 +50,9 @@ Tensor Tensor::view(float* data, Shape shape) {
   return t;
 }
 
-Tensor::Tensor(const Tensor& o) { *this = o; }
+Tensor::Tensor(const Tensor& o) {
+  *this = o;
+}
 
 Tensor& Tensor::operator=(const Tensor& o) {
   if (this == &o) return *this;
@@ -86,7 +90,9 @@ void Tensor::zero() {
   if (size_) std::memset(data_, 0, size_ * sizeof(float));
 }
 
-void Tensor::fill(float v) { std::fill(data_, data_ + size_, v); }
+void Tensor::fill(float v) {
+  std::fill(data_, data_ + size_, v);
+}
 
 void Tensor::copy_from(const Tensor& o) {
   if (o.size_ != size_)

@@ -26,8 +26,8 @@ class Layer {
   Layer& operator=(const Layer&) = delete;
 
   const std::string& name() const { return name_; }
-  virtual std::string kind() const = 0;       // "conv2d", "linear", ...
-  virtual std::string describe() const = 0;   // one line: kind and hyper-parameters
+  virtual std::string kind() const = 0;      // "conv2d", "linear", ...
+  virtual std::string describe() const = 0;  // one line: kind and hyper-parameters
   // Output shape for an input of shape `in` (with the batch dimension); throws on a mismatch.
   virtual Shape output_shape(const Shape& in) const = 0;
   virtual void forward(const Tensor& x, Tensor& y, const Context& ctx) = 0;

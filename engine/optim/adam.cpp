@@ -7,7 +7,11 @@
 namespace qt {
 
 Adam::Adam(std::vector<Param*> params, float beta1, float beta2, float eps, float weight_decay)
-    : params_(std::move(params)), beta1_(beta1), beta2_(beta2), eps_(eps), weight_decay_(weight_decay) {
+    : params_(std::move(params)),
+      beta1_(beta1),
+      beta2_(beta2),
+      eps_(eps),
+      weight_decay_(weight_decay) {
   int64_t total = 0;
   for (Param* p : params_) {
     offsets_.push_back(total);
@@ -20,7 +24,8 @@ Adam::Adam(std::vector<Param*> params, float beta1, float beta2, float eps, floa
 void Adam::step(float lr) {
   const double t = static_cast<double>(steps_ + 1);
   const float bc1 = static_cast<float>(1.0 - std::pow(static_cast<double>(beta1_), t));
-  const float bc2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(static_cast<double>(beta2_), t)));
+  const float bc2_sqrt =
+      static_cast<float>(std::sqrt(1.0 - std::pow(static_cast<double>(beta2_), t)));
   for (size_t k = 0; k < params_.size(); ++k) {
     Param& p = *params_[k];
     if (!p.trainable) continue;

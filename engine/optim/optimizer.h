@@ -11,10 +11,10 @@
 namespace qt {
 
 struct OptimizerOptions {
-  std::string name = "sgd";  // "sgd" | "adam"
-  float momentum = 0.9f;     // SGD
-  bool nesterov = false;     // SGD
-  float weight_decay = 0.0f; // L2 added to the gradient (PyTorch's weight_decay, not AdamW)
+  std::string name = "sgd";   // "sgd" | "adam"
+  float momentum = 0.9f;      // SGD
+  bool nesterov = false;      // SGD
+  float weight_decay = 0.0f;  // L2 added to the gradient (PyTorch's weight_decay, not AdamW)
   float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;  // Adam
 };
 

@@ -7,13 +7,15 @@
 namespace qt {
 
 void validate_schedule(const ScheduleOptions& s, int epochs) {
-  if (s.name != "constant" && s.name != "multistep" && s.name != "cosine" && s.name != "exponential")
-    throw UsageError("unknown schedule '" + s.name + "': expected constant, multistep, cosine or exponential");
+  if (s.name != "constant" && s.name != "multistep" && s.name != "cosine" &&
+      s.name != "exponential")
+    throw UsageError("unknown schedule '" + s.name +
+                     "': expected constant, multistep, cosine or exponential");
   int prev = 0;
   for (int m : s.milestones) {
     if (m <= prev || m >= epochs + 1)
-      throw UsageError("schedule milestones must be increasing epochs in [1, " + std::to_string(epochs) +
-                       "], got " + std::to_string(m));
+      throw UsageError("schedule milestones must be increasing epochs in [1, " +
+                       std::to_string(epochs) + "], got " + std::to_string(m));
     prev = m;
   }
   if (s.gamma <= 0) throw UsageError("schedule gamma must be > 0, got " + std::to_string(s.gamma));
@@ -27,11 +29,13 @@ float learning_rate(const ScheduleOptions& s, float base_lr, int epoch, int epoc
       if (epoch >= m) lr *= s.gamma;
     return static_cast<float>(lr);
   }
-  if (s.name == "exponential") return static_cast<float>(base_lr * std::pow(static_cast<double>(s.gamma), epoch));
+  if (s.name == "exponential")
+    return static_cast<float>(base_lr * std::pow(static_cast<double>(s.gamma), epoch));
   if (s.name == "cosine") {
     // PyTorch's CosineAnnealingLR closed form with T_max = epochs.
     const double pi = 3.14159265358979323846;
-    return static_cast<float>(s.min_lr + (base_lr - s.min_lr) * (1 + std::cos(pi * epoch / epochs)) / 2);
+    return static_cast<float>(s.min_lr +
+                              (base_lr - s.min_lr) * (1 + std::cos(pi * epoch / epochs)) / 2);
   }
   throw UsageError("unknown schedule '" + s.name + "'");
 }

@@ -6,10 +6,10 @@
 namespace qt {
 
 struct ScheduleOptions {
-  std::string name = "constant";   // constant | multistep | cosine | exponential
-  std::vector<int> milestones;     // multistep: epochs at which lr *= gamma
-  float gamma = 0.1f;              // multistep factor, or exponential per-epoch factor
-  float min_lr = 0.0f;             // cosine: eta_min
+  std::string name = "constant";  // constant | multistep | cosine | exponential
+  std::vector<int> milestones;    // multistep: epochs at which lr *= gamma
+  float gamma = 0.1f;             // multistep factor, or exponential per-epoch factor
+  float min_lr = 0.0f;            // cosine: eta_min
 };
 
 // The learning rate of (0-based) `epoch` out of `epochs`, starting from `base_lr`.

@@ -5,7 +5,10 @@
 namespace qt {
 
 Sgd::Sgd(std::vector<Param*> params, float momentum, bool nesterov, float weight_decay)
-    : params_(std::move(params)), momentum_(momentum), weight_decay_(weight_decay), nesterov_(nesterov) {
+    : params_(std::move(params)),
+      momentum_(momentum),
+      weight_decay_(weight_decay),
+      nesterov_(nesterov) {
   int64_t total = 0;
   for (Param* p : params_) {
     offsets_.push_back(total);
@@ -38,6 +41,8 @@ void Sgd::step(float lr) {
   ++steps_;
 }
 
-std::vector<std::pair<std::string, Tensor*>> Sgd::state() { return {{"sgd.momentum", &buf_}}; }
+std::vector<std::pair<std::string, Tensor*>> Sgd::state() {
+  return {{"sgd.momentum", &buf_}};
+}
 
 }  // namespace qt

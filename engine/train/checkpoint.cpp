@@ -50,7 +50,8 @@ class Reader {
   uint64_t get(int bytes, const char* what) {
     need(bytes, what);
     uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(b_[pos_ + i])) << (8 * i);
+    for (int i = 0; i < bytes; ++i)
+      v |= static_cast<uint64_t>(static_cast<unsigned char>(b_[pos_ + i])) << (8 * i);
     pos_ += bytes;
     return v;
   }
@@ -66,7 +67,8 @@ class Reader {
            std::to_string(pos_) + ", the file has " + std::to_string(b_.size() - pos_) + " left");
   }
   [[noreturn]] void fail(const std::string& m) const {
-    throw DataError("checkpoint " + src_ + ": " + m + " (the file is damaged: resume from another checkpoint or start again)");
+    throw DataError("checkpoint " + src_ + ": " + m +
+                    " (the file is damaged: resume from another checkpoint or start again)");
   }
   size_t pos() const { return pos_; }
   bool done() const { return pos_ == b_.size(); }
@@ -118,7 +120,9 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& source)
   bool have_meta = false;
   for (uint32_t s = 0; s < count; ++s) {
     uint32_t name_len = static_cast<uint32_t>(r.get(4, "section name length"));
-    if (name_len > 4096) r.fail("section name length " + std::to_string(name_len) + " at offset " + std::to_string(r.pos() - 4) + " is implausible");
+    if (name_len > 4096)
+      r.fail("section name length " + std::to_string(name_len) + " at offset " +
+             std::to_string(r.pos() - 4) + " is implausible");
     std::string name = r.take(name_len, "section name");
     uint64_t len = r.get(8, "section length");
     size_t at = r.pos();
@@ -147,13 +151,15 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& source)
       elems *= d;
     }
     if (payload.size() - pr.pos() != elems * sizeof(float))
-      r.fail("tensor '" + name + "' of shape " + shape_str(shape) + " needs " + std::to_string(elems * 4) +
-             " bytes of data, the section has " + std::to_string(payload.size() - pr.pos()));
+      r.fail("tensor '" + name + "' of shape " + shape_str(shape) + " needs " +
+             std::to_string(elems * 4) + " bytes of data, the section has " +
+             std::to_string(payload.size() - pr.pos()));
     Tensor t(shape);
     std::memcpy(t.data(), payload.data() + pr.pos(), elems * sizeof(float));
     c.tensors.emplace_back(name, std::move(t));
   }
-  if (!r.done()) r.fail(std::to_string(bytes.size() - r.pos()) + " unexpected bytes after the last section");
+  if (!r.done())
+    r.fail(std::to_string(bytes.size() - r.pos()) + " unexpected bytes after the last section");
   if (!have_meta) r.fail("no meta section");
   return c;
 }
@@ -165,7 +171,8 @@ void save_checkpoint(const Checkpoint& c, const std::string& path) {
 Checkpoint load_checkpoint(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw DataError("checkpoint " + path + ": no such file");
-  if (std::filesystem::is_directory(path, ec)) throw DataError("checkpoint " + path + ": is a directory, expected a file");
+  if (std::filesystem::is_directory(path, ec))
+    throw DataError("checkpoint " + path + ": is a directory, expected a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError("checkpoint " + path + ": cannot open: " + std::strerror(errno));
   std::ostringstream ss;

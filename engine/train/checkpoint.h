@@ -2,17 +2,17 @@
 // qtrain's checkpoint file: everything a run needs to continue exactly where it stopped.
 //
 //   "QTRAINCK" (8 bytes) · format version (u32) · section count (u32)
-//   then per section: name length (u32) · name · payload length (u64) · payload · CRC32 of payload (u32)
+//   then per section: name length (u32) · name · payload length (u64) · payload · CRC32 of payload
+//   (u32)
 //
 // Sections: "meta" (JSON: config, epoch, step, RNG and algorithm state) and one per tensor
 // ("param/<name>", "buffer/<name>", "optim/<name>", "algo/<name>"), raw little-endian float32.
 // A file is read and verified whole before anything is applied, so a bad file is never half-loaded.
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "engine/core/tensor.h"
 

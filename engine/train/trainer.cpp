@@ -14,7 +14,9 @@ namespace qt {
 namespace {
 using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 }  // namespace
 
 Trainer::Trainer(const TrainConfig& cfg, const DataSplits& data) : cfg_(cfg), data_(data) {
@@ -42,13 +44,15 @@ Trainer::~Trainer() = default;
 bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&)>& on_progress,
                         const std::atomic<bool>* stop) {
   const int e = epoch_;
-  const float lr = algo_->learning_rate(learning_rate(cfg_.schedule, cfg_.lr, e, cfg_.epochs), cfg_.lr, e);
+  const float lr =
+      algo_->learning_rate(learning_rate(cfg_.schedule, cfg_.lr, e, cfg_.epochs), cfg_.lr, e);
   if (batch_ == 0) algo_->start_epoch(e, cfg_.epochs);
 
   const auto t0 = Clock::now();
   const double seconds_before = train_seconds_;
   const int64_t seen_before = seen_;
-  // The order and the augmentation depend only on (seed, epoch): a resumed epoch sees the same batches.
+  // The order and the augmentation depend only on (seed, epoch): a resumed epoch sees the same
+  // batches.
   auto order = epoch_order(data_.train.size(), derive(cfg_.seed, "shuffle"), e, true);
   BatchStream stream(data_.train, std::move(order), cfg_.batch_size, false, data_.norm, data_.aug,
                      derive(derive(cfg_.seed, "augment"), static_cast<uint64_t>(e)), batch_);
@@ -130,7 +134,8 @@ bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&
 }
 
 bool Trainer::run(const std::function<void(const json&)>& on_epoch,
-                  const std::function<void(const TrainProgress&)>& on_progress, const std::atomic<bool>* stop) {
+                  const std::function<void(const TrainProgress&)>& on_progress,
+                  const std::atomic<bool>* stop) {
   while (epoch_ < cfg_.epochs) {
     json rec;
     if (!run_epoch(rec, on_progress, stop)) return false;
@@ -175,11 +180,11 @@ void check_tensors(const Checkpoint& c, const std::vector<std::pair<std::string,
   for (auto& [name, t] : want) {
     const Tensor* s = c.find(name);
     if (!s)
-      throw DataError("the checkpoint has no tensor '" + name + "': it was not written by this " + what +
-                      " (check --model and --algo)");
+      throw DataError("the checkpoint has no tensor '" + name + "': it was not written by this " +
+                      what + " (check --model and --algo)");
     if (s->shape() != t->shape())
-      throw DataError("the checkpoint's tensor '" + name + "' has shape " + shape_str(s->shape()) + ", this " +
-                      what + " needs " + shape_str(t->shape()));
+      throw DataError("the checkpoint's tensor '" + name + "' has shape " + shape_str(s->shape()) +
+                      ", this " + what + " needs " + shape_str(t->shape()));
   }
 }
 
@@ -207,7 +212,8 @@ void Trainer::restore(const Checkpoint& c) {
   for (auto& [name, t] : algo_->state_tensors()) want.emplace_back("algo/" + name, t);
   check_tensors(c, want, "run");
   const json& m = c.meta;
-  for (const char* key : {"epoch", "step", "batch", "loss_sum", "correct", "seen", "optimizer_steps"})
+  for (const char* key :
+       {"epoch", "step", "batch", "loss_sum", "correct", "seen", "optimizer_steps"})
     if (!m.contains(key) || !m[key].is_number())
       throw DataError(std::string("the checkpoint's meta section lacks '") + key + "'");
   for (auto& [name, t] : want) t->copy_from(*c.find(name));

@@ -1,12 +1,10 @@
 #pragma once
 // The training loop: epochs of shuffled batches, the algorithm's hooks around each step,
 // evaluation on validation and test, and one metrics record per epoch.
+#include <atomic>
 #include <functional>
 #include <memory>
-
 #include <nlohmann/json.hpp>
-
-#include <atomic>
 
 #include "engine/quant/algorithm.h"
 #include "engine/train/checkpoint.h"
@@ -54,7 +52,8 @@ class Trainer {
 
  private:
   // One epoch from batch_ on; false when stopped part-way.
-  bool run_epoch(nlohmann::json& record, const std::function<void(const TrainProgress&)>& on_progress,
+  bool run_epoch(nlohmann::json& record,
+                 const std::function<void(const TrainProgress&)>& on_progress,
                  const std::atomic<bool>* stop);
 
   TrainConfig cfg_;
