@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "app/config.h"
 #include "app/sweep_plan.h"
 #include "app/sweep_spec.h"
 #include "app/sweep_status.h"
@@ -163,6 +164,16 @@ void infer_params(SweepData& s) {
   }
 }
 
+// A run written before a key existed used its default: compared with newer runs (the varied
+// parameters, the shared configuration), a missing key counts as that default.
+json completed(const json& config) {
+  try {
+    return complete_config(config);
+  } catch (const json::exception&) {
+    return config;  // a key of the wrong kind (a number where a group is expected): as written
+  }
+}
+
 }  // namespace
 
 int RunData::planned_epochs() const {
@@ -198,7 +209,7 @@ RunData load_run_dir(const std::string& dir) {
                            "copy?); copy the whole run directory")
              : std::string(": not a run directory written by qtrain train")));
   }
-  r.config = read_json_file(config, "configuration");
+  r.config = completed(read_json_file(config, "configuration"));
   if (exists(dir + "/metrics.jsonl")) r.epochs = read_metrics_file(dir + "/metrics.jsonl");
   if (exists(dir + "/summary.json"))
     r.summary = read_json_file(dir + "/summary.json", "run summary");
@@ -228,7 +239,7 @@ SweepData load_sweep_dir(const std::string& dir) {
         r.dir = rd;
         r.state = st.state == "unfinished" ? "new" : st.state;  // no config.json: not started
         r.error = st.error;
-        r.config = pr.config;
+        r.config = completed(pr.config);
       }
       r.name = pr.name;
       r.params = pr.params;

@@ -15,7 +15,8 @@ struct RunData {
   std::string name;       // its folder name (in a sweep: the run's name)
   std::string state;      // finished | unfinished | failed | new (see sweep_status.h)
   std::string error;      // failed: the error line of the last attempt
-  nlohmann::json config;  // config.json (a sweep's planned run: the plan's configuration)
+  nlohmann::json config;  // config.json (a sweep's planned run: the plan's configuration), the
+                          // keys it lacks (written before they existed) at their defaults
   std::vector<nlohmann::json> epochs;  // metrics.jsonl, epoch 1, 2, … in order
   nlohmann::json summary;              // summary.json, null when absent
   nlohmann::ordered_json params;       // in a sweep: the parameters that vary, seed last

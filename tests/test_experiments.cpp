@@ -2,58 +2,14 @@
 // --dry-run: the resolved configuration, the model and its quantized layers), every sweep file
 // (a JSON file with a sweep's keys: base, grid, zip, runs, seeds) is one `qtrain sweep` accepts,
 // and experiments/README.md lists each file.
-#include <doctest/doctest.h>
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <sstream>
-#include <string>
-#include <vector>
 
 #include "app/sweep_spec.h"
+#include "test_sweep_util.h"
 
-namespace fs = std::filesystem;
-using json = nlohmann::json;
+using namespace sweep_test;
 
 namespace {
-
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  REQUIRE_MESSAGE(v, name << " is not set (run through ctest)");
-  return v;
-}
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs args (args[0] a path) in `cwd`, output into `log`; returns the exit code.
-int run(const std::vector<std::string>& args, const fs::path& cwd, const fs::path& log) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, STDOUT_FILENO);
-    dup2(fd, STDERR_FILENO);
-    if (chdir(cwd.c_str()) != 0) _exit(126);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 struct Files {
   std::vector<fs::path> configs, sweeps;
@@ -88,9 +44,9 @@ void provide_sensitivity_file(const fs::path& config, const fs::path& cwd) {
   if (!order.starts_with("sensitivity-") || colon == std::string::npos) return;
   const fs::path file = cwd / order.substr(colon + 1);
   const fs::path log = cwd / "layers.log";
-  REQUIRE(run({env("QTRAIN_BIN"), "train", "--config", config.string(), "--set",
-               "algo.order=forward", "--list-layers"},
-              cwd, log) == 0);
+  REQUIRE(wait_exit(spawn({qtrain_bin(), "train", "--config", config.string(), "--set",
+                           "algo.order=forward", "--list-layers"},
+                          log, cwd)) == 0);
   json layers = json::array();
   std::istringstream lines(slurp(log));
   for (std::string line; std::getline(lines, line);)
@@ -117,44 +73,39 @@ TEST_CASE("every experiment config passes qtrain train --dry-run") {
   const fs::path source = env("QTRAIN_SOURCE_DIR");
   const Files files = experiment_files(source / "experiments");
   REQUIRE(files.configs.size() >= 40);
-  const fs::path cwd =
-      fs::temp_directory_path() / ("qtrain-experiments-" + std::to_string(getpid()));
-  fs::remove_all(cwd);
-  fs::create_directories(cwd);
+  const fs::path cwd = scratch("experiments");
+  const Cleanup cleanup{cwd};
   for (const fs::path& f : files.configs) {
     INFO(f.string());
     provide_sensitivity_file(f, cwd);
     const fs::path log = cwd / "dry-run.log";
     const int code =
-        run({env("QTRAIN_BIN"), "train", "--config", f.string(), "--dry-run"}, cwd, log);
+        wait_exit(spawn({qtrain_bin(), "train", "--config", f.string(), "--dry-run"}, log, cwd));
     CHECK_MESSAGE(code == 0, "qtrain train --config " << f.string() << " --dry-run: exit " << code
                                                       << ": " << slurp(log));
   }
-  fs::remove_all(cwd);
 }
 
 TEST_CASE("every experiment sweep is a valid sweep file, and qtrain sweep --dry-run lists it") {
   const fs::path source = env("QTRAIN_SOURCE_DIR");
   const Files files = experiment_files(source / "experiments");
   REQUIRE_FALSE(files.sweeps.empty());
-  const fs::path cwd =
-      fs::temp_directory_path() / ("qtrain-experiment-sweeps-" + std::to_string(getpid()));
-  fs::remove_all(cwd);
-  fs::create_directories(cwd);
-  const bool has_sweep = run({env("QTRAIN_BIN"), "sweep", "--help"}, cwd, cwd / "help.log") == 0;
+  const fs::path cwd = scratch("experiment-sweeps");
+  const Cleanup cleanup{cwd};
+  const bool has_sweep =
+      wait_exit(spawn({qtrain_bin(), "sweep", "--help"}, cwd / "help.log", cwd)) == 0;
   for (const fs::path& f : files.sweeps) {
     INFO(f.string());
     const qt::Sweep s = qt::load_sweep(f.string());  // throws UsageError naming the problem
     CHECK(s.runs.size() >= 2);
     if (has_sweep) {
       const fs::path log = cwd / "sweep.log";
-      const int code = run({env("QTRAIN_BIN"), "sweep", f.string(), "--dry-run"}, cwd, log);
+      const int code = wait_exit(spawn({qtrain_bin(), "sweep", f.string(), "--dry-run"}, log, cwd));
       CHECK_MESSAGE(code == 0, "qtrain sweep " << f.string() << " --dry-run: exit " << code << ": "
                                                << slurp(log));
       CHECK(slurp(log).find(std::to_string(s.runs.size()) + " runs") != std::string::npos);
     }
   }
-  fs::remove_all(cwd);
 }
 
 TEST_CASE("the Fashion-MNIST comparison covers every algorithm, both models and 3 seeds") {

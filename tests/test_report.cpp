@@ -409,6 +409,34 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "sweep report without a plan: a key missing from an older run's config.json counts as its "
+    "default") {
+  const fs::path root = scratch("old-keys");
+  // The older run was written before data.split_seed and data.synthetic existed; the newer one
+  // has them at their defaults. Only the learning rate differs.
+  json older = config_with("ste", 2);
+  older["lr"] = 0.01;
+  older["data"].erase("split_seed");
+  older["data"].erase("synthetic");
+  json newer = config_with("ste", 2);
+  newer["lr"] = 0.1;
+  REQUIRE(newer["data"]["split_seed"] == 0);
+  REQUIRE(newer["data"]["synthetic"].is_object());
+  write_run(root / "newer", newer, {record(1, 0.6), record(2, 0.7)}, true);
+  write_run(root / "older", older, {record(1, 0.5), record(2, 0.6)}, true);
+  const SweepData s = load_sweep_dir(root.string());
+  CHECK(s.varied == std::vector<std::string>{"lr"});
+  REQUIRE(s.runs.size() == 2);
+  CHECK(s.runs[1].name == "older");
+  CHECK(s.runs[1].config["data"]["split_seed"] == 0);
+  CHECK(s.runs[1].config["data"]["synthetic"] == newer["data"]["synthetic"]);
+  const std::string md = render_markdown(build_report(root.string(), {}));
+  CHECK(md.find("\n| lr | runs finished |") != std::string::npos);  // the one parameter
+  CHECK(md.find("| data.split_seed | 0 |") != std::string::npos);   // shared configuration
+  fs::remove_all(root);
+}
+
+TEST_CASE(
     "sweep report from plan.json: order, parameters, runs not started, failed runs, a damaged "
     "run") {
   const fs::path root = scratch("plan");

@@ -3,75 +3,27 @@
 // Debian's chromium when it is missing), then the screenshot and the browser's DOM are checked:
 // the page is not blank, the plots' lines are drawn in their colours, and every <svg> the
 // browser built has a line with points in it.
-#include <doctest/doctest.h>
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <regex>
-#include <sstream>
-#include <string>
-#include <vector>
 
 #include "app/report.h"
+#include "test_sweep_util.h"
 
-namespace fs = std::filesystem;
+using namespace sweep_test;
 
 namespace {
 
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  REQUIRE_MESSAGE(v, name << " is not set (run through ctest)");
-  return v;
-}
-
-fs::path scratch(const std::string& name) {
-  fs::path p =
-      fs::temp_directory_path() / ("qtrain-report-" + name + "-" + std::to_string(getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs args (args[0] a path) with its output into `log`; returns the exit code.
-int run(const std::vector<std::string>& args, const fs::path& log) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, STDOUT_FILENO);
-    dup2(fd, STDERR_FILENO);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 void train(const fs::path& out, const std::vector<std::string>& extra, const fs::path& log) {
   std::vector<std::string> args = {
-      env("QTRAIN_BIN"), "train", "--model",       "mlp-bn", "--epochs",     "4",
-      "--batch-size",    "64",    "--limit-train", "1500",   "--limit-test", "500",
-      "--optimizer",     "adam",  "--lr",          "0.003",  "--threads",    "2",
-      "--quiet",         "--out", out.string()};
+      qtrain_bin(),   "train", "--model",       "mlp-bn", "--epochs",     "4",
+      "--batch-size", "64",    "--limit-train", "1500",   "--limit-test", "500",
+      "--optimizer",  "adam",  "--lr",          "0.003",  "--threads",    "2",
+      "--quiet",      "--out", out.string()};
   args.insert(args.end(), extra.begin(), extra.end());
-  REQUIRE_MESSAGE(run(args, log) == 0, "qtrain train failed: " << slurp(log));
+  REQUIRE_MESSAGE(wait_exit(spawn(args, log)) == 0, "qtrain train failed: " << slurp(log));
 }
 
 // An 8-bit RGB or RGBA PNG, non-interlaced (what Chromium writes), decoded to RGB.
@@ -170,13 +122,6 @@ double non_white_share(const Image& img) {
   return double(n) / double(img.rgb.size() / 3);
 }
 
-size_t count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size()))
-    ++n;
-  return n;
-}
-
 // Every <svg> element of the DOM has a line or a bar with at least two points ("M… L…").
 void check_dom(const std::string& dom, const std::string& html) {
   const size_t svgs = count(dom, "<svg");
@@ -213,7 +158,8 @@ void check_screenshot(const fs::path& png, int width, int height) {
 }  // namespace
 
 TEST_CASE("report.html of a real sweep and of a real run, rendered by headless Chromium") {
-  const fs::path root = scratch("browser");
+  const fs::path root = scratch("report-browser");
+  const Cleanup cleanup{root};
   const fs::path sweep = root / "sweep";
   // A sweep folder without a plan: two algorithms × two seeds, trained for real.
   for (int seed : {0, 1}) {
@@ -240,12 +186,11 @@ TEST_CASE("report.html of a real sweep and of a real run, rendered by headless C
                         Page{rf.html, root / "shot-run", 1400, 1800}}) {
     INFO("page " << p.html);
     const fs::path log = root / "browser.log";
-    const int code = run({tool, p.html, p.out.string(), "--window-size",
-                          std::to_string(p.w) + "," + std::to_string(p.h)},
-                         log);
+    const int code = wait_exit(spawn({tool, p.html, p.out.string(), "--window-size",
+                                      std::to_string(p.w) + "," + std::to_string(p.h)},
+                                     log));
     REQUIRE_MESSAGE(code == 0, "tools/browser-test failed (" << code << "): " << slurp(log));
     check_screenshot(p.out / "screenshot.png", p.w, p.h);
     check_dom(slurp(p.out / "dom.html"), slurp(p.html));
   }
-  fs::remove_all(root);
 }

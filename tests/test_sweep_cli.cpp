@@ -18,12 +18,6 @@ const char* kTinySweep = R"({
   "out": "out/tiny"
 })";
 
-size_t count(const std::string& s, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
-  return n;
-}
-
 }  // namespace
 
 TEST_CASE("--dry-run lists the runs and starts nothing; mistakes exit 2 with a message") {

@@ -50,13 +50,31 @@ bool wait_until(pid_t pid, Ready ready, int seconds, int& code) {
   while (!ready()) {
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) {
-      code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      code = exit_code(status);
       return false;
     }
     if (std::chrono::steady_clock::now() > deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return true;
+}
+
+// Starts `qtrain sweep` in `dir` on a sweep of one long run (dir/out/base; output into
+// dir/sweep.log) and waits until that run has finished an epoch; the sweep's pid.
+pid_t start_long_sweep(const fs::path& dir) {
+  write(dir / "long.json", R"({
+    "base": {"model": "mlp", "epochs": 200, "batch_size": 32,
+             "data": {"name": "synthetic", "limit_train": 512, "limit_test": 50}},
+    "out": "out"
+  })");
+  const pid_t pid =
+      spawn({qtrain_bin(), "sweep", "long.json", "--threads", "1"}, dir / "sweep.log", dir);
+  int code = -1;
+  const bool started = wait_until(
+      pid, [&] { return !metrics(dir / "out/base").empty(); }, 120, code);
+  REQUIRE_MESSAGE(started, "the sweep ended (exit " << code << ") or timed out before an epoch: "
+                                                    << slurp(dir / "sweep.log"));
+  return pid;
 }
 
 json deterministic(const fs::path& run) {
@@ -146,21 +164,10 @@ TEST_CASE(
     "it") {
   const fs::path dir = scratch("sweep-int");
   const Cleanup cleanup{dir};
-  write(dir / "long.json", R"({
-    "base": {"model": "mlp", "epochs": 200, "batch_size": 32,
-             "data": {"name": "synthetic", "limit_train": 512, "limit_test": 50}},
-    "out": "out"
-  })");
-  const pid_t pid =
-      spawn({qtrain_bin(), "sweep", "long.json", "--threads", "1"}, dir / "sweep.log", dir);
+  const pid_t pid = start_long_sweep(dir);
   const fs::path run_dir = dir / "out/base";
-  int code = -1;
-  const bool started = wait_until(
-      pid, [&] { return !metrics(run_dir).empty(); }, 120, code);
-  REQUIRE_MESSAGE(started, "the sweep ended (exit " << code << ") or timed out before an epoch: "
-                                                    << slurp(dir / "sweep.log"));
   kill(pid, SIGINT);
-  code = wait_exit(pid);
+  const int code = wait_exit(pid);
   const std::string log = slurp(dir / "sweep.log");
   INFO(log);
   CHECK(code == 130);
@@ -204,24 +211,13 @@ TEST_CASE(
     "checkpoint") {
   const fs::path dir = scratch("sweep-term");
   const Cleanup cleanup{dir};
-  write(dir / "long.json", R"({
-    "base": {"model": "mlp", "epochs": 200, "batch_size": 32,
-             "data": {"name": "synthetic", "limit_train": 512, "limit_test": 50}},
-    "out": "out"
-  })");
-  const pid_t pid =
-      spawn({qtrain_bin(), "sweep", "long.json", "--threads", "1"}, dir / "sweep.log", dir);
+  const pid_t pid = start_long_sweep(dir);
   const fs::path run_dir = dir / "out/base";
-  int code = -1;
-  const bool started = wait_until(
-      pid, [&] { return !metrics(run_dir).empty(); }, 120, code);
-  REQUIRE_MESSAGE(started, "the sweep ended (exit " << code << ") or timed out before an epoch: "
-                                                    << slurp(dir / "sweep.log"));
   const std::vector<pid_t> kids = children_of(pid);
   REQUIRE(kids.size() == 1);
   kill(kids[0], SIGTERM);
   kill(pid, SIGTERM);
-  code = wait_exit(pid);
+  const int code = wait_exit(pid);
   INFO(slurp(dir / "sweep.log"));
   INFO(slurp(run_dir / "train.out"));
   CHECK(code == 130);
