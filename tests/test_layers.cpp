@@ -380,18 +380,21 @@ TEST_CASE("conv2d matches a direct convolution") {
   };
   // Batches and planes large enough for several chunks of every algorithm (and several dW groups
   // of the direct one), next to small and odd shapes.
-  for (Case c : {Case{5, 3, 4, 3, 1, 1, 9, 8, true},       Case{40, 3, 8, 3, 1, 1, 10, 10, false},
-                 Case{6, 5, 7, 1, 1, 0, 6, 7, true},       Case{4, 4, 6, 1, 2, 0, 7, 7, false},
-                 Case{3, 2, 5, 5, 1, 2, 11, 12, true},     Case{9, 3, 4, 3, 2, 1, 9, 9, true},
-                 Case{2, 16, 16, 3, 1, 1, 33, 33, true},   Case{7, 2, 3, 5, 2, 0, 13, 10, false},
-                 Case{9, 16, 16, 3, 1, 1, 33, 33, false},  Case{25, 4, 4, 3, 1, 1, 64, 64, true},
-                 Case{20, 12, 10, 3, 1, 1, 2, 2, true},    Case{6, 9, 11, 3, 1, 0, 7, 5, true},
-                 Case{6, 9, 11, 3, 1, 1, 7, 5, true},      Case{4, 3, 6, 5, 1, 2, 12, 12, false},
-                 Case{40, 16, 8, 3, 1, 1, 8, 8, true},     Case{9, 3, 4, 3, 2, 1, 10, 10, true},
+  for (Case c : {Case{5, 3, 4, 3, 1, 1, 9, 8, true}, Case{40, 3, 8, 3, 1, 1, 10, 10, false},
+                 Case{6, 5, 7, 1, 1, 0, 6, 7, true}, Case{4, 4, 6, 1, 2, 0, 7, 7, false},
+                 Case{3, 2, 5, 5, 1, 2, 11, 12, true}, Case{9, 3, 4, 3, 2, 1, 9, 9, true},
+                 Case{2, 16, 16, 3, 1, 1, 33, 33, true}, Case{7, 2, 3, 5, 2, 0, 13, 10, false},
+                 Case{9, 16, 16, 3, 1, 1, 33, 33, false}, Case{25, 4, 4, 3, 1, 1, 64, 64, true},
+                 Case{20, 12, 10, 3, 1, 1, 2, 2, true}, Case{6, 9, 11, 3, 1, 0, 7, 5, true},
+                 Case{6, 9, 11, 3, 1, 1, 7, 5, true}, Case{4, 3, 6, 5, 1, 2, 12, 12, false},
+                 Case{40, 16, 8, 3, 1, 1, 8, 8, true}, Case{9, 3, 4, 3, 2, 1, 10, 10, true},
                  Case{40, 16, 32, 3, 2, 1, 16, 16, false}, Case{5, 4, 6, 5, 2, 2, 12, 8, true},
-                 Case{6, 8, 8, 1, 2, 0, 8, 8, false},      Case{20, 12, 10, 3, 2, 1, 4, 4, true},
-                 Case{24, 6, 16, 5, 1, 0, 14, 14, true},   Case{40, 4, 8, 3, 1, 0, 12, 12, false},
-                 Case{5, 3, 5, 5, 1, 1, 13, 11, true}})
+                 Case{6, 8, 8, 1, 2, 0, 8, 8, false}, Case{20, 12, 10, 3, 2, 1, 4, 4, true},
+                 Case{24, 6, 16, 5, 1, 0, 14, 14, true}, Case{40, 4, 8, 3, 1, 0, 12, 12, false},
+                 Case{5, 3, 5, 5, 1, 1, 13, 11, true},
+                 // dW lanes over 256 KB: each group's dW in one pass, summed in registers.
+                 Case{20, 32, 32, 3, 1, 1, 8, 8, true}, Case{21, 32, 24, 3, 1, 1, 6, 6, false},
+                 Case{18, 32, 20, 3, 2, 1, 12, 10, true}})
     for (ConvAlgo a : kAlgos) {
       INFO("n ", c.n, ", ", c.ci, " -> ", c.co, ", k ", c.k, ", s ", c.s, ", p ", c.p, ", ", c.h,
            "×", c.w);
@@ -499,6 +502,11 @@ TEST_CASE("conv, linear, batchnorm and dropout give bit-identical results with 1
     ParamStore st;
     Conv2d c(st, "conv", 32, 32, 3, 2, 1, false);
     check_thread_independent(c, st, {64, 32, 8, 8});
+  }
+  {
+    ParamStore st;  // ResNet-20's third stage: the one-pass dW
+    Conv2d c(st, "conv", 64, 64, 3, 1, 1, false);
+    check_thread_independent(c, st, {40, 64, 8, 8});
   }
   {
     ParamStore st;

@@ -95,6 +95,9 @@ void bench_conv(const Options& o, const std::string& name, int64_t cin, int64_t 
   report("fwd", label, time_it([&] { conv.forward(x, y, ctx); }, o.reps), gflop, o.threads);
   report("bwd", label, time_it([&] { conv.backward(x, y, dy, first ? nullptr : &dx); }, o.reps),
          gflop * (first ? 1 : 2), o.threads);
+  if (!first)  // the weight gradient alone: bwd − dW is dx's share
+    report("dW", label, time_it([&] { conv.backward(x, y, dy, nullptr); }, o.reps), gflop,
+           o.threads);
 }
 
 void bench_bn_relu_pool(const Options& o, const std::string& name, int64_t c, int64_t hw) {

@@ -1,6 +1,7 @@
 #include "engine/layers/batch_norm.h"
 
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 
 #include "engine/core/parallel.h"
@@ -9,52 +10,71 @@ namespace qt {
 
 namespace {
 
-// Sums with 16 running lanes: the loop vectorises without reassociating, and the result is the
-// same whoever computes it. Each plane's lanes are added into a double, in plane order.
+// Sums with 16 running float lanes per plane, added lane by lane into 16 double lanes over the
+// planes of a channel, which are summed once at its end: vectorised without reassociating, and the
+// result is the same whoever computes it. GCC's vector types rather than loops over lane arrays,
+// which GCC 12 left scalar.
+using F16 = float __attribute__((vector_size(64)));
+using F8 = float __attribute__((vector_size(32)));
+using D8 = double __attribute__((vector_size(64)));
 constexpr int kLanes = 16;
 
-double sum_of(const float* p, int64_t n) {
-  float lane[kLanes] = {};
+F16 load16(const float* p) {
+  F16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+struct Lanes {
+  D8 lo = {}, hi = {};
+  double tail = 0.0;  // the values beyond the last whole block of each plane
+  void add(F16 f) {
+    lo += __builtin_convertvector(__builtin_shufflevector(f, f, 0, 1, 2, 3, 4, 5, 6, 7), D8);
+    hi += __builtin_convertvector(__builtin_shufflevector(f, f, 8, 9, 10, 11, 12, 13, 14, 15), D8);
+  }
+  double total() const {
+    double s = 0.0;
+    for (int l = 0; l < kLanes / 2; ++l) s += lo[l];
+    for (int l = 0; l < kLanes / 2; ++l) s += hi[l];
+    return s + tail;
+  }
+};
+
+// Σ p[i]
+void add_sum(const float* p, int64_t n, Lanes& s) {
+  F16 acc = {};
   int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) lane[l] += p[i + l];
-  double s = 0.0;
-  for (int l = 0; l < kLanes; ++l) s += lane[l];
-  for (; i < n; ++i) s += p[i];
-  return s;
+  for (; i + kLanes <= n; i += kLanes) acc += load16(p + i);
+  s.add(acc);
+  for (; i < n; ++i) s.tail += p[i];
 }
 
 // Σ (p[i] − m)²
-double sq_dev_of(const float* p, int64_t n, float m) {
-  float lane[kLanes] = {};
+void add_sq_dev(const float* p, int64_t n, float m, Lanes& s) {
+  F16 acc = {};
   int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      const float d = p[i + l] - m;
-      lane[l] += d * d;
-    }
-  double s = 0.0;
-  for (int l = 0; l < kLanes; ++l) s += lane[l];
-  for (; i < n; ++i) s += static_cast<double>(p[i] - m) * (p[i] - m);
-  return s;
+  for (; i + kLanes <= n; i += kLanes) {
+    const F16 d = load16(p + i) - m;
+    acc += d * d;
+  }
+  s.add(acc);
+  for (; i < n; ++i) s.tail += static_cast<double>(p[i] - m) * (p[i] - m);
 }
 
 // Σ g[i] and Σ g[i]·(p[i] − m)
-void grad_sums_of(const float* g, const float* p, int64_t n, float m, double& sg, double& sgx) {
-  float lg[kLanes] = {}, lgx[kLanes] = {};
+void add_grad_sums(const float* g, const float* p, int64_t n, float m, Lanes& sg, Lanes& sgx) {
+  F16 ag = {}, agx = {};
   int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      lg[l] += g[i + l];
-      lgx[l] += g[i + l] * (p[i + l] - m);
-    }
-  for (int l = 0; l < kLanes; ++l) {
-    sg += lg[l];
-    sgx += lgx[l];
+  for (; i + kLanes <= n; i += kLanes) {
+    const F16 gv = load16(g + i);
+    ag += gv;
+    agx += gv * (load16(p + i) - m);
   }
+  sg.add(ag);
+  sgx.add(agx);
   for (; i < n; ++i) {
-    sg += g[i];
-    sgx += static_cast<double>(g[i]) * (p[i] - m);
+    sg.tail += g[i];
+    sgx.tail += static_cast<double>(g[i]) * (p[i] - m);
   }
 }
 
@@ -120,12 +140,12 @@ void BatchNorm::forward(const Tensor& x, Tensor& y, const Context& ctx) {
                  for (int64_t c = c0; c < c1; ++c) {
                    float mean, inv;
                    if (ctx.training) {
-                     double s = 0.0;
-                     for (int64_t i = 0; i < n; ++i) s += sum_of(xp + (i * C + c) * hw, hw);
-                     mean = static_cast<float>(s / static_cast<double>(count));
-                     double q = 0.0;
+                     Lanes sum, sq;
+                     for (int64_t i = 0; i < n; ++i) add_sum(xp + (i * C + c) * hw, hw, sum);
+                     mean = static_cast<float>(sum.total() / static_cast<double>(count));
                      for (int64_t i = 0; i < n; ++i)
-                       q += sq_dev_of(xp + (i * C + c) * hw, hw, mean);
+                       add_sq_dev(xp + (i * C + c) * hw, hw, mean, sq);
+                     const double q = sq.total();
                      const double var = q / static_cast<double>(count);
                      inv = static_cast<float>(1.0 / std::sqrt(var + eps_));
                      const double unbiased = q / static_cast<double>(count - 1);
@@ -164,9 +184,10 @@ void BatchNorm::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tenso
       C, std::max<int64_t>(1, 65536 / std::max<int64_t>(count, 1)), [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
           const float mean = mean_[c], inv = inv_std_[c];
-          double sg = 0.0, sgx = 0.0;
+          Lanes lg, lgx;
           for (int64_t i = 0; i < n; ++i)
-            grad_sums_of(g + (i * C + c) * hw, xp + (i * C + c) * hw, hw, mean, sg, sgx);
+            add_grad_sums(g + (i * C + c) * hw, xp + (i * C + c) * hw, hw, mean, lg, lgx);
+          const double sg = lg.total(), sgx = lgx.total();
           dgamma[c] = static_cast<float>(sgx * inv);
           dbeta[c] = static_cast<float>(sg);
           if (!d) continue;

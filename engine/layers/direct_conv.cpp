@@ -64,9 +64,11 @@ void fill_copies(const Grid& g, const float* src, float* dst) {
     const int64_t d = b - g.pad, z0 = d < 0 ? g.w + d : 0, z1 = d < 0 ? g.w : d;
     for (int64_t c = 0; c < g.planes; ++c) {
       float* p = dst + (b * g.planes + c) * g.ps;
-      std::memset(p, 0, g.ps * sizeof(float));
       float* rows = p + kFront + g.pad * g.w;
+      // Zeros around the plane only: a full memset first would write every plane twice.
+      std::memset(p, 0, (rows - p) * sizeof(float));
       std::memcpy(rows, src + c * g.h * g.w, g.h * g.w * sizeof(float));
+      std::memset(rows + g.h * g.w, 0, (p + g.ps - rows - g.h * g.w) * sizeof(float));
       if (d != 0)
         for (int64_t r = 0; r < g.h; ++r)
           for (int64_t j = z0; j < z1; ++j) rows[r * g.w + j] = 0.0f;
@@ -144,8 +146,11 @@ void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w,
   // dy is its own dW operand when it already has the grid's layout and whole blocks of channels.
   const bool dy_is_grid = gx.dense() && cv.cout % kGo == 0;
   // Samples per dW pass: enough for 2·kQBlock columns when images are small.
+  const bool one_pass = dw_one_pass(cv.n, groups, lanes);
+  const int64_t lane_floats = one_pass ? 0 : lanes;
   const int64_t sb =
-      std::clamp<int64_t>(2 * kQBlock / gx.cols, 1, std::max<int64_t>(cv.n / groups, 1));
+      one_pass ? (cv.n + groups - 1) / groups
+               : std::clamp<int64_t>(2 * kQBlock / gx.cols, 1, std::max<int64_t>(cv.n / groups, 1));
   const int64_t xfloats = gx.floats() + gx.cols + kV;  // the copies, then a zero region
 
   float* pack = grow(call_scratch(), (dx ? round_up(cv.cin, kRows) * dtaps : 0) + groups * part);
@@ -167,9 +172,9 @@ void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w,
 
   parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
     const int64_t grid_floats = dy_is_grid ? 0 : sb * m8 * gx.cols;
-    float* acc = grow(task_scratch(), lanes + sb * xfloats + grid_floats + gd.floats() +
+    float* acc = grow(task_scratch(), lane_floats + sb * xfloats + grid_floats + gd.floats() +
                                           (gd.dense() ? 0 : cv.cin * gd.cols));
-    float* xin = acc + lanes;
+    float* xin = acc + lane_floats;
     float* grid = xin + sb * xfloats;
     float* dyin = grid + grid_floats;
     float* tmp = dyin + gd.floats();
@@ -178,7 +183,7 @@ void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w,
     for (int64_t grp = g0; grp < g1; ++grp) {
       float* pw = parts + grp * part;
       std::memset(pw, 0, part * sizeof(float));
-      std::memset(acc, 0, lanes * sizeof(float));
+      if (!one_pass) std::memset(acc, 0, lanes * sizeof(float));
       const int64_t s_end = (grp + 1) * cv.n / groups;
       for (int64_t s0 = grp * cv.n / groups; s0 < s_end; s0 += sb) {
         const int64_t cn = std::min(sb, s_end - s0);
@@ -203,17 +208,8 @@ void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w,
                           gx.wo * sizeof(float));
           gptr[s] = gs;
         }
-        // dW lanes: per block of columns, every (8 channels × 3 taps) block.
-        const int64_t qb = cn == 1 ? kQBlock : gx.cols;
-        for (int64_t q0 = 0; q0 < gx.cols; q0 += qb) {
-          const int64_t n = std::min(qb, gx.cols - q0);
-          for (int64_t o0 = 0; o0 < m8; o0 += kGo) {
-            const float* g8[2 * kQBlock];
-            for (int64_t s = 0; s < cn; ++s) g8[s] = gptr[s] + o0 * gx.cols;
-            for (int64_t t0 = 0; t0 < taps3; t0 += kGt)
-              block_nt(cn, g8, gx.cols, xptr, xoff + t0, q0, n, acc + (o0 * taps3 + t0 * kGo) * kV);
-          }
-        }
+        dw_pass(cn, gptr, xptr, xoff, gx.cols, m8, taps3, cv.cout, taps, acc,
+                one_pass ? pw : nullptr);
         if (!dx) continue;
         for (int64_t s = s0; s < s0 + cn; ++s) {
           fill_copies(gd, dy + s * cv.cout * gx.ho * gx.wo, dyin);
@@ -226,7 +222,7 @@ void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w,
           }
         }
       }
-      lanes_to_dw(acc, m8, taps3, cv.cout, taps, pw);
+      if (!one_pass) lanes_to_dw(acc, m8, taps3, cv.cout, taps, pw);
     }
   });
   sum_groups(parts, groups, wsize, cv.cout, dw, db);

@@ -145,8 +145,11 @@ void direct_conv_s2_backward(const ConvStride1& cv, const float* x, const float*
   const int64_t groups = std::min(std::max<int64_t>(cv.n, 1), kGroups);
   const int64_t part = wsize + cv.cout, lanes = m8 * taps3 * kV;
   const bool dy_is_grid = gx.dense() && cv.cout % kGo == 0;
+  const bool one_pass = dw_one_pass(cv.n, groups, lanes);
+  const int64_t lane_floats = one_pass ? 0 : lanes;
   const int64_t sb =
-      std::clamp<int64_t>(2 * kQBlock / cols, 1, std::max<int64_t>(cv.n / groups, 1));
+      one_pass ? (cv.n + groups - 1) / groups
+               : std::clamp<int64_t>(2 * kQBlock / cols, 1, std::max<int64_t>(cv.n / groups, 1));
   const int64_t xfloats = gx.floats() + cols + kV;  // the copies, then a zero region
   // dy's copies for dx: one per column offset e = −db ∈ [−dmax, −dmin], dmax zero rows above.
   const int64_t eshifts = gx.shifts(), dyfloats = eshifts * cv.cout * gx.ps;
@@ -201,8 +204,8 @@ void direct_conv_s2_backward(const ConvStride1& cv, const float* x, const float*
   parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
     const int64_t grid_floats = dy_is_grid ? 0 : sb * m8 * cols;
     float* acc =
-        grow(task_scratch(), lanes + sb * xfloats + grid_floats + dyfloats + cv.cin * cols);
-    float* xin = acc + lanes;
+        grow(task_scratch(), lane_floats + sb * xfloats + grid_floats + dyfloats + cv.cin * cols);
+    float* xin = acc + lane_floats;
     float* grid = xin + sb * xfloats;
     float* dyin = grid + grid_floats;
     float* tmp = dyin + dyfloats;
@@ -211,7 +214,7 @@ void direct_conv_s2_backward(const ConvStride1& cv, const float* x, const float*
     for (int64_t grp = g0; grp < g1; ++grp) {
       float* pw = parts + grp * part;
       std::memset(pw, 0, part * sizeof(float));
-      std::memset(acc, 0, lanes * sizeof(float));
+      if (!one_pass) std::memset(acc, 0, lanes * sizeof(float));
       const int64_t s_end = (grp + 1) * cv.n / groups;
       for (int64_t s0 = grp * cv.n / groups; s0 < s_end; s0 += sb) {
         const int64_t cn = std::min(sb, s_end - s0);
@@ -233,17 +236,7 @@ void direct_conv_s2_backward(const ConvStride1& cv, const float* x, const float*
             std::memcpy(gs + o * cols, dys + o * howo, howo * sizeof(float));
           gptr[s] = gs;
         }
-        // dW lanes: per block of columns, every (8 channels × 3 taps) block.
-        const int64_t qb = cn == 1 ? kQBlock : cols;
-        for (int64_t q0 = 0; q0 < cols; q0 += qb) {
-          const int64_t n = std::min(qb, cols - q0);
-          for (int64_t o0 = 0; o0 < m8; o0 += kGo) {
-            const float* g8[2 * kQBlock];
-            for (int64_t s = 0; s < cn; ++s) g8[s] = gptr[s] + o0 * cols;
-            for (int64_t t0 = 0; t0 < taps3; t0 += kGt)
-              block_nt(cn, g8, cols, xptr, xoff + t0, q0, n, acc + (o0 * taps3 + t0 * kGo) * kV);
-          }
-        }
+        dw_pass(cn, gptr, xptr, xoff, cols, m8, taps3, cv.cout, taps, acc, one_pass ? pw : nullptr);
         if (!dx) continue;
         for (int64_t s = s0; s < s0 + cn; ++s) {
           // dy's copies: plane o below dmax zero rows, shifted by e with wrapped columns zeroed.
@@ -276,7 +269,7 @@ void direct_conv_s2_backward(const ConvStride1& cv, const float* x, const float*
           }
         }
       }
-      lanes_to_dw(acc, m8, taps3, cv.cout, taps, pw);
+      if (!one_pass) lanes_to_dw(acc, m8, taps3, cv.cout, taps, pw);
     }
   });
   sum_groups(parts, groups, wsize, cv.cout, dw, db);

@@ -103,23 +103,23 @@ inline void shifted_gemm(int64_t m, int64_t taps, const float* pack, const int32
     float* o = out + rb * kRows * ldo;
     const int64_t rows = std::min(kRows, m - rb * kRows);
     const float* b = bias ? bias + rb * kRows : nullptr;
+    // Blocks of 3 vectors, then 2s: a lone 1-vector block (8 broadcasts for 8 FMAs) is taken
+    // only when the row is one vector, so 4 vectors (8×8 planes) go as 2 + 2, not 3 + 1.
+    const int64_t nv = cols / kV, tail = nv % 3 == 1 && nv > 1 ? 4 : nv % 3;
     int64_t q = 0;
-    for (; q + 3 * kV <= cols; q += 3 * kV) block_nn<3>(taps, pk, off, in + q, o + q, ldo, rows, b);
-    if (cols - q == 2 * kV) block_nn<2>(taps, pk, off, in + q, o + q, ldo, rows, b);
-    if (cols - q == kV) block_nn<1>(taps, pk, off, in + q, o + q, ldo, rows, b);
+    for (; q < (nv - tail) * kV; q += 3 * kV)
+      block_nn<3>(taps, pk, off, in + q, o + q, ldo, rows, b);
+    for (; q + 2 * kV <= cols; q += 2 * kV) block_nn<2>(taps, pk, off, in + q, o + q, ldo, rows, b);
+    if (q < cols) block_nn<1>(taps, pk, off, in + q, o + q, ldo, rows, b);
   }
 }
 
-// acc[i][j] += g_s[i][q]·x_s[off[j] + q] lane-wise over the samples s of a block, for kGo rows of
-// g and kGt taps, columns [q0, q0 + n): 11 loads feed 24 FMAs. acc keeps 16-lane partial sums in
-// memory, so successive passes keep adding to it and the lanes are summed once at the end.
-inline void block_nt(int64_t ns, const float* const* g, int64_t ldg, const float* const* x,
-                     const int32_t* off, int64_t q0, int64_t n, float* acc) {
-  __m512 a[kGo][kGt];
-#pragma GCC unroll 8
-  for (int i = 0; i < kGo; ++i)
-#pragma GCC unroll 3
-    for (int j = 0; j < kGt; ++j) a[i][j] = _mm512_loadu_ps(acc + (i * kGt + j) * kV);
+// a[i][j] += g_s[i][q]·x_s[off[j] + q] lane-wise over the samples s of a block, for kGo rows of g
+// and kGt taps, columns [q0, q0 + n): 11 loads feed 24 FMAs.
+__attribute__((always_inline)) inline void nt_core(__m512 (&a)[kGo][kGt], int64_t ns,
+                                                   const float* const* g, int64_t ldg,
+                                                   const float* const* x, const int32_t* off,
+                                                   int64_t q0, int64_t n) {
   for (int64_t s = 0; s < ns; ++s) {
     const float* gs = g[s] + q0;
     const float* x0 = x[s] + off[0] + q0;
@@ -140,6 +140,18 @@ inline void block_nt(int64_t ns, const float* const* g, int64_t ldg, const float
       }
     }
   }
+}
+
+// nt_core on partial sums kept in memory (acc, 16 lanes per entry), so that successive passes
+// keep adding to them and the lanes are summed once at the end (lanes_to_dw).
+inline void block_nt(int64_t ns, const float* const* g, int64_t ldg, const float* const* x,
+                     const int32_t* off, int64_t q0, int64_t n, float* acc) {
+  __m512 a[kGo][kGt];
+#pragma GCC unroll 8
+  for (int i = 0; i < kGo; ++i)
+#pragma GCC unroll 3
+    for (int j = 0; j < kGt; ++j) a[i][j] = _mm512_loadu_ps(acc + (i * kGt + j) * kV);
+  nt_core(a, ns, g, ldg, x, off, q0, n);
 #pragma GCC unroll 8
   for (int i = 0; i < kGo; ++i)
 #pragma GCC unroll 3
@@ -199,6 +211,78 @@ inline void lanes_to_dw(float* acc, int64_t m8, int64_t taps3, int64_t cout, int
       for (int64_t i = 0; i < kGo; ++i)
         for (int64_t j = 0; j < kGt; ++j, ++sums)
           if (o0 + i < cout && t0 + j < taps) pw[(o0 + i) * taps + t0 + j] = *sums;
+}
+
+// The lane sums of 8 vectors, in lane_sums16's order (each sum is (b0 + b1) + (b2 + b3) over its
+// 128-bit blocks, each block's (l0 + l2) + (l1 + l3)), kept in registers.
+__attribute__((always_inline)) inline __m256 lane_sums8(const __m512* v) {
+  __m512 s[4], t[2];
+  for (int i = 0; i < 4; ++i)
+    s[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
+                         _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+  for (int i = 0; i < 2; ++i)
+    t[i] = _mm512_add_ps(_mm512_shuffle_ps(s[2 * i], s[2 * i + 1], 0x44),
+                         _mm512_shuffle_ps(s[2 * i], s[2 * i + 1], 0xEE));
+  const __m512 u =
+      _mm512_add_ps(_mm512_shuffle_f32x4(t[0], t[1], 0x88), _mm512_shuffle_f32x4(t[0], t[1], 0xDD));
+  // u's blocks: (b0 + b1, b2 + b3) of vectors 0–3, then of 4–7.
+  const __m512 w = _mm512_add_ps(u, _mm512_shuffle_f32x4(u, u, 0xB1));
+  return _mm512_castps512_ps256(_mm512_shuffle_f32x4(w, w, 0x08));
+}
+
+// nt_core from zero over a whole group in one call, its kGo × kGt entries summed over their lanes
+// at once (the order of lane_sums16) into sums[i·kGt + j]: no partial sums in memory.
+inline void block_nt_sums(int64_t ns, const float* const* g, int64_t ldg, const float* const* x,
+                          const int32_t* off, int64_t n, float* sums) {
+  __m512 a[kGo][kGt];
+#pragma GCC unroll 8
+  for (int i = 0; i < kGo; ++i)
+#pragma GCC unroll 3
+    for (int j = 0; j < kGt; ++j) a[i][j] = _mm512_setzero_ps();
+  nt_core(a, ns, g, ldg, x, off, 0, n);
+  const __m512* e = &a[0][0];
+#pragma GCC unroll 3
+  for (int r = 0; r < kGo * kGt / 8; ++r) _mm256_storeu_ps(sums + 8 * r, lane_sums8(e + 8 * r));
+}
+
+// Whether a group's dW takes one pass summed in registers rather than passes into 16-lane partial
+// sums: once the lanes outgrow the L2 cache, and while a group's samples are few.
+inline bool dw_one_pass(int64_t n, int64_t groups, int64_t lanes) {
+  return (n + groups - 1) / groups <= 64 && lanes * int64_t{sizeof(float)} > (256 << 10);
+}
+
+// The dW of one pass over ns samples: g[s] is sample s's dy on the output grid (rows ≥ Cout zero,
+// up to m8), x[s] its input copies, read at the tap offsets xoff (taps3 of them, padded to kGt).
+// Either into the group's 16-lane partial sums `acc` (passes of a few samples, the lanes summed by
+// lanes_to_dw after the last one), or, when `pw` is given (the pass is the whole group), summed
+// block by block in registers straight into pw[o·taps + t]: partial sums in memory cost more than
+// the arithmetic once Cin·Cout grows (ResNet-20's 64 × 64 layers: 2.4 MB of lanes per group).
+inline void dw_pass(int64_t ns, const float* const* g, const float* const* x, const int32_t* xoff,
+                    int64_t cols, int64_t m8, int64_t taps3, int64_t cout, int64_t taps, float* acc,
+                    float* pw) {
+  const float* g8[2 * kQBlock];
+  if (pw) {
+    // Taps outermost: the three taps' columns stay in L1 while the channel blocks pass.
+    float sums[kGo * kGt];
+    for (int64_t t0 = 0; t0 < taps3; t0 += kGt)
+      for (int64_t o0 = 0; o0 < m8; o0 += kGo) {
+        for (int64_t s = 0; s < ns; ++s) g8[s] = g[s] + o0 * cols;
+        block_nt_sums(ns, g8, cols, x, xoff + t0, cols, sums);
+        for (int64_t i = 0; i < kGo && o0 + i < cout; ++i)
+          for (int64_t j = 0; j < kGt && t0 + j < taps; ++j)
+            pw[(o0 + i) * taps + t0 + j] = sums[i * kGt + j];
+      }
+    return;
+  }
+  const int64_t qb = ns == 1 ? kQBlock : cols;
+  for (int64_t q0 = 0; q0 < cols; q0 += qb) {
+    const int64_t n = std::min(qb, cols - q0);
+    for (int64_t o0 = 0; o0 < m8; o0 += kGo) {
+      for (int64_t s = 0; s < ns; ++s) g8[s] = g[s] + o0 * cols;
+      for (int64_t t0 = 0; t0 < taps3; t0 += kGt)
+        block_nt(ns, g8, cols, x, xoff + t0, q0, n, acc + (o0 * taps3 + t0 * kGo) * kV);
+    }
+  }
 }
 
 // dW, db = Σ_group partials (each `part` = wsize + Cout floats), in group order, split over the
