@@ -210,8 +210,21 @@ AlgoOptions algo_options(const AlgoRun& run, const std::string& model, int64_t b
   return opt;
 }
 
-void bench_model(const std::string& name, int64_t batch, int warmup, int steps, StopClock clock,
-                 const AlgoRun& run) {
+// Untimed steps first: at least `steps` of them, and for at least `seconds` of wall time. A short
+// warm-up measured the wrong thing on small models: in about half of the 35-step MLP runs both TBB
+// threads shared one core for the whole run (1-thread speed), never after a second of steps.
+struct Warmup {
+  int steps = 5;
+  double seconds = 1.0;
+  bool done(int i, std::chrono::steady_clock::time_point start) const {
+    return i >= steps &&
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >=
+               seconds;
+  }
+};
+
+void bench_model(const std::string& name, int64_t batch, Warmup warmup, int steps,
+                 StopClock clock, const AlgoRun& run) {
   const AlgoOptions opt = algo_options(run, name, batch);
   Trainee t(name, opt, run.epoch, kRunEpochs);
   // The float baseline, in turns with the algorithm (see the top of the file).
@@ -219,15 +232,19 @@ void bench_model(const std::string& name, int64_t batch, int warmup, int steps, 
   if (opt.name != "float" || run.paired)
     base = std::make_unique<Trainee>(name, AlgoOptions{}, 0, kRunEpochs);
   RandomBatch b = random_batch(*t.model, batch, 1);
-  for (int i = 0; i < warmup + steps; ++i) {
+  const auto start = std::chrono::steady_clock::now();
+  int timed = -1;  // the first timed step, once the warm-up is done
+  for (int i = 0; timed < 0 || i < timed + steps; ++i) {
+    if (timed < 0 && warmup.done(i, start)) timed = i;
+    const bool time_it = timed >= 0;
     // Alternate which goes first, so that neither always follows the other. Which one takes the
     // very first step matters by itself: it allocates its activation buffers first, and in
     // float-against-float runs that one was 1.5-3 % slower (memory placement), whatever the
     // warm-up. tools/bench runs both orders and takes the geometric mean of the two ratios.
     const bool base_first = (i % 2 == 0) == run.float_first;
-    if (base && base_first) base->train_step(b, clock, i >= warmup);
-    t.train_step(b, clock, i >= warmup);
-    if (base && !base_first) base->train_step(b, clock, i >= warmup);
+    if (base && base_first) base->train_step(b, clock, time_it);
+    t.train_step(b, clock, time_it);
+    if (base && !base_first) base->train_step(b, clock, time_it);
   }
   const StepTimes r = t.times();
   const double flops = step_flops(*t.model, batch);
@@ -338,13 +355,18 @@ int run(int argc, char** argv) {
   CLI::App app{"Times qtrain's training step on random data (the qtrain side of tools/bench)."};
   std::string models = "mlp,lenet5,resnet20,vgg11";
   int64_t batch = 128;
-  int nthreads = 2, warmup = 5, steps = 30;
+  int nthreads = 2, steps = 30;
+  Warmup warmup;
   bool profile = false, peak = false, cpu_clock = false;
   double peak_seconds = 2.0;
   app.add_option("--models", models, "comma-separated model names");
   app.add_option("--batch", batch, "images per step")->check(CLI::PositiveNumber);
   app.add_option("--threads", nthreads, "worker threads")->check(CLI::PositiveNumber);
-  app.add_option("--warmup", warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
+  app.add_option("--warmup", warmup.steps, "untimed steps first (at least)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--warmup-seconds", warmup.seconds,
+                 "untimed steps for at least this long (wall clock)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--steps", steps, "timed steps (the median is reported)")
       ->check(CLI::PositiveNumber);
   app.add_flag("--profile", profile, "per-layer forward/backward times instead of whole steps");

@@ -223,9 +223,12 @@ def count(model):
 
 # ---- timing --------------------------------------------------------------------------------------
 
-def median_ms(fn, warmup, reps, clock=time.perf_counter):
-    for _ in range(warmup):
+def median_ms(fn, warmup, reps, clock=time.perf_counter, warmup_seconds=0.0):
+    """Untimed calls first: at least `warmup` of them, for at least `warmup_seconds` (wall)."""
+    start, done = time.perf_counter(), 0
+    while done < warmup or time.perf_counter() - start < warmup_seconds:
         fn()
+        done += 1
     times = []
     for _ in range(reps):
         t = clock()
@@ -255,7 +258,8 @@ def bench(name, args):
     model.train()
     x = torch.randn(args.batch, c, h, w)
     y = torch.randint(0, classes, (args.batch,))
-    ms = median_ms(training_step(model, x, y), args.warmup, args.steps, clock_of(args))
+    ms = median_ms(training_step(model, x, y), args.warmup, args.steps, clock_of(args),
+                   args.warmup_seconds)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print("model=%s batch=%d threads=%d step_ms=%.3f img_per_s=%.1f maxrss_kb=%d torch=%s" %
           (name, args.batch, torch.get_num_threads(), ms, args.batch * 1000 / ms, rss, torch.__version__))
@@ -307,6 +311,7 @@ def main():
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--warmup-seconds", type=float, default=1.0)
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--profile", action="store_true")
     p.add_argument("--cpu-clock", action="store_true",
