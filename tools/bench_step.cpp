@@ -223,8 +223,8 @@ struct Warmup {
   }
 };
 
-void bench_model(const std::string& name, int64_t batch, Warmup warmup, int steps,
-                 StopClock clock, const AlgoRun& run) {
+void bench_model(const std::string& name, int64_t batch, Warmup warmup, int steps, StopClock clock,
+                 const AlgoRun& run) {
   const AlgoOptions opt = algo_options(run, name, batch);
   Trainee t(name, opt, run.epoch, kRunEpochs);
   // The float baseline, in turns with the algorithm (see the top of the file).
