@@ -146,7 +146,7 @@ void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w,
   // dy is its own dW operand when it already has the grid's layout and whole blocks of channels.
   const bool dy_is_grid = gx.dense() && cv.cout % kGo == 0;
   // Samples per dW pass: enough for 2·kQBlock columns when images are small.
-  const bool one_pass = dw_one_pass(cv.n, groups, lanes);
+  const bool one_pass = dw_one_pass(cv.n, groups, gx.cols);
   const int64_t lane_floats = one_pass ? 0 : lanes;
   const int64_t sb =
       one_pass ? (cv.n + groups - 1) / groups

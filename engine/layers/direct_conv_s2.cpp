@@ -145,7 +145,7 @@ void direct_conv_s2_backward(const ConvStride1& cv, const float* x, const float*
   const int64_t groups = std::min(std::max<int64_t>(cv.n, 1), kGroups);
   const int64_t part = wsize + cv.cout, lanes = m8 * taps3 * kV;
   const bool dy_is_grid = gx.dense() && cv.cout % kGo == 0;
-  const bool one_pass = dw_one_pass(cv.n, groups, lanes);
+  const bool one_pass = dw_one_pass(cv.n, groups, cols);
   const int64_t lane_floats = one_pass ? 0 : lanes;
   const int64_t sb =
       one_pass ? (cv.n + groups - 1) / groups

@@ -246,9 +246,13 @@ inline void block_nt_sums(int64_t ns, const float* const* g, int64_t ldg, const 
 }
 
 // Whether a group's dW takes one pass summed in registers rather than passes into 16-lane partial
-// sums: once the lanes outgrow the L2 cache, and while a group's samples are few.
-inline bool dw_one_pass(int64_t n, int64_t groups, int64_t lanes) {
-  return (n + groups - 1) / groups <= 64 && lanes * int64_t{sizeof(float)} > (256 << 10);
+// sums kept in memory: while what one (kGo channels × kGt taps) block streams over the whole group
+// (its dy rows and input columns for every sample) stays in L2. Faster on every CIFAR and MNIST
+// layer (ResNet-20's 64-channel layers: dW 1.6× faster, the lanes alone being 2.4 MB); planes
+// as large as ImageNet's 56×56 keep the passes over 256-column blocks.
+inline bool dw_one_pass(int64_t n, int64_t groups, int64_t cols) {
+  const int64_t samples = (n + groups - 1) / groups;
+  return samples <= 64 && samples * cols * (kGo + kGt) * int64_t{sizeof(float)} <= (512 << 10);
 }
 
 // The dW of one pass over ns samples: g[s] is sample s's dy on the output grid (rows ≥ Cout zero,
