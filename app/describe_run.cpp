@@ -34,7 +34,8 @@ std::string describe_run(const TrainConfig& cfg) {
   model->init(0);
   algo->attach(*model);
   std::string s = model->summary();
-  s += "\n" + describe_layers(cfg.model, mo, cfg.algo);
+  s += '\n';
+  s += describe_layers(cfg.model, mo, cfg.algo);
   // Size at the quantized widths: ceil(log2(set size)) bits a weight plus one float scale a tensor
   // (a row when the set is per channel: counted as a tensor here, a lower bound).
   // Counted for the network the run ends with: BinaryRelax quantizes exactly only in phase II and

@@ -198,6 +198,47 @@ TEST_CASE("activation gradients") {
   test::check_gradients(ht2, st, {4, 3, 4, 4}, 2, o);
 }
 
+TEST_CASE("a BatchNorm then a ReLU run fused in a Sequential, bit for bit as the two layers") {
+  for (bool training : {true, false}) {
+    CAPTURE(training);
+    ParamStore st, st2;
+    Sequential seq("seq");
+    auto* bn = seq.add<BatchNorm>(st, "bn", 3);
+    seq.add<ReLU>("relu");
+    BatchNorm bn2(st2, "bn", 3);
+    ReLU relu2("relu");
+    st.finalize();
+    st2.finalize();
+    Rng rng(5);
+    seq.init(rng);
+    randomize_bn(*bn, rng);
+    bn2.init(rng);
+    bn2.weight()->value.copy_from(bn->weight()->value);
+    bn2.bias()->value.copy_from(bn->bias()->value);
+    bn2.running_mean()->value.copy_from(bn->running_mean()->value);
+    bn2.running_var()->value.copy_from(bn->running_var()->value);
+    Tensor x({4, 3, 5, 7}), dy({4, 3, 5, 7});  // 35-pixel planes: vector blocks and a tail
+    fill_normal(x, rng);
+    fill_normal(dy, rng);
+    Context ctx;
+    ctx.training = training;
+    Tensor y, dx, t, y2, dt, dx2;
+    seq.forward(x, y, ctx);
+    bn2.forward(x, t, ctx);
+    relu2.forward(t, y2, ctx);
+    REQUIRE(std::memcmp(y.data(), y2.data(), y.size() * sizeof(float)) == 0);
+    seq.backward(x, y, dy, &dx);
+    relu2.backward(t, y2, dy, &dt);
+    bn2.backward(x, t, dt, &dx2);
+    CHECK(std::memcmp(dx.data(), dx2.data(), dx.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(bn->weight()->grad.data(), bn2.weight()->grad.data(), 3 * sizeof(float)) ==
+          0);
+    CHECK(std::memcmp(bn->bias()->grad.data(), bn2.bias()->grad.data(), 3 * sizeof(float)) == 0);
+    CHECK(std::memcmp(bn->running_var()->value.data(), bn2.running_var()->value.data(),
+                      3 * sizeof(float)) == 0);
+  }
+}
+
 TEST_CASE("pooling gradients, overlapping and padded windows") {
   ParamStore st;
   MaxPool2d mp1("mp", 2);

@@ -61,20 +61,23 @@ void add_sq_dev(const float* p, int64_t n, float m, Lanes& s) {
   for (; i < n; ++i) s.tail += static_cast<double>(p[i] - m) * (p[i] - m);
 }
 
-// Σ g[i] and Σ g[i]·(p[i] − m)
-void add_grad_sums(const float* g, const float* p, int64_t n, float m, Lanes& sg, Lanes& sgx) {
+// Σ g[i] and Σ g[i]·(p[i] − m), with g[i] taken as 0 where a fused ReLU's output r[i] is 0
+void add_grad_sums(const float* g, const float* r, const float* p, int64_t n, float m, Lanes& sg,
+                   Lanes& sgx) {
   F16 ag = {}, agx = {};
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
-    const F16 gv = load16(g + i);
+    F16 gv = load16(g + i);
+    if (r) gv = load16(r + i) > 0.0f ? gv : F16{};
     ag += gv;
     agx += gv * (load16(p + i) - m);
   }
   sg.add(ag);
   sgx.add(agx);
   for (; i < n; ++i) {
-    sg.tail += g[i];
-    sgx.tail += static_cast<double>(g[i]) * (p[i] - m);
+    const float gi = !r || r[i] > 0.0f ? g[i] : 0.0f;
+    sg.tail += gi;
+    sgx.tail += static_cast<double>(gi) * (p[i] - m);
   }
 }
 
@@ -117,8 +120,25 @@ std::vector<Param*> BatchNorm::params() {
   return {weight_, bias_};
 }
 
-// y = γ·(x − μ)/√(σ² + ε) + β, per channel; μ, σ² of the batch (biased) or the running ones
 void BatchNorm::forward(const Tensor& x, Tensor& y, const Context& ctx) {
+  forward_impl(x, y, ctx, false);
+}
+
+void BatchNorm::forward_relu(const Tensor& x, Tensor& y, const Context& ctx) {
+  forward_impl(x, y, ctx, true);
+}
+
+void BatchNorm::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
+  backward_impl(x, nullptr, dy, dx);
+}
+
+void BatchNorm::backward_relu(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
+  backward_impl(x, y.data(), dy, dx);
+}
+
+// y = γ·(x − μ)/√(σ² + ε) + β, per channel; μ, σ² of the batch (biased) or the running ones;
+// then max(y, 0) when a ReLU is fused (NaN kept, as ReLU does)
+void BatchNorm::forward_impl(const Tensor& x, Tensor& y, const Context& ctx, bool relu) {
   y.resize(output_shape(x.shape()));
   const int64_t n = x.dim(0), hw = n ? x.size() / (n * c_) : 0, count = n * hw;
   if (ctx.training && count < 2)
@@ -162,15 +182,22 @@ void BatchNorm::forward(const Tensor& x, Tensor& y, const Context& ctx) {
                    for (int64_t i = 0; i < n; ++i) {
                      const float* src = xp + (i * C + c) * hw;
                      float* dst = yp + (i * C + c) * hw;
-                     for (int64_t j = 0; j < hw; ++j) dst[j] = src[j] * a + b;
+                     if (relu)
+                       for (int64_t j = 0; j < hw; ++j) {
+                         const float v = src[j] * a + b;
+                         dst[j] = v < 0.0f ? 0.0f : v;
+                       }
+                     else
+                       for (int64_t j = 0; j < hw; ++j) dst[j] = src[j] * a + b;
                    }
                  }
                });
 }
 
 // x̂ = (x − μ)·r, r = 1/√(σ² + ε);  dγ = Σ dy·x̂,  dβ = Σ dy;
-// training: dx = γ·r·(dy − Σdy/M − x̂·Σ(dy·x̂)/M), M = N·H·W;  evaluation: dx = γ·r·dy
-void BatchNorm::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
+// training: dx = γ·r·(dy − Σdy/M − x̂·Σ(dy·x̂)/M), M = N·H·W;  evaluation: dx = γ·r·dy;
+// with a fused ReLU, dy·[relu_y > 0] in place of dy
+void BatchNorm::backward_impl(const Tensor& x, const float* relu_y, const Tensor& dy, Tensor* dx) {
   const int64_t n = x.dim(0), hw = n ? x.size() / (n * c_) : 0, count = n * hw;
   if (dx) dx->resize(x.shape());
   const float* xp = x.data();
@@ -186,7 +213,8 @@ void BatchNorm::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tenso
           const float mean = mean_[c], inv = inv_std_[c];
           Lanes lg, lgx;
           for (int64_t i = 0; i < n; ++i)
-            add_grad_sums(g + (i * C + c) * hw, xp + (i * C + c) * hw, hw, mean, lg, lgx);
+            add_grad_sums(g + (i * C + c) * hw, relu_y ? relu_y + (i * C + c) * hw : nullptr,
+                          xp + (i * C + c) * hw, hw, mean, lg, lgx);
           const double sg = lg.total(), sgx = lgx.total();
           dgamma[c] = static_cast<float>(sgx * inv);
           dbeta[c] = static_cast<float>(sg);
@@ -203,7 +231,15 @@ void BatchNorm::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tenso
             const float* gp = g + (i * C + c) * hw;
             const float* src = xp + (i * C + c) * hw;
             float* dst = d + (i * C + c) * hw;
-            for (int64_t j = 0; j < hw; ++j) dst[j] = k1 * gp[j] + (k2 * (src[j] - mean) + k3);
+            if (relu_y) {
+              const float* r = relu_y + (i * C + c) * hw;
+              for (int64_t j = 0; j < hw; ++j) {
+                const float gj = gp[j];  // unconditional load: a vectorised select
+                dst[j] = k1 * (r[j] > 0.0f ? gj : 0.0f) + (k2 * (src[j] - mean) + k3);
+              }
+            } else {
+              for (int64_t j = 0; j < hw; ++j) dst[j] = k1 * gp[j] + (k2 * (src[j] - mean) + k3);
+            }
           }
         }
       });

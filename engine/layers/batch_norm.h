@@ -16,6 +16,10 @@ class BatchNorm : public Layer {
   Shape output_shape(const Shape& in) const override;
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+  // The same followed by a ReLU, in one pass over memory (Sequential fuses the pair): y is the
+  // ReLU's output, dy its gradient. Bit for bit what the two layers give one after the other.
+  void forward_relu(const Tensor& x, Tensor& y, const Context& ctx);
+  void backward_relu(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx);
   void init(Rng& rng) override;
   std::vector<Param*> params() override;
 
@@ -37,6 +41,10 @@ class BatchNorm : public Layer {
   // Of the last forward: the μ and 1/√(σ² + ε) it normalised with, and whether it was training.
   std::vector<float> mean_, inv_std_;
   bool trained_ = true;
+
+  void forward_impl(const Tensor& x, Tensor& y, const Context& ctx, bool relu);
+  // relu_y: the ReLU's output when fused (dy is masked where it is 0), else nullptr.
+  void backward_impl(const Tensor& x, const float* relu_y, const Tensor& dy, Tensor* dx);
 };
 
 }  // namespace qt

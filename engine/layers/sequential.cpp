@@ -1,5 +1,8 @@
 #include "engine/layers/sequential.h"
 
+#include "engine/layers/batch_norm.h"
+#include "engine/layers/relu.h"
+
 namespace qt {
 
 std::string Sequential::describe() const {
@@ -12,6 +15,13 @@ Shape Sequential::output_shape(const Shape& in) const {
   return s;
 }
 
+BatchNorm* Sequential::fused_bn_relu(size_t i) const {
+  if (i + 1 >= layers_.size() || !dynamic_cast<ReLU*>(layers_[i + 1].get())) return nullptr;
+  return dynamic_cast<BatchNorm*>(layers_[i].get());
+}
+
+// A BatchNorm followed by a ReLU runs as one layer (BatchNorm::forward_relu): the same values,
+// one pass over memory fewer each way, and no tensor for the normalised values.
 void Sequential::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   size_t n = layers_.size();
   if (n == 0) {
@@ -22,6 +32,13 @@ void Sequential::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   acts_.resize(n);
   const Tensor* in = &x;
   for (size_t i = 0; i < n; ++i) {
+    if (BatchNorm* bn = fused_bn_relu(i)) {
+      Tensor& out = i + 2 == n ? y : acts_[i + 1];
+      bn->forward_relu(*in, out, ctx);
+      in = &out;
+      ++i;
+      continue;
+    }
     Tensor& out = i + 1 == n ? y : acts_[i];
     layers_[i]->forward(*in, out, ctx);
     in = &out;
@@ -42,10 +59,17 @@ void Sequential::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Te
   const size_t first = dx ? 0 : first_with_params();
   const Tensor* g = &dy;
   for (size_t i = n; i-- > first;) {
+    // The ReLU of a fused pair: its BatchNorm (never before `first`, having parameters) takes
+    // both backward.
+    BatchNorm* bn = i > first ? fused_bn_relu(i - 1) : nullptr;
+    if (bn) --i;
     const Tensor& in = i == 0 ? x : acts_[i - 1];
-    const Tensor& out = i + 1 == n ? y : acts_[i];
+    const Tensor& out = i + (bn ? 2 : 1) == n ? y : acts_[i + (bn ? 1 : 0)];
     Tensor* gin = i == first ? dx : (g == &grad_a_ ? &grad_b_ : &grad_a_);
-    layers_[i]->backward(in, out, *g, gin);
+    if (bn)
+      bn->backward_relu(in, out, *g, gin);
+    else
+      layers_[i]->backward(in, out, *g, gin);
     g = gin;
   }
 }

@@ -4,6 +4,8 @@
 
 namespace qt {
 
+class BatchNorm;
+
 class Sequential : public Layer {
  public:
   explicit Sequential(std::string name) : Layer(std::move(name)) {}
@@ -29,6 +31,8 @@ class Sequential : public Layer {
  private:
   // Index of the first layer whose subtree has parameters (the layer count if none has).
   size_t first_with_params();
+  // Layer i when it is a BatchNorm followed by a ReLU (run as one), else nullptr.
+  BatchNorm* fused_bn_relu(size_t i) const;
 
   std::vector<LayerPtr> layers_;
   std::vector<Tensor> acts_;  // acts_[i] = output of layer i (the last one writes into y)
