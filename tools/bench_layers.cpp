@@ -72,10 +72,10 @@ void report(const char* what, const std::string& name, Timing t, double gflop, i
 }
 
 void bench_conv(const Options& o, const std::string& name, int64_t cin, int64_t cout, int64_t hw,
-                int64_t stride, bool first) {
+                int64_t stride, bool first, int64_t k = 3, int64_t pad = 1) {
   if (!o.only.empty() && name.find(o.only) == std::string::npos) return;
   ParamStore st;
-  Conv2d conv(st, name, cin, cout, 3, stride, 1, false);
+  Conv2d conv(st, name, cin, cout, k, stride, pad, false);
   conv.set_algorithm(o.algo);
   st.finalize();
   Rng rng(1);
@@ -88,7 +88,7 @@ void bench_conv(const Options& o, const std::string& name, int64_t cin, int64_t 
   Tensor dy(y.shape());
   fill(dy, rng);
   // 2·N·Cout·Ho·Wo·Cin·k² per product; backward has two (dW, and dx unless the first layer).
-  const double gflop = 2.0 * y.size() * cin * 9 * 1e-9;
+  const double gflop = 2.0 * y.size() * cin * k * k * 1e-9;
   const char* algos[] = {"auto", "im2col", "direct", "winograd"};
   const std::string label =
       name + " [" + algos[static_cast<int>(conv.algorithm_for(x.shape()))] + "]";
@@ -182,6 +182,8 @@ int main(int argc, char** argv) {
   bench_conv(o, "r20 down 32-64 @16/2", 32, 64, 16, 2, false);
   bench_conv(o, "r20 s3 64-64 @8 (x5)", 64, 64, 8, 1, false);
   // VGG-11 (cfg A) on 32×32.
+  bench_conv(o, "lenet c1 1-6 5x5 @28", 1, 6, 28, 1, true, 5, 2);
+  bench_conv(o, "lenet c2 6-16 5x5 @14 valid", 6, 16, 14, 1, false, 5, 0);
   bench_conv(o, "vgg c1 3-64 @32", 3, 64, 32, 1, true);
   bench_conv(o, "vgg c2 64-128 @16", 64, 128, 16, 1, false);
   bench_conv(o, "vgg c3 128-256 @8", 128, 256, 8, 1, false);
