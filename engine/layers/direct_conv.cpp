@@ -201,11 +201,16 @@ void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w,
           }
           // dy on the grid: zero at the dropped columns, the tail and the rows ≥ Cout.
           float* gs = grid + s * m8 * gx.cols;
-          std::memset(gs, 0, m8 * gx.cols * sizeof(float));
-          for (int64_t o = 0; o < cv.cout; ++o)
-            for (int64_t i = 0; i < gx.ho; ++i)
-              std::memcpy(gs + o * gx.cols + i * gx.w, dys + (o * gx.ho + i) * gx.wo,
-                          gx.wo * sizeof(float));
+          if (gx.dense()) {  // the planes as they are, then zero rows up to m8
+            std::memcpy(gs, dys, cv.cout * gx.cols * sizeof(float));
+            std::memset(gs + cv.cout * gx.cols, 0, (m8 - cv.cout) * gx.cols * sizeof(float));
+          } else {
+            std::memset(gs, 0, m8 * gx.cols * sizeof(float));
+            for (int64_t o = 0; o < cv.cout; ++o)
+              for (int64_t i = 0; i < gx.ho; ++i)
+                std::memcpy(gs + o * gx.cols + i * gx.w, dys + (o * gx.ho + i) * gx.wo,
+                            gx.wo * sizeof(float));
+          }
           gptr[s] = gs;
         }
         dw_pass(cn, gptr, xptr, xoff, gx.cols, m8, taps3, cv.cout, taps, acc,
