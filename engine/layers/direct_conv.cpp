@@ -92,6 +92,18 @@ void grid_to_planes(const Grid& g, const float* out, int64_t m, float* y) {
       std::memcpy(y + (r * g.ho + i) * g.wo, out + r * g.cols + i * g.w, g.wo * sizeof(float));
 }
 
+// out (m planes ho × wo) = bias + pack · shift(in) over grid g: straight into the planes when the
+// grid is dense, else on the grid in tmp, then its valid part.
+void gemm_to_planes(const Grid& g, int64_t m, int64_t taps, const float* pack, const int32_t* off,
+                    const float* in, const float* bias, float* tmp, float* out) {
+  if (g.dense()) {
+    shifted_gemm(m, taps, pack, off, in, g.cols, out, g.cols, bias);
+    return;
+  }
+  shifted_gemm(m, taps, pack, off, in, g.cols, tmp, g.cols, bias);
+  grid_to_planes(g, tmp, m, out);
+}
+
 }  // namespace
 
 bool direct_conv_available() {
@@ -118,13 +130,7 @@ void direct_conv_forward(const ConvStride1& cv, const float* x, const float* w, 
     float* tmp = xin + g.floats();
     for (int64_t s = n0; s < n1; ++s) {
       fill_copies(g, x + s * cv.cin * cv.h * cv.w, xin);
-      float* ys = y + s * cv.cout * g.ho * g.wo;
-      if (g.dense()) {
-        shifted_gemm(cv.cout, taps, pack, offp, xin, g.cols, ys, g.cols, bias);
-      } else {
-        shifted_gemm(cv.cout, taps, pack, offp, xin, g.cols, tmp, g.cols, bias);
-        grid_to_planes(g, tmp, cv.cout, ys);
-      }
+      gemm_to_planes(g, cv.cout, taps, pack, offp, xin, bias, tmp, y + s * cv.cout * g.ho * g.wo);
     }
   });
 }
@@ -139,21 +145,16 @@ void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w,
         std::to_string(cv.pad) + " for k " + std::to_string(cv.k));
   const Grid gx(cv.h, cv.w, cv.pad, cv.k, cv.cin);                // x: the forward pass
   const Grid gd(gx.ho, gx.wo, cv.k - 1 - cv.pad, cv.k, cv.cout);  // dy padded for dx
-  const int64_t taps = cv.cin * cv.k * cv.k, taps3 = round_up(taps, kGt);
-  const int64_t m8 = round_up(cv.cout, kGo), wsize = cv.cout * taps, dtaps = cv.cout * cv.k * cv.k;
-  const int64_t groups = std::min(std::max<int64_t>(cv.n, 1), kGroups);
-  const int64_t part = wsize + cv.cout, lanes = m8 * taps3 * kV;
+  const int64_t taps = cv.cin * cv.k * cv.k, wsize = cv.cout * taps, dtaps = cv.cout * cv.k * cv.k;
+  const DwPlan plan(cv.n, gx.cols, cv.cout, taps);
+  const int64_t m8 = plan.m8, sb = plan.sb;
   // dy is its own dW operand when it already has the grid's layout and whole blocks of channels.
   const bool dy_is_grid = gx.dense() && cv.cout % kGo == 0;
-  // Samples per dW pass: enough for 2·kQBlock columns when images are small.
-  const bool one_pass = dw_one_pass(cv.n, groups, gx.cols);
-  const int64_t lane_floats = one_pass ? 0 : lanes;
-  const int64_t sb =
-      one_pass ? (cv.n + groups - 1) / groups
-               : std::clamp<int64_t>(2 * kQBlock / gx.cols, 1, std::max<int64_t>(cv.n / groups, 1));
   const int64_t xfloats = gx.floats() + gx.cols + kV;  // the copies, then a zero region
+  const int64_t grid_floats = dy_is_grid ? 0 : sb * m8 * gx.cols;
 
-  float* pack = grow(call_scratch(), (dx ? round_up(cv.cin, kRows) * dtaps : 0) + groups * part);
+  float* pack =
+      grow(call_scratch(), (dx ? round_up(cv.cin, kRows) * dtaps : 0) + plan.groups * plan.part());
   float* parts = pack + (dx ? round_up(cv.cin, kRows) * dtaps : 0);
   if (dx)
     pack_rows(
@@ -164,73 +165,52 @@ void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w,
         },
         pack);
   std::vector<int32_t>& off = offsets_scratch().local();
-  off.resize(static_cast<size_t>(taps3 + dtaps));
-  tap_offsets(gx, taps3, static_cast<int32_t>(gx.floats()), off.data());
-  tap_offsets(gd, dtaps, 0, off.data() + taps3);
-  const int32_t* xoff = off.data();
-  const int32_t* doff = off.data() + taps3;
+  off.resize(static_cast<size_t>(plan.taps3 + dtaps));
+  tap_offsets(gx, plan.taps3, static_cast<int32_t>(gx.floats()), off.data());
+  tap_offsets(gd, dtaps, 0, off.data() + plan.taps3);
+  const int32_t* doff = off.data() + plan.taps3;
 
-  parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
-    const int64_t grid_floats = dy_is_grid ? 0 : sb * m8 * gx.cols;
-    float* acc = grow(task_scratch(), lane_floats + sb * xfloats + grid_floats + gd.floats() +
-                                          (gd.dense() ? 0 : cv.cin * gd.cols));
-    float* xin = acc + lane_floats;
-    float* grid = xin + sb * xfloats;
-    float* dyin = grid + grid_floats;
-    float* tmp = dyin + gd.floats();
-    const float* gptr[2 * kQBlock];
-    const float* xptr[2 * kQBlock];
-    for (int64_t grp = g0; grp < g1; ++grp) {
-      float* pw = parts + grp * part;
-      std::memset(pw, 0, part * sizeof(float));
-      if (!one_pass) std::memset(acc, 0, lanes * sizeof(float));
-      const int64_t s_end = (grp + 1) * cv.n / groups;
-      for (int64_t s0 = grp * cv.n / groups; s0 < s_end; s0 += sb) {
-        const int64_t cn = std::min(sb, s_end - s0);
-        for (int64_t s = 0; s < cn; ++s) {
-          const float* dys = dy + (s0 + s) * cv.cout * gx.ho * gx.wo;
-          float* xs = xin + s * xfloats;
-          fill_copies(gx, x + (s0 + s) * cv.cin * cv.h * cv.w, xs);
-          std::memset(xs + gx.floats(), 0, (gx.cols + kV) * sizeof(float));
-          for (int64_t o = 0; o < cv.cout; ++o)
-            pw[wsize + o] += plane_sum(dys + o * gx.ho * gx.wo, gx.ho * gx.wo);
-          xptr[s] = xs;
-          if (dy_is_grid) {
-            gptr[s] = dys;
-            continue;
-          }
-          // dy on the grid: zero at the dropped columns, the tail and the rows ≥ Cout.
-          float* gs = grid + s * m8 * gx.cols;
-          if (gx.dense()) {  // the planes as they are, then zero rows up to m8
-            std::memcpy(gs, dys, cv.cout * gx.cols * sizeof(float));
-            std::memset(gs + cv.cout * gx.cols, 0, (m8 - cv.cout) * gx.cols * sizeof(float));
-          } else {
-            std::memset(gs, 0, m8 * gx.cols * sizeof(float));
-            for (int64_t o = 0; o < cv.cout; ++o)
-              for (int64_t i = 0; i < gx.ho; ++i)
-                std::memcpy(gs + o * gx.cols + i * gx.w, dys + (o * gx.ho + i) * gx.wo,
-                            gx.wo * sizeof(float));
-          }
-          gptr[s] = gs;
-        }
-        dw_pass(cn, gptr, xptr, xoff, gx.cols, m8, taps3, cv.cout, taps, acc,
-                one_pass ? pw : nullptr);
-        if (!dx) continue;
-        for (int64_t s = s0; s < s0 + cn; ++s) {
-          fill_copies(gd, dy + s * cv.cout * gx.ho * gx.wo, dyin);
-          float* dxs = dx + s * cv.cin * cv.h * cv.w;
-          if (gd.dense()) {
-            shifted_gemm(cv.cin, dtaps, pack, doff, dyin, gd.cols, dxs, gd.cols, nullptr);
-          } else {
-            shifted_gemm(cv.cin, dtaps, pack, doff, dyin, gd.cols, tmp, gd.cols, nullptr);
-            grid_to_planes(gd, tmp, cv.cin, dxs);
-          }
-        }
-      }
-      if (!one_pass) lanes_to_dw(acc, m8, taps3, cv.cout, taps, pw);
+  // A task's scratch: the pass's input copies, its dy grids, then dy's copies and an output grid
+  // for dx.
+  const int64_t scratch =
+      sb * xfloats + grid_floats + gd.floats() + (gd.dense() ? 0 : cv.cin * gd.cols);
+  auto sample = [&](int64_t s, int64_t slot, float* pb, float* mine, const float*& g,
+                    const float*& xs_out) {
+    const float* dys = dy + s * cv.cout * gx.ho * gx.wo;
+    float* xs = mine + slot * xfloats;
+    fill_copies(gx, x + s * cv.cin * cv.h * cv.w, xs);
+    std::memset(xs + gx.floats(), 0, (gx.cols + kV) * sizeof(float));
+    for (int64_t o = 0; o < cv.cout; ++o)
+      pb[o] += plane_sum(dys + o * gx.ho * gx.wo, gx.ho * gx.wo);
+    xs_out = xs;
+    if (dy_is_grid) {
+      g = dys;
+      return;
     }
-  });
-  sum_groups(parts, groups, wsize, cv.cout, dw, db);
+    // dy on the grid: zero at the dropped columns, the tail and the rows ≥ Cout.
+    float* gs = mine + sb * xfloats + slot * m8 * gx.cols;
+    if (gx.dense()) {  // the planes as they are, then zero rows up to m8
+      std::memcpy(gs, dys, cv.cout * gx.cols * sizeof(float));
+      std::memset(gs + cv.cout * gx.cols, 0, (m8 - cv.cout) * gx.cols * sizeof(float));
+    } else {
+      std::memset(gs, 0, m8 * gx.cols * sizeof(float));
+      for (int64_t o = 0; o < cv.cout; ++o)
+        for (int64_t i = 0; i < gx.ho; ++i)
+          std::memcpy(gs + o * gx.cols + i * gx.w, dys + (o * gx.ho + i) * gx.wo,
+                      gx.wo * sizeof(float));
+    }
+    g = gs;
+  };
+  auto dx_of = [&](int64_t s, float* mine) {
+    if (!dx) return;
+    float* dyin = mine + sb * xfloats + grid_floats;
+    float* tmp = dyin + gd.floats();
+    fill_copies(gd, dy + s * cv.cout * gx.ho * gx.wo, dyin);
+    gemm_to_planes(gd, cv.cin, dtaps, pack, doff, dyin, nullptr, tmp,
+                   dx + s * cv.cin * cv.h * cv.w);
+  };
+  dw_groups(plan, off.data(), parts, scratch, sample, dx_of);
+  sum_groups(parts, plan.groups, wsize, cv.cout, dw, db);
 }
 
 #else  // no AVX-512: Conv2d uses im2col instead

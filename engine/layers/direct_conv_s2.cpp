@@ -140,16 +140,10 @@ void direct_conv_s2_backward(const ConvStride1& cv, const float* x, const float*
   check(cv, "direct_conv_s2_backward");
   const PhaseGrid gx(cv, cv.cin);
   const int64_t hp = gx.hp, wp = gx.wp, howo = hp * wp, cols = gx.cols, k = cv.k;
-  const int64_t taps = cv.cin * k * k, taps3 = round_up(taps, kGt);
-  const int64_t m8 = round_up(cv.cout, kGo), wsize = cv.cout * taps;
-  const int64_t groups = std::min(std::max<int64_t>(cv.n, 1), kGroups);
-  const int64_t part = wsize + cv.cout, lanes = m8 * taps3 * kV;
+  const int64_t taps = cv.cin * k * k, wsize = cv.cout * taps;
+  const DwPlan plan(cv.n, cols, cv.cout, taps);
+  const int64_t m8 = plan.m8, sb = plan.sb, taps3 = plan.taps3;
   const bool dy_is_grid = gx.dense() && cv.cout % kGo == 0;
-  const bool one_pass = dw_one_pass(cv.n, groups, cols);
-  const int64_t lane_floats = one_pass ? 0 : lanes;
-  const int64_t sb =
-      one_pass ? (cv.n + groups - 1) / groups
-               : std::clamp<int64_t>(2 * kQBlock / cols, 1, std::max<int64_t>(cv.n / groups, 1));
   const int64_t xfloats = gx.floats() + cols + kV;  // the copies, then a zero region
   // dy's copies for dx: one per column offset e = −db ∈ [−dmax, −dmin], dmax zero rows above.
   const int64_t eshifts = gx.shifts(), dyfloats = eshifts * cv.cout * gx.ps;
@@ -165,7 +159,7 @@ void direct_conv_s2_backward(const ConvStride1& cv, const float* x, const float*
   for (int64_t a = 0; a < k; ++a)
     for (int64_t b = 0; b < k; ++b)
       phase_taps[gx.split(a).phase * 2 + gx.split(b).phase].push_back(a * k + b);
-  float* pack = grow(call_scratch(), (dx ? cin8 * cv.cout * k * k : 0) + groups * part);
+  float* pack = grow(call_scratch(), (dx ? cin8 * cv.cout * k * k : 0) + plan.groups * plan.part());
   float* parts = pack + (dx ? cin8 * cv.cout * k * k : 0);
   std::vector<int32_t>& off = offsets_scratch().local();
   off.assign(static_cast<size_t>(taps3 + cv.cout * k * k), 0);
@@ -198,81 +192,65 @@ void direct_conv_s2_backward(const ConvStride1& cv, const float* x, const float*
       at += kk;
     }
   }
-  const int32_t* xoff = off.data();
   const std::vector<char> used = used_shifts(gx);
 
-  parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
-    const int64_t grid_floats = dy_is_grid ? 0 : sb * m8 * cols;
-    float* acc =
-        grow(task_scratch(), lane_floats + sb * xfloats + grid_floats + dyfloats + cv.cin * cols);
-    float* xin = acc + lane_floats;
-    float* grid = xin + sb * xfloats;
-    float* dyin = grid + grid_floats;
-    float* tmp = dyin + dyfloats;
-    const float* gptr[2 * kQBlock];
-    const float* xptr[2 * kQBlock];
-    for (int64_t grp = g0; grp < g1; ++grp) {
-      float* pw = parts + grp * part;
-      std::memset(pw, 0, part * sizeof(float));
-      if (!one_pass) std::memset(acc, 0, lanes * sizeof(float));
-      const int64_t s_end = (grp + 1) * cv.n / groups;
-      for (int64_t s0 = grp * cv.n / groups; s0 < s_end; s0 += sb) {
-        const int64_t cn = std::min(sb, s_end - s0);
-        for (int64_t s = 0; s < cn; ++s) {
-          const float* dys = dy + (s0 + s) * cv.cout * howo;
-          float* xs = xin + s * xfloats;
-          fill_phases(gx, x + (s0 + s) * cv.cin * cv.h * cv.w, used, xs);
-          std::memset(xs + gx.floats(), 0, (cols + kV) * sizeof(float));
-          for (int64_t o = 0; o < cv.cout; ++o) pw[wsize + o] += plane_sum(dys + o * howo, howo);
-          xptr[s] = xs;
-          if (dy_is_grid) {
-            gptr[s] = dys;
-            continue;
-          }
-          // dy on the grid: zero at the tail and the rows ≥ Cout.
-          float* gs = grid + s * m8 * cols;
-          std::memset(gs, 0, m8 * cols * sizeof(float));
-          for (int64_t o = 0; o < cv.cout; ++o)
-            std::memcpy(gs + o * cols, dys + o * howo, howo * sizeof(float));
-          gptr[s] = gs;
-        }
-        dw_pass(cn, gptr, xptr, xoff, cols, m8, taps3, cv.cout, taps, acc, one_pass ? pw : nullptr);
-        if (!dx) continue;
-        for (int64_t s = s0; s < s0 + cn; ++s) {
-          // dy's copies: plane o below dmax zero rows, shifted by e with wrapped columns zeroed.
-          const float* dys = dy + s * cv.cout * howo;
-          for (int64_t e = -gx.dmax; e <= -gx.dmin; ++e) {
-            const int64_t j0 = std::max<int64_t>(0, e), j1 = std::min(wp, wp + e);
-            for (int64_t o = 0; o < cv.cout; ++o) {
-              float* p = dyin + ((e + gx.dmax) * cv.cout + o) * gx.ps;
-              std::memset(p, 0, gx.ps * sizeof(float));
-              float* rows = p + kFront + gx.dmax * wp;
-              for (int64_t i = 0; i < hp; ++i)
-                std::memcpy(rows + i * wp + j0, dys + o * howo + i * wp + j0,
-                            (j1 - j0) * sizeof(float));
-            }
-          }
-          float* dxs = dx + s * cv.cin * cv.h * cv.w;
-          for (int64_t ph = 0; ph < 4; ++ph) {
-            const int64_t alpha = ph / 2, beta = ph % 2;
-            if (phase_k[ph] > 0)
-              shifted_gemm(cv.cin, phase_k[ph], phase_pack[ph], phase_off[ph], dyin, cols, tmp,
-                           cols, nullptr);
-            else
-              std::memset(tmp, 0, cv.cin * cols * sizeof(float));
-            for (int64_t c = 0; c < cv.cin; ++c)
-              for (int64_t i = 0; i < hp; ++i) {
-                const float* src = tmp + c * cols + i * wp;
-                float* dst = dxs + (c * cv.h + 2 * i + alpha) * cv.w + beta;
-                for (int64_t j = 0; j < wp; ++j) dst[2 * j] = src[j];
-              }
-          }
-        }
-      }
-      if (!one_pass) lanes_to_dw(acc, m8, taps3, cv.cout, taps, pw);
+  // A task's scratch: the pass's phase copies, its dy grids, then dy's copies and an output grid
+  // for dx.
+  const int64_t grid_floats = dy_is_grid ? 0 : sb * m8 * cols;
+  const int64_t scratch = sb * xfloats + grid_floats + dyfloats + cv.cin * cols;
+  auto sample = [&](int64_t s, int64_t slot, float* pb, float* mine, const float*& g,
+                    const float*& xs_out) {
+    const float* dys = dy + s * cv.cout * howo;
+    float* xs = mine + slot * xfloats;
+    fill_phases(gx, x + s * cv.cin * cv.h * cv.w, used, xs);
+    std::memset(xs + gx.floats(), 0, (cols + kV) * sizeof(float));
+    for (int64_t o = 0; o < cv.cout; ++o) pb[o] += plane_sum(dys + o * howo, howo);
+    xs_out = xs;
+    if (dy_is_grid) {
+      g = dys;
+      return;
     }
-  });
-  sum_groups(parts, groups, wsize, cv.cout, dw, db);
+    // dy on the grid: zero at the tail and the rows ≥ Cout.
+    float* gs = mine + sb * xfloats + slot * m8 * cols;
+    std::memset(gs, 0, m8 * cols * sizeof(float));
+    for (int64_t o = 0; o < cv.cout; ++o)
+      std::memcpy(gs + o * cols, dys + o * howo, howo * sizeof(float));
+    g = gs;
+  };
+  auto dx_of = [&](int64_t s, float* mine) {
+    if (!dx) return;
+    float* dyin = mine + sb * xfloats + grid_floats;
+    float* tmp = dyin + dyfloats;
+    // dy's copies: plane o below dmax zero rows, shifted by e with wrapped columns zeroed.
+    const float* dys = dy + s * cv.cout * howo;
+    for (int64_t e = -gx.dmax; e <= -gx.dmin; ++e) {
+      const int64_t j0 = std::max<int64_t>(0, e), j1 = std::min(wp, wp + e);
+      for (int64_t o = 0; o < cv.cout; ++o) {
+        float* p = dyin + ((e + gx.dmax) * cv.cout + o) * gx.ps;
+        std::memset(p, 0, gx.ps * sizeof(float));
+        float* rows = p + kFront + gx.dmax * wp;
+        for (int64_t i = 0; i < hp; ++i)
+          std::memcpy(rows + i * wp + j0, dys + o * howo + i * wp + j0, (j1 - j0) * sizeof(float));
+      }
+    }
+    float* dxs = dx + s * cv.cin * cv.h * cv.w;
+    for (int64_t ph = 0; ph < 4; ++ph) {
+      const int64_t alpha = ph / 2, beta = ph % 2;
+      if (phase_k[ph] > 0)
+        shifted_gemm(cv.cin, phase_k[ph], phase_pack[ph], phase_off[ph], dyin, cols, tmp, cols,
+                     nullptr);
+      else
+        std::memset(tmp, 0, cv.cin * cols * sizeof(float));
+      for (int64_t c = 0; c < cv.cin; ++c)
+        for (int64_t i = 0; i < hp; ++i) {
+          const float* src = tmp + c * cols + i * wp;
+          float* dst = dxs + (c * cv.h + 2 * i + alpha) * cv.w + beta;
+          for (int64_t j = 0; j < wp; ++j) dst[2 * j] = src[j];
+        }
+    }
+  };
+  dw_groups(plan, off.data(), parts, scratch, sample, dx_of);
+  sum_groups(parts, plan.groups, wsize, cv.cout, dw, db);
 }
 
 #else  // no AVX-512: Conv2d uses im2col instead

@@ -289,6 +289,60 @@ inline void dw_pass(int64_t ns, const float* const* g, const float* const* x, co
   }
 }
 
+// The weight-gradient plan of a backward pass: fixed groups of samples (from the shapes only, so
+// results never depend on the thread count), each with its partial dW and db (`part` floats),
+// taken in passes of up to sb samples: one pass a group when dw_one_pass holds, else passes of
+// about 2·kQBlock columns into the group's 16-lane partial sums.
+struct DwPlan {
+  int64_t n, cols, cout, taps, m8, taps3, groups, sb;
+  bool one_pass;
+  DwPlan(int64_t n_, int64_t cols_, int64_t cout_, int64_t taps_)
+      : n(n_),
+        cols(cols_),
+        cout(cout_),
+        taps(taps_),
+        m8(round_up(cout_, kGo)),
+        taps3(round_up(taps_, kGt)),
+        groups(std::min(std::max<int64_t>(n_, 1), kGroups)) {
+    one_pass = dw_one_pass(n, groups, cols);
+    sb = one_pass ? (n + groups - 1) / groups
+                  : std::clamp<int64_t>(2 * kQBlock / cols, 1, std::max<int64_t>(n / groups, 1));
+  }
+  int64_t part() const { return cout * taps + cout; }
+  int64_t lanes() const { return one_pass ? 0 : m8 * taps3 * kV; }
+};
+
+// The group loop of both direct backward passes, groups in parallel: for each pass,
+// sample(s, slot, db, scratch, g, x) readies sample s in pass slot `slot` (its input copies in the
+// task's `scratch`, g and x its dW operands for dw_pass) and adds its db into db[0, Cout); then
+// the pass's dW; then dx_of(s, scratch) for each of its samples. Each task has `scratch` floats
+// of its own after the lanes.
+template <class Sample, class Dx>
+void dw_groups(const DwPlan& p, const int32_t* xoff, float* parts, int64_t scratch, Sample sample,
+               Dx dx_of) {
+  parallel_for(p.groups, 1, [&](int64_t g0, int64_t g1) {
+    float* acc = grow(task_scratch(), p.lanes() + scratch);
+    float* mine = acc + p.lanes();
+    const float* gptr[2 * kQBlock];
+    const float* xptr[2 * kQBlock];
+    for (int64_t grp = g0; grp < g1; ++grp) {
+      float* pw = parts + grp * p.part();
+      std::memset(pw, 0, p.part() * sizeof(float));
+      std::memset(acc, 0, p.lanes() * sizeof(float));
+      const int64_t s_end = (grp + 1) * p.n / p.groups;
+      for (int64_t s0 = grp * p.n / p.groups; s0 < s_end; s0 += p.sb) {
+        const int64_t cn = std::min(p.sb, s_end - s0);
+        for (int64_t s = 0; s < cn; ++s)
+          sample(s0 + s, s, pw + p.cout * p.taps, mine, gptr[s], xptr[s]);
+        dw_pass(cn, gptr, xptr, xoff, p.cols, p.m8, p.taps3, p.cout, p.taps, acc,
+                p.one_pass ? pw : nullptr);
+        for (int64_t s = s0; s < s0 + cn; ++s) dx_of(s, mine);
+      }
+      if (!p.one_pass) lanes_to_dw(acc, p.m8, p.taps3, p.cout, p.taps, pw);
+    }
+  });
+}
+
 // dW, db = Σ_group partials (each `part` = wsize + Cout floats), in group order, split over the
 // elements: the same sums for every thread count.
 inline void sum_groups(const float* parts, int64_t groups, int64_t wsize, int64_t cout, float* dw,
