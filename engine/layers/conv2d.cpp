@@ -9,6 +9,7 @@
 #include "engine/core/gemm.h"
 #include "engine/core/parallel.h"
 #include "engine/layers/direct_conv.h"
+#include "engine/layers/partial_sums.h"
 #include "engine/layers/winograd.h"
 
 #if defined(__AVX512F__)
@@ -376,19 +377,7 @@ void Conv2d::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor
     }
   });
   if (!weights) return;
-  // dW = Σ_chunk dW_chunk in chunk order, split over the elements of dW.
-  float* dw = weight_->grad.data();
-  float* db = bias_ ? bias_->grad.data() : nullptr;
-  parallel_for(part, 4096, [&](int64_t e0, int64_t e1) {
-    for (int64_t e = e0; e < e1; ++e) {
-      float s = parts[e];
-      for (int64_t ch = 1; ch < chunks; ++ch) s += parts[ch * part + e];
-      if (e < wsize)
-        dw[e] = s;
-      else if (db)
-        db[e - wsize] = s;
-    }
-  });
+  sum_partials(parts, chunks, wsize, cout, weight_->grad.data(), db_out);
 }
 
 }  // namespace qt

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "engine/layers/direct_kernels.h"
+#include "engine/layers/partial_sums.h"
 
 namespace qt {
 
@@ -210,7 +211,7 @@ void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w,
                    dx + s * cv.cin * cv.h * cv.w);
   };
   dw_groups(plan, off.data(), parts, scratch, sample, dx_of);
-  sum_groups(parts, plan.groups, wsize, cv.cout, dw, db);
+  sum_partials(parts, plan.groups, wsize, cv.cout, dw, db);
 }
 
 #else  // no AVX-512: Conv2d uses im2col instead

@@ -11,6 +11,7 @@
 
 #include "engine/layers/direct_conv.h"
 #include "engine/layers/direct_kernels.h"
+#include "engine/layers/partial_sums.h"
 
 namespace qt {
 
@@ -250,7 +251,7 @@ void direct_conv_s2_backward(const ConvStride1& cv, const float* x, const float*
     }
   };
   dw_groups(plan, off.data(), parts, scratch, sample, dx_of);
-  sum_groups(parts, plan.groups, wsize, cv.cout, dw, db);
+  sum_partials(parts, plan.groups, wsize, cv.cout, dw, db);
 }
 
 #else  // no AVX-512: Conv2d uses im2col instead

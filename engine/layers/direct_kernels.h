@@ -1,8 +1,10 @@
 #pragma once
 // The AVX-512 kernels of the direct convolutions (direct_conv.cpp: stride 1, direct_conv_s2.cpp:
 // stride 2), shared by both: a GEMM whose right operand is a set of shifted views of plane copies
-// (block_nn, shifted_gemm), the dW inner products over pixels kept as 16-lane partial sums
-// (block_nt), and the fixed-order lane sums that make results independent of the thread count.
+// (block_nn, shifted_gemm), the dW inner products over pixels (summed in registers over a group of
+// samples, or kept as 16-lane partial sums across passes: block_nt_sums, block_nt) with the group
+// loop of both backward passes (dw_groups), and the fixed-order lane sums that make results
+// independent of the thread count.
 // Internal to engine/layers: include only from those two files, and only under __AVX512F__.
 #include <tbb/enumerable_thread_specific.h>
 
@@ -339,23 +341,6 @@ void dw_groups(const DwPlan& p, const int32_t* xoff, float* parts, int64_t scrat
         for (int64_t s = s0; s < s0 + cn; ++s) dx_of(s, mine);
       }
       if (!p.one_pass) lanes_to_dw(acc, p.m8, p.taps3, p.cout, p.taps, pw);
-    }
-  });
-}
-
-// dW, db = Σ_group partials (each `part` = wsize + Cout floats), in group order, split over the
-// elements: the same sums for every thread count.
-inline void sum_groups(const float* parts, int64_t groups, int64_t wsize, int64_t cout, float* dw,
-                       float* db) {
-  const int64_t part = wsize + cout;
-  parallel_for(part, 4096, [&](int64_t e0, int64_t e1) {
-    for (int64_t e = e0; e < e1; ++e) {
-      float s = parts[e];
-      for (int64_t grp = 1; grp < groups; ++grp) s += parts[grp * part + e];
-      if (e < wsize)
-        dw[e] = s;
-      else if (db)
-        db[e - wsize] = s;
     }
   });
 }
