@@ -1,6 +1,8 @@
 // qtrain: train, evaluate and compare networks with binary, ternary and low-bit weights.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "app/cmd_datasets.h"
 #include "app/cmd_eval.h"
@@ -9,7 +11,31 @@
 #include "app/cmd_sensitivity.h"
 #include "app/cmd_sweep.h"
 #include "app/cmd_train.h"
+#include "app/config.h"
 #include "app/exit_code.h"
+
+namespace {
+
+// " (did you mean --epochs?)" for the first --flag on the command line that the subcommand does
+// not know but one of its flags is close to; "" when there is none.
+std::string flag_hint(CLI::App& app, int argc, char** argv) {
+  for (CLI::App* sub : app.get_subcommands()) {
+    std::vector<std::string> names;
+    for (const CLI::Option* o : sub->get_options())
+      for (const std::string& l : o->get_lnames()) names.push_back(l);
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      if (!a.starts_with("--") || a.size() < 3) continue;
+      a = a.substr(2, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 2);
+      if (sub->get_option_no_throw("--" + a)) continue;
+      const std::string near = qt::nearest(a, names);
+      if (!near.empty()) return " (did you mean --" + near + "?)";
+    }
+  }
+  return "";
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -37,7 +63,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "qtrain: %s (see --help)\n", e.what());
+    std::fprintf(stderr, "qtrain: %s%s (see --help)\n", e.what(),
+                 flag_hint(app, argc, argv).c_str());
     return qt::kExitUsage;
   } catch (const std::exception& e) {
     std::fflush(stdout);

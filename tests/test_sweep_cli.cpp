@@ -46,6 +46,11 @@ TEST_CASE("--dry-run lists the runs and starts nothing; mistakes exit 2 with a m
   CHECK(typo.output.find("sweep file 'typo.json': grid: unknown key 'lrr' (did you mean 'lr'?)") !=
         std::string::npos);
 
+  Result flag = run({qtrain_bin(), "sweep", "tiny.json", "--job", "2"}, dir);
+  CHECK(flag.code == 2);
+  CHECK(flag.output.find("--job (did you mean --jobs?)") != std::string::npos);
+  CHECK(!fs::exists(dir / "out"));
+
   Result cores = run({qtrain_bin(), "sweep", "tiny.json", "--jobs", "2", "--threads", "1024"}, dir);
   CHECK(cores.code == 2);
   CHECK(cores.output.find("--jobs 2 × 1024 threads = 2048 >") != std::string::npos);
