@@ -13,6 +13,7 @@
 #include "app/cmd_train.h"
 #include "app/config.h"
 #include "app/exit_code.h"
+#include "engine/core/blas_kernel.h"
 
 namespace {
 
@@ -38,6 +39,8 @@ std::string flag_hint(CLI::App& app, int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before anything else: it may restart the process with a better OpenBLAS kernel.
+  qt::ensure_blas_kernel(argv, "qtrain");
   CLI::App app{
       "qtrain: train and compare quantized neural networks (BinaryRelax, BCGD, Iterative Training, "
       "ProxyBNN and "
@@ -45,7 +48,7 @@ int main(int argc, char** argv) {
       "error, "
       "3 data or checkpoint error, 130 interrupted (a checkpoint was saved: --resume continues)."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "qtrain 0.1.0");
+  app.set_version_flag("--version", "qtrain 0.1.0\nBLAS: " + qt::blas_info().line());
   qt::add_train_command(app);
   qt::add_sweep_command(app);
   qt::add_eval_command(app);

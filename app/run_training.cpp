@@ -11,6 +11,7 @@
 
 #include "app/config.h"
 #include "app/progress.h"
+#include "engine/core/blas_kernel.h"
 #include "engine/core/error.h"
 #include "engine/core/files.h"
 #include "engine/core/parallel.h"
@@ -94,6 +95,8 @@ std::vector<json> read_metrics(const std::string& path, int epochs) {
 
 json summarize(const std::vector<json>& recs, double seconds, bool finished) {
   json s = {{"schema_version", 1}, {"finished", finished}, {"epochs_done", recs.size()}};
+  // The kernel fixes the GEMMs' summation order: same kernel, same bits.
+  s["blas"] = blas_info().to_json();
   if (recs.empty()) return s;
   const json& last = recs.back();
   const bool has_val = last.contains("val_acc");
@@ -186,6 +189,8 @@ RunResult run_training(const json& config, const RunOptions& opt) {
                 static_cast<long long>(data.test.size()), cfg.algo.name.c_str(), cfg.epochs,
                 result.dir.c_str());
   log.line(head);
+  log.line("BLAS: " + blas_info().line());
+  if (!blas_info().warning.empty()) log.line("warning: " + blas_info().warning);
 
   auto elapsed = [&] {
     return seconds_before +

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/core/blas_kernel.h"
 #include "engine/core/parallel.h"
 #include "engine/layers/batch_norm.h"
 #include "engine/layers/conv2d.h"
@@ -132,6 +133,7 @@ void bench_bn_relu_pool(const Options& o, const std::string& name, int64_t c, in
 }  // namespace
 
 int main(int argc, char** argv) {
+  qt::ensure_blas_kernel(argv, "bench_layers");
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];

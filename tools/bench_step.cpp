@@ -25,6 +25,7 @@
 #include "app/config.h"
 #include "app/config_flags.h"
 #include "app/exit_code.h"
+#include "engine/core/blas_kernel.h"
 #include "engine/core/error.h"
 #include "engine/core/gemm.h"
 #include "engine/core/parallel.h"
@@ -372,6 +373,9 @@ int run(int argc, char** argv) {
   app.add_flag("--profile", profile, "per-layer forward/backward times instead of whole steps");
   app.add_flag("--cpu-clock", cpu_clock,
                "time by the process's CPU clock instead of the wall clock (needs --threads 1)");
+  bool blas = false;
+  app.add_flag("--blas", blas,
+               "print the BLAS library and kernel (the line of tools/bench's header)");
   app.add_flag("--peak", peak, "measure the sgemm peak instead of models");
   app.add_option("--peak-seconds", peak_seconds, "duration of each peak measurement");
   AlgoRun algo_run;
@@ -401,6 +405,10 @@ int run(int argc, char** argv) {
   if (profile && algo_run.config["algo"]["name"] != "float")
     throw UsageError("--profile times the float layers alone: drop --algo");
   if (cpu_clock && nthreads != 1) throw UsageError("--cpu-clock needs --threads 1");
+  if (blas) {
+    std::printf("%s\n", blas_info().line().c_str());
+    return kExitOk;
+  }
   set_threads(nthreads);
   if (peak) {
     sgemm_peak(nthreads, 1024, peak_seconds, StopClock{cpu_clock});
@@ -419,6 +427,7 @@ int run(int argc, char** argv) {
 }  // namespace qt
 
 int main(int argc, char** argv) {
+  qt::ensure_blas_kernel(argv, "bench_step");
   try {
     return qt::run(argc, argv);
   } catch (const std::exception& e) {
