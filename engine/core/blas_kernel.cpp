@@ -125,10 +125,20 @@ void ensure_blas_kernel(char** argv, const char* program) {
     std::fflush(stdout);
     std::fflush(stderr);
     execv("/proc/self/exe", argv);
+    const int err = errno;
+    // Not restarted: put the environment back, so that this process reports what it runs.
+    auto restore = [](const char* name, const std::optional<std::string>& v) {
+      if (v)
+        setenv(name, v->c_str(), 1);
+      else
+        unsetenv(name);
+    };
+    restore("OPENBLAS_CORETYPE", s.coretype);
+    restore(kReexecVar, s.reexec_from);
     restart_failure() =
         "OpenBLAS runs its " + s.kernel + " kernel but this CPU can run " + d.coretype +
         "'s; qtrain could not restart itself with OPENBLAS_CORETYPE=" + d.coretype + " (" +
-        std::strerror(errno) + "): set OPENBLAS_CORETYPE=" + d.coretype + " before starting it";
+        std::strerror(err) + "): set OPENBLAS_CORETYPE=" + d.coretype + " before starting it";
   }
   const std::string& w = blas_info().warning;
   if (!w.empty()) std::fprintf(stderr, "%s: warning: %s\n", program, w.c_str());
