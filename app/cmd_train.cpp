@@ -60,11 +60,12 @@ void add_train_command(CLI::App& app) {
             "--resume continues a run with its own config.json: drop --config, --set and "
             "--init-from");
     }
-    json cfg = resolve_config(args->config);
+    // complete: the defaults that follow the run's length become numbers, as config.json has them
+    const json cfg = complete_config(resolve_config(args->config));
     validate_config(cfg);
     if (args->list_layers) {
       TrainConfig t = to_train_config(cfg);
-      std::printf("%s", describe_layers(t.model, model_options_for(t), t.algo).c_str());
+      std::printf("%s", describe_layers(t.model, model_options_for(t), t.algo, t.epochs).c_str());
       return;
     }
     if (args->dry_run) {

@@ -29,13 +29,6 @@ json::json_pointer pointer(const std::string& key) {
   return json::json_pointer(p);
 }
 
-// A key's value; the key's default when the configuration was written before the key existed
-// (an older run's config.json): every default is what qtrain did before the key was added.
-const json& value_of(const json& cfg, const ConfigOption& o) {
-  const json::json_pointer p = pointer(o.key);
-  return cfg.contains(p) ? cfg.at(p) : o.def;
-}
-
 std::vector<std::string> all_keys() {
   std::vector<std::string> keys;
   for (auto& o : config_options()) keys.push_back(o.key);
@@ -159,6 +152,7 @@ json parse_value(const ConfigOption& o, const std::string& text, const std::stri
     throw UsageError(where + ": '" + text + "' is not " + kind_name(o.kind) + " (for " + o.key +
                      ")");
   };
+  if (o.def.is_null() && text == "auto") return nullptr;
   try {
     size_t used = 0;
     switch (o.kind) {
@@ -204,7 +198,8 @@ void set_value(json& cfg, const std::string& key, const json& value, const std::
   if (!o) throw UsageError(unknown_key_message(key, where));
   json v = value;
   if (o->kind == OptKind::Float && v.is_number()) v = v.get<double>();
-  if (!has_kind(v, o->kind))
+  // null ("auto") asks for a default that follows the run (resolved by complete_config)
+  if (!(v.is_null() && o->def.is_null()) && !has_kind(v, o->kind))
     throw UsageError(where + ": " + key + " must be " + kind_name(o->kind) + ", got " +
                      value.dump());
   cfg[pointer(key)] = v;
@@ -271,17 +266,19 @@ void validate_config(const json& stored) {
   for (auto& c : checks()) c(cfg);
 }
 
-TrainConfig to_train_config(const json& cfg) {
+TrainConfig to_train_config(const json& stored) {
+  const json cfg = complete_config(stored);
   TrainConfig t;
   for (auto& o : config_options())
-    if (o.apply) o.apply(t, value_of(cfg, o));
+    if (o.apply) o.apply(t, cfg.at(pointer(o.key)));
   return t;
 }
 
 json complete_config(const json& stored) {
   json cfg = stored;
   for (auto& o : config_options())
-    if (!cfg.contains(pointer(o.key))) cfg[pointer(o.key)] = o.def;
+    if (!cfg.contains(pointer(o.key))) cfg[pointer(o.key)] = o.legacy.is_null() ? o.def : o.legacy;
+  resolve_algorithm_defaults(cfg);
   return cfg;
 }
 

@@ -24,6 +24,9 @@ struct ConfigOption {
   double min = -std::numeric_limits<double>::infinity();
   double max = std::numeric_limits<double>::infinity();
   std::function<void(TrainConfig&, const nlohmann::json&)> apply;
+  // What a configuration written before the key existed implies, when that differs from `def`
+  // (null: `def`): such a run did what qtrain did then.
+  nlohmann::json legacy = nullptr;
 };
 
 // The schema, gathered once from the groups below (each defined in its own file).
@@ -50,9 +53,14 @@ using ConfigCheck = std::function<void(const nlohmann::json&)>;
 void add_core_checks(std::vector<ConfigCheck>& out);
 void add_algorithm_checks(std::vector<ConfigCheck>& out);
 // A key missing from `cfg` (a config.json written before the key existed) counts as its default,
-// in validate_config and to_train_config alike; complete_config adds those keys.
+// in validate_config and to_train_config alike; complete_config adds those keys and resolves the
+// defaults that follow the run's length (a null default, "auto" on the command line: e.g.
+// BinaryRelax's phase II at 3/4 of the epochs), so that config.json records the numbers used.
 TrainConfig to_train_config(const nlohmann::json& cfg);
 nlohmann::json complete_config(const nlohmann::json& stored);
+// Replaces each null (automatic) schedule key of the algorithms with its number for cfg's epochs;
+// leaves explicit values alone.
+void resolve_algorithm_defaults(nlohmann::json& cfg);  // options_algorithm.cpp
 
 // The nearest known key or word, for "did you mean" hints ("" when nothing is close).
 std::string nearest(const std::string& word, const std::vector<std::string>& candidates);

@@ -10,6 +10,7 @@ using json = nlohmann::json;
 namespace {
 
 std::string default_text(const ConfigOption& o) {
+  if (o.def.is_null()) return "auto";
   if (o.def.is_string())
     return o.def.get<std::string>().empty() ? "\"\"" : o.def.get<std::string>();
   if (o.def.is_array()) {

@@ -35,7 +35,7 @@ std::string describe_run(const TrainConfig& cfg) {
   algo->attach(*model);
   std::string s = model->summary();
   s += '\n';
-  s += describe_layers(cfg.model, mo, cfg.algo);
+  s += describe_layers(cfg.model, mo, cfg.algo, cfg.epochs);
   // Size at the quantized widths: ceil(log2(set size)) bits a weight plus one float scale a tensor
   // (a row when the set is per channel: counted as a tensor here, a lower bound).
   // Counted for the network the run ends with: BinaryRelax quantizes exactly only in phase II and

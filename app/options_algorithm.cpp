@@ -1,6 +1,10 @@
-// The options of the training algorithms (ALGORITHMS.md §2), with the papers' defaults. Options
+// The options of the training algorithms (ALGORITHMS.md §2), with the papers' defaults; the
+// schedules that the papers set in epochs default to the same fractions of the run. Options
 // of an algorithm other than the chosen one are ignored (so one config can serve a sweep over
 // algorithms); the checks below reject combinations that cannot mean anything.
+#include <algorithm>
+#include <cmath>
+
 #include "app/config.h"
 #include "engine/core/error.h"
 #include "engine/models/model.h"
@@ -188,18 +192,21 @@ void add_algorithm_options(std::vector<ConfigOption>& v) {
        [](TrainConfig& t, const json& x) { t.algo.lambda0 = x; }});
   add({"algo.lambda_growth",
        "--lambda-growth",
-       "binaryrelax: γ, λ's factor at the start of every epoch (paper: 1.04)",
+       "binaryrelax: γ, λ's factor at the start of every epoch; auto = 1.04^(150/phase2-epoch), "
+       "so that λ reaches the paper's λ0·1.04^150 ≈ 360·λ0 in the last phase-I epoch whatever the "
+       "run's length (paper: 1.04, phase II at 150)",
        OptKind::Float,
-       1.04,
+       nullptr,
        {},
        1,
-       100,
+       1e3,
        [](TrainConfig& t, const json& x) { t.algo.lambda_growth = x; }});
   add({"algo.phase2_epoch",
        "--phase2-epoch",
-       "binaryrelax: first epoch (0-based) of phase II, exact Q(w) (paper: 150 of 200)",
+       "binaryrelax: first epoch (0-based) of phase II, exact Q(w), before --epochs; auto = "
+       "⌊3/4 of --epochs⌋ (paper: 150 of 200)",
        OptKind::Int,
-       150,
+       nullptr,
        {},
        0,
        1e6,
@@ -253,18 +260,21 @@ void add_algorithm_options(std::vector<ConfigOption>& v) {
        [](TrainConfig& t, const json& x) { t.algo.relax_eta = x; }});
   add({"algo.relax_growth",
        "--relax-growth",
-       "bcgd relax: η's factor every half epoch (code: 1.02)",
+       "bcgd relax: η's factor every half epoch; auto = 1.02^(150/relax-until), so that η reaches "
+       "the code's η0·1.02^300 ≈ 380·η0 in the last relaxed half epoch whatever the run's length "
+       "(code: 1.02, relax until 150)",
        OptKind::Float,
-       1.02,
+       nullptr,
        {},
        1,
-       100,
+       1e3,
        [](TrainConfig& t, const json& x) { t.algo.relax_growth = x; }});
   add({"algo.relax_until",
        "--relax-until",
-       "bcgd relax: first epoch (0-based) with exact Q(w) (code: 150)",
+       "bcgd relax: first epoch (0-based) with exact Q(w), before --epochs; auto = ⌊3/4 of "
+       "--epochs⌋ (code: 150 of 200)",
        OptKind::Int,
-       150,
+       nullptr,
        {},
        0,
        1e6,
@@ -273,12 +283,13 @@ void add_algorithm_options(std::vector<ConfigOption>& v) {
   // Iterative Training
   add({"algo.epochs_per_layer",
        "--epochs-per-layer",
-       "iterative: E, layer i of the order is binary from epoch i·E (paper: 150 for MLP/VGG, 50 "
-       "ResNet-20)",
+       "iterative: E, layer i of the order is binary from epoch i·E; 0 = spread over the run, "
+       "layer i of L from epoch ⌊i·epochs/L⌋ (several per epoch in a run shorter than L epochs) "
+       "(paper: 150 for MLP/VGG, 50 ResNet-20)",
        OptKind::Int,
-       150,
+       0,
        {},
-       1,
+       0,
        1e6,
        [](TrainConfig& t, const json& x) { t.algo.epochs_per_layer = x; }});
   add({"algo.order",
@@ -327,6 +338,8 @@ void add_algorithm_options(std::vector<ConfigOption>& v) {
 
 namespace {
 
+constexpr double kPaperPhase2 = 150;  // BinaryRelax's phase II and BCGD's relax-until, of 200
+
 // The checks that need the model: layer names, the iterative order and schedule.
 void check_layers(const json& c, const AlgoOptions& a) {
   if (a.name != "iterative" && a.layers.empty()) return;
@@ -345,6 +358,27 @@ void check_layers(const json& c, const AlgoOptions& a) {
 }
 
 }  // namespace
+
+void resolve_algorithm_defaults(json& cfg) {
+  const json::json_pointer epochs_key("/epochs");
+  if (!cfg.contains(epochs_key) || !cfg.at(epochs_key).is_number_integer()) return;
+  const long long epochs = cfg.at(epochs_key).get<long long>();
+  json& a = cfg["algo"];
+  // The papers' exact phases start at 150 of 200 epochs; growth factors are set so that the
+  // relaxation ends as strong as the papers' (1.04^150 per epoch, 1.02^300 per half epoch).
+  auto resolve_start = [&](const char* key) {
+    if (a[key].is_null()) a[key] = std::max(0LL, 3 * epochs / 4);
+  };
+  auto resolve_growth = [&](const char* key, const char* start, double factor) {
+    if (!a[key].is_null() || !a[start].is_number_integer()) return;
+    const double until = std::max(1.0, a[start].get<double>());
+    a[key] = std::pow(factor, kPaperPhase2 / until);
+  };
+  resolve_start("phase2_epoch");
+  resolve_start("relax_until");
+  resolve_growth("lambda_growth", "phase2_epoch", 1.04);
+  resolve_growth("relax_growth", "relax_until", 1.02);
+}
 
 void add_algorithm_checks(std::vector<ConfigCheck>& v) {
   v.push_back([](const json& c) {
@@ -368,14 +402,17 @@ void add_algorithm_checks(std::vector<ConfigCheck>& v) {
     if (a.alpha_constant_lr && algo->activation() != "quant")
       throw UsageError(
           "--alpha-constant-lr needs quantized activations (--act quant, bcgd's default)");
-    if (a.name == "binaryrelax" && a.phase2_epoch > t.epochs)
+    // An epoch at or after the run's end would leave the run without its exact phase.
+    if (a.name == "binaryrelax" && a.phase2_epoch >= t.epochs)
       throw UsageError("binaryrelax: --phase2-epoch " + std::to_string(a.phase2_epoch) +
-                       " is after the last epoch (" + std::to_string(t.epochs) +
-                       "): lower it (the paper: 150 of 200 epochs)");
-    if (a.name == "bcgd" && a.relax && a.relax_until > t.epochs)
+                       " leaves no epoch of phase II in a run of " + std::to_string(t.epochs) +
+                       " epochs (0-based, it must be below --epochs): lower it, or leave it out "
+                       "for 3/4 of the run (the paper: 150 of 200 epochs)");
+    if (a.name == "bcgd" && a.relax && a.relax_until >= t.epochs)
       throw UsageError("bcgd --relax: --relax-until " + std::to_string(a.relax_until) +
-                       " is after the last epoch (" + std::to_string(t.epochs) +
-                       "): lower it (the code: 150 of 200 epochs)");
+                       " leaves no epoch at exact Q(w) in a run of " + std::to_string(t.epochs) +
+                       " epochs (0-based, it must be below --epochs): lower it, or leave it out "
+                       "for 3/4 of the run (the code: 150 of 200 epochs)");
     check_layers(c, a);
   });
 }

@@ -73,6 +73,10 @@ void add_core_options(std::vector<ConfigOption>& v) {
        [](TrainConfig& t, const json& x) { t.optimizer.nesterov = x; }});
   add({"optimizer.weight_decay", "--weight-decay", "L2 weight decay (added to the gradient)", OptKind::Float, 0.0,
        {}, 0, 1, [](TrainConfig& t, const json& x) { t.optimizer.weight_decay = x.get<float>(); }});
+  add({"optimizer.decay_norm", "--decay-norm",
+       "weight decay on BatchNorm's γ and β too, as PyTorch's SGD and Adam (--no-decay-norm exempts them)",
+       OptKind::Bool, true, {}, 0, 0, [](TrainConfig& t, const json& x) { t.optimizer.decay_norm = x; }});
+  v.back().legacy = false;  // qtrain exempted BatchNorm before the key existed
   add({"optimizer.beta1", "--beta1", "Adam β1", OptKind::Float, 0.9, {}, 0, 0.999999,
        [](TrainConfig& t, const json& x) { t.optimizer.beta1 = x.get<float>(); }});
   add({"optimizer.beta2", "--beta2", "Adam β2", OptKind::Float, 0.999, {}, 0, 0.999999,

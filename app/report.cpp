@@ -42,7 +42,10 @@ std::string headline(const json& c) {
   detail("act", "activations");
   if (algo == "bcgd" || cfg_text(c, "algo", "act") == "quant")
     detail("act_bits", "activation bits");
-  if (algo == "iterative") detail("order", "order"), detail("epochs_per_layer", "epochs per layer");
+  if (algo == "iterative") {
+    detail("order", "order"), detail("epochs_per_layer", "epochs per layer");
+    if (cfg_text(c, "algo", "epochs_per_layer") == "0") details += ", layers spread over the run";
+  }
   if (algo == "binaryrelax" && c.contains("algo") && c["algo"].value("phase2_epoch", -1) >= 0)
     details += ", phase II from epoch " + std::to_string(c["algo"]["phase2_epoch"].get<int>() + 1);
   if (!details.empty()) algo += " (" + details + ")";

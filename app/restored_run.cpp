@@ -26,8 +26,9 @@ const json& stored_config(const Checkpoint& ckpt, const std::string& path) {
 
 // Defaults ← the stored keys ← data_dir (when given), validated as `qtrain train` would.
 TrainConfig resolve(const json& stored, const std::string& where, const std::string& data_dir) {
-  json config = default_config();
+  json config = json::object();
   merge_config(config, stored, where);
+  config = complete_config(config);  // a key the run did not record: what qtrain did then
   if (!data_dir.empty()) config["data"]["dir"] = data_dir;
   validate_config(config);
   return to_train_config(config);

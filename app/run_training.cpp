@@ -135,7 +135,9 @@ json summarize(const std::vector<json>& recs, double seconds, bool finished) {
 
 }  // namespace
 
-RunResult run_training(const json& config, const RunOptions& opt) {
+RunResult run_training(const json& given, const RunOptions& opt) {
+  // Every key and every default that follows the run's length, as config.json records them.
+  const json config = complete_config(given);
   validate_config(config);
   TrainConfig cfg = to_train_config(config);
   set_threads(cfg.threads);
@@ -163,6 +165,7 @@ RunResult run_training(const json& config, const RunOptions& opt) {
   if (opt.resume) {
     // The thread count may change between sessions: results do not depend on it.
     auto same_run = [](json a, json b) {
+      a = complete_config(a);
       a.erase("threads");
       b.erase("threads");
       return a == b;

@@ -238,6 +238,7 @@ SweepRun make_run(const json& base, ojson params, const std::string& where) {
   run.name = params_name(run.params, true, run.config);
   run.point = params_name(run.params, false, run.config);
   try {
+    run.config = complete_config(run.config);  // the numbers of the defaults that follow epochs
     validate_config(run.config);
   } catch (const UsageError& e) {
     throw UsageError(where + ": run " + run.name + ": " + e.what());

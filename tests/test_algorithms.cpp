@@ -541,6 +541,10 @@ TEST_CASE("describe_layers names every layer, what it becomes, and the activatio
   a.order = "reverse";
   const std::string it = describe_layers("lenet5", natural_options("lenet5"), a);
   CHECK(it.find("binary from epoch 13 (order position 5)") != std::string::npos);
+  a.epochs_per_layer = 0;  // spread over 10 epochs: 5 layers from epochs 0, 2, 4, 6, 8 (0-based)
+  const std::string spread = describe_layers("lenet5", natural_options("lenet5"), a, 10);
+  CHECK(spread.find("binary from epoch 9 (order position 5)") != std::string::npos);
+  CHECK(spread.find("binary from epoch 1 (order position 1)") != std::string::npos);
 }
 
 // ---------------------------------------------------------------- Iterative Training
@@ -632,12 +636,35 @@ TEST_CASE("iterative: explicit orders are validated with clear errors") {
 }
 
 TEST_CASE("iterative: the schedule check and the binary count") {
-  CHECK(binary_count(0, 3, 5) == 1);
-  CHECK(binary_count(2, 3, 5) == 1);
-  CHECK(binary_count(3, 3, 5) == 2);
-  CHECK(binary_count(100, 3, 5) == 5);
+  CHECK(binary_count(0, 3, 5, 200) == 1);
+  CHECK(binary_count(2, 3, 5, 200) == 1);
+  CHECK(binary_count(3, 3, 5, 200) == 2);
+  CHECK(binary_count(100, 3, 5, 200) == 5);
   CHECK_NOTHROW(check_iterative_schedule(5, 2, 9));
   CHECK_THROWS_AS(check_iterative_schedule(5, 2, 8), UsageError);
+  CHECK_NOTHROW(check_iterative_schedule(5, 0, 1));  // spread fits any length
+}
+
+TEST_CASE("iterative: E = 0 spreads the layers over the run, layer i from epoch ⌊i·epochs/L⌋") {
+  CHECK(first_binary_epoch(2, 0, 3, 450) == 300);  // the paper's MLP: E = 150 of 450 epochs
+  CHECK(first_binary_epoch(2, 0, 3, 10) == 6);
+  CHECK(first_binary_epoch(4, 0, 5, 1) == 0);
+  for (int layers : {1, 3, 5, 20})
+    for (int epochs : {1, 2, 3, 6, 10, 19, 20, 21, 450}) {
+      CAPTURE(layers);
+      CAPTURE(epochs);
+      // the count agrees with the first epochs, the first layer is binary from the start and the
+      // last is binary in the final epoch: every layer is binary for at least one epoch
+      for (int e = 0; e < epochs; ++e) {
+        int by_first = 0;
+        for (int r = 0; r < layers; ++r) by_first += first_binary_epoch(r, 0, layers, epochs) <= e;
+        CHECK(binary_count(e, 0, layers, epochs) == by_first);
+      }
+      CHECK(binary_count(0, 0, layers, epochs) >= 1);
+      CHECK(binary_count(epochs - 1, 0, layers, epochs) == layers);
+      if (epochs >= layers)  // one layer at a time when the run is long enough
+        for (int e = 0; e < epochs; ++e) CHECK(binary_count(e, 0, layers, epochs) <= e + 1);
+    }
 }
 
 TEST_CASE("iterative: a mid-epoch resume gets the binary layers and flip references back") {
@@ -855,13 +882,16 @@ TEST_CASE("config: every algorithm option has a flag, help and a default; checks
     ++n;
     CHECK_MESSAGE(!o.flag.empty(), o.key);
     CHECK_MESSAGE(!o.help.empty(), o.key);
-    CHECK_MESSAGE(!o.def.is_null(), o.key);
+    // null: a default that follows the run's length (test_config checks them)
+    const bool automatic = o.key == "algo.lambda_growth" || o.key == "algo.phase2_epoch" ||
+                           o.key == "algo.relax_growth" || o.key == "algo.relax_until";
+    CHECK_MESSAGE(o.def.is_null() == automatic, o.key);
   }
   CHECK(n >= 30);
   const json d = default_config();
   CHECK(d["algo"]["rho"].get<double>() == 1e-5);
-  CHECK(d["algo"]["lambda_growth"].get<double>() == 1.04);
-  CHECK(d["algo"]["phase2_epoch"] == 150);
+  CHECK(d["algo"]["lambda0"].get<double>() == 1.0);
+  CHECK(d["algo"]["epochs_per_layer"] == 0);
   CHECK(d["algo"]["alpha_rate"].get<double>() == 0.01);
 
   auto with = [&](std::initializer_list<std::pair<const char*, json>> kv) {
@@ -877,10 +907,13 @@ TEST_CASE("config: every algorithm option has a flag, help and a default; checks
     }
     return std::string("no error");
   };
-  CHECK(error(with({{"algo.name", "binaryrelax"}})).find("--phase2-epoch 150") !=
-        std::string::npos);
+  CHECK(error(with({{"algo.name", "binaryrelax"}})) == "no error");
+  CHECK(error(with({{"algo.name", "binaryrelax"}, {"algo.phase2_epoch", 10}}))
+            .find("--phase2-epoch 10") != std::string::npos);
   CHECK(error(with({{"algo.name", "binaryrelax"}, {"algo.phase2_epoch", 7}})) == "no error");
-  CHECK(error(with({{"algo.name", "iterative"}})).find("--epochs-per-layer") != std::string::npos);
+  CHECK(error(with({{"algo.name", "iterative"}})) == "no error");
+  CHECK(error(with({{"algo.name", "iterative"}, {"algo.epochs_per_layer", 5}}))
+            .find("--epochs-per-layer") != std::string::npos);
   CHECK(error(with({{"algo.name", "iterative"}, {"algo.epochs_per_layer", 2}})) == "no error");
   CHECK(error(with({{"algo.name", "iterative"},
                     {"algo.epochs_per_layer", 2},
@@ -896,8 +929,9 @@ TEST_CASE("config: every algorithm option has a flag, help and a default; checks
             .find("--alpha-init") != std::string::npos);
   CHECK(error(with({{"algo.name", "ste"}, {"algo.alpha_constant_lr", true}})).find("--act quant") !=
         std::string::npos);
-  CHECK(error(with({{"algo.name", "bcgd"}, {"algo.relax", true}})).find("--relax-until") !=
-        std::string::npos);
+  CHECK(error(with({{"algo.name", "bcgd"}, {"algo.relax", true}})) == "no error");
+  CHECK(error(with({{"algo.name", "bcgd"}, {"algo.relax", true}, {"algo.relax_until", 10}}))
+            .find("--relax-until") != std::string::npos);
   CHECK(error(with({{"algo.name", "float"}, {"algo.layers", json::array({"conv1"})}})) !=
         "no error");
   const TrainConfig t =

@@ -1,6 +1,7 @@
 // Configuration resolution and its error messages; the data options down to the loader.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <string>
 
@@ -152,7 +153,121 @@ TEST_CASE("a config.json written before a key existed: the key counts as its def
   CHECK(full["data"]["val_size"] == 100);
   json expected = default_config();
   expected["data"]["val_size"] = 100;
+  // the defaults that follow the run's length, for the default 10 epochs
+  expected["algo"]["phase2_epoch"] = expected["algo"]["relax_until"] = 7;
+  expected["algo"]["lambda_growth"] = std::pow(1.04, 150.0 / 7);
+  expected["algo"]["relax_growth"] = std::pow(1.02, 150.0 / 7);
   CHECK(full == expected);
+  // a key whose default changed: an older run keeps what qtrain did then
+  old["optimizer"].erase("decay_norm");
+  CHECK(default_config()["optimizer"]["decay_norm"] == true);
+  CHECK(complete_config(old)["optimizer"]["decay_norm"] == false);
+  CHECK_FALSE(to_train_config(old).optimizer.decay_norm);
+  CHECK(to_train_config(default_config()).optimizer.decay_norm);
+}
+
+TEST_CASE("schedule defaults follow the run's length; explicit values win") {
+  auto completed = [](int epochs, const json& algo = json::object()) {
+    json c = default_config();
+    c["epochs"] = epochs;
+    for (auto& [k, v] : algo.items()) c["algo"][k] = v;
+    return complete_config(c)["algo"];
+  };
+  for (int epochs : {1, 2, 3, 6, 10, 200, 1000}) {
+    CAPTURE(epochs);
+    const json a = completed(epochs);
+    const int p2 = 3 * epochs / 4;
+    CHECK(a["phase2_epoch"] == p2);
+    CHECK(a["relax_until"] == p2);
+    CHECK(a["epochs_per_layer"] == 0);
+    CHECK(p2 < epochs);  // every run has its exact phase
+    if (p2 > 0) {
+      // λ of the last phase-I epoch is λ0·γ^phase2 = 1.04^150, η's last relaxed growth 1.02^300
+      CHECK(std::pow(a["lambda_growth"].get<double>(), p2) ==
+            doctest::Approx(std::pow(1.04, 150)).epsilon(1e-9));
+      CHECK(std::pow(a["relax_growth"].get<double>(), 2 * p2) ==
+            doctest::Approx(std::pow(1.02, 300)).epsilon(1e-9));
+    }
+    json c = default_config();
+    c["epochs"] = epochs;
+    for (const char* name : {"binaryrelax", "bcgd", "iterative"}) {
+      c["algo"]["name"] = name;
+      c["algo"]["relax"] = std::string(name) == "bcgd";
+      CHECK_NOTHROW(validate_config(c));
+    }
+  }
+  CHECK(completed(10)["lambda_growth"].get<double>() == doctest::Approx(2.318).epsilon(1e-3));
+  // the paper's run: exactly the paper's numbers
+  CHECK(completed(200)["phase2_epoch"] == 150);
+  CHECK(completed(200)["lambda_growth"] == 1.04);
+  CHECK(completed(200)["relax_growth"] == 1.02);
+  // explicit values win, and an explicit phase II sets the growth that the default follows
+  const json a =
+      completed(10, {{"phase2_epoch", 5}, {"relax_growth", 1.5}, {"epochs_per_layer", 2}});
+  CHECK(a["phase2_epoch"] == 5);
+  CHECK(a["lambda_growth"].get<double>() == doctest::Approx(std::pow(1.04, 30)));
+  CHECK(a["relax_until"] == 7);
+  CHECK(a["relax_growth"] == 1.5);
+  CHECK(a["epochs_per_layer"] == 2);
+  CHECK(completed(10, {{"phase2_epoch", 150}})["lambda_growth"] == 1.04);
+  CHECK(completed(10, {{"lambda_growth", 1.04}})["lambda_growth"] == 1.04);
+  // a config.json completed once does not change when completed again (resume, sweeps)
+  json once = default_config();
+  once["epochs"] = 6;
+  once = complete_config(once);
+  CHECK(complete_config(once) == once);
+  CHECK(to_train_config(once).algo.phase2_epoch == 4);
+  json changed = once;
+  changed["epochs"] = 200;  // a completed config keeps its numbers
+  CHECK(complete_config(changed)["algo"]["phase2_epoch"] == 4);
+}
+
+TEST_CASE("an exact phase at or after the run's end is a usage error") {
+  auto error = [](const json& algo) {
+    json c = default_config();
+    c["epochs"] = 4;
+    for (auto& [k, v] : algo.items()) c["algo"][k] = v;
+    return usage_error([&] { validate_config(c); });
+  };
+  CHECK(error({{"name", "binaryrelax"}, {"phase2_epoch", 3}}) == "(no error)");
+  CHECK(error({{"name", "binaryrelax"}, {"phase2_epoch", 4}})
+            .find("--phase2-epoch 4 leaves no epoch of phase II in a run of 4 epochs") !=
+        std::string::npos);
+  CHECK(error({{"name", "binaryrelax"}, {"phase2_epoch", 9}}).find("--phase2-epoch 9") !=
+        std::string::npos);
+  CHECK(error({{"name", "bcgd"}, {"relax", true}, {"relax_until", 3}}) == "(no error)");
+  CHECK(error({{"name", "bcgd"}, {"relax", true}, {"relax_until", 4}})
+            .find("--relax-until 4 leaves no epoch at exact Q(w)") != std::string::npos);
+  CHECK(error({{"name", "bcgd"}, {"relax_until", 4}}) == "(no error)");  // relax off: unused
+  CHECK(error({{"name", "iterative"}, {"epochs_per_layer", 2}})
+            .find("raise --epochs or lower --epochs-per-layer") != std::string::npos);
+}
+
+TEST_CASE("auto: null in a file, 'auto' on the command line; help says so") {
+  json cfg = default_config();
+  merge_config(cfg, json::parse(R"({"epochs": 8, "algo": {"phase2_epoch": null}})"), "f.json");
+  CHECK(complete_config(cfg)["algo"]["phase2_epoch"] == 6);
+  CHECK(parse_value(*find_option("algo.lambda_growth"), "auto", "--lambda-growth").is_null());
+  CHECK(usage_error([&] {
+          parse_value(*find_option("epochs"), "auto", "--epochs");
+        }).find("'auto' is not an integer") != std::string::npos);
+  CHECK(usage_error([&] {
+          set_value(cfg, "epochs", nullptr, "f.json");
+        }).find("epochs must be an integer") != std::string::npos);
+  CLI::App app;
+  ConfigFlags f;
+  add_config_flags(app, f);
+  const std::string help = app.help();
+  CHECK(help.find("⌊3/4 of --epochs⌋ (paper: 150 of 200) [default: auto] (algo.phase2_epoch)") !=
+        std::string::npos);
+  CHECK(help.find("[default: auto] (algo.lambda_growth)") != std::string::npos);
+  CHECK(help.find("--no-decay-norm") != std::string::npos);
+  std::vector<const char*> argv = {
+      "qtrain", "--epochs", "4", "--phase2-epoch", "auto", "--set", "algo.relax_until=auto"};
+  app.parse(static_cast<int>(argv.size()), argv.data());
+  const json resolved = complete_config(resolve_config(f));
+  CHECK(resolved["algo"]["phase2_epoch"] == 3);
+  CHECK(resolved["algo"]["relax_until"] == 3);
 }
 
 TEST_CASE(

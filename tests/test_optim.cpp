@@ -68,8 +68,39 @@ TEST_CASE("SGD skips frozen parameters, honours lr_scale and the no-decay flag")
   auto opt = make_optimizer(o, s.params());
   opt->step(0.1f);
   CHECK(a->value[0] == doctest::Approx(1 - 0.05 * 2).epsilon(1e-7));  // decayed, half rate
-  CHECK(b->value[0] == doctest::Approx(0.9).epsilon(1e-7));           // norm params: no decay
+  CHECK(b->value[0] == doctest::Approx(0.8).epsilon(1e-7));  // BatchNorm's decay too (PyTorch)
   CHECK(c->value[0] == 1.0f);
+}
+
+// One step at rate 0.1 on w = 1 with weight decay 1. SGD, gradient 1: 0.8 decayed, 0.9 exempt.
+// Adam's first step moves by the rate in the direction of the decayed gradient, so with gradient
+// −0.5 a decayed weight (d = 0.5) goes down to 0.9 and an exempt one (d = −0.5) up to 1.1.
+TEST_CASE(
+    "weight decay: BatchNorm's γ and β by default, exempt with decay_norm false; decay=false "
+    "parameters never") {
+  for (const std::string name : {"sgd", "adam"})
+    for (bool decay_norm : {true, false}) {
+      CAPTURE(name);
+      CAPTURE(decay_norm);
+      ParamStore s;
+      Param* w = s.add("l", "weight", {1}, ParamRole::Weight);
+      Param* n = s.add("bn", "weight", {1}, ParamRole::Norm);
+      Param* p = s.add("proxy", "P", {1}, ParamRole::Weight);
+      p->decay = false;
+      s.finalize();
+      const float g = name == "sgd" ? 1.0f : -0.5f;
+      for (Param* q : {w, n, p}) q->value[0] = 1.0f, q->grad[0] = g;
+      OptimizerOptions o;
+      o.name = name;
+      o.momentum = 0;
+      o.weight_decay = 1.0f;
+      o.decay_norm = decay_norm;
+      make_optimizer(o, s.params())->step(0.1f);
+      const double decayed = name == "sgd" ? 0.8 : 0.9, exempt = name == "sgd" ? 0.9 : 1.1;
+      CHECK(w->value[0] == doctest::Approx(decayed).epsilon(1e-5));
+      CHECK(n->value[0] == doctest::Approx(decay_norm ? decayed : exempt).epsilon(1e-5));
+      CHECK(p->value[0] == doctest::Approx(exempt).epsilon(1e-5));
+    }
 }
 
 TEST_CASE("Adam: two steps by hand") {

@@ -206,3 +206,19 @@ TEST_CASE("shards are disjoint and cover the sweep: run k goes to shard k mod n"
   for (const char* bad : {"", "1", "2/2", "-1/2", "0/0", "a/2", "1/2x", "1 /2"})
     CHECK_THROWS_AS(qt::parse_shard(bad), UsageError);
 }
+
+TEST_CASE("each run's config has the numbers of the defaults that follow its length") {
+  const Sweep s = expand(R"({"base": {"algo": {"name": "binaryrelax"}},
+                             "grid": {"epochs": [4, 200]},
+                             "runs": [{"epochs": 8, "algo.phase2_epoch": 2},
+                                      {"epochs": 8, "algo.lambda_growth": null}]})");
+  REQUIRE(s.runs.size() == 4);
+  CHECK(s.runs[0].config["algo"]["phase2_epoch"] == 3);
+  CHECK(s.runs[1].config["algo"]["phase2_epoch"] == 150);
+  CHECK(s.runs[1].config["algo"]["lambda_growth"] == 1.04);
+  CHECK(s.runs[2].config["algo"]["phase2_epoch"] == 2);  // explicit
+  CHECK(s.runs[3].config["algo"]["phase2_epoch"] == 6);
+  CHECK(s.runs[3].config["algo"]["lambda_growth"].is_number());
+  CHECK(error_of(R"({"base": {"epochs": 4, "algo": {"name": "binaryrelax", "phase2_epoch": 4}}})")
+            .find("--phase2-epoch 4 leaves no epoch of phase II") != std::string::npos);
+}

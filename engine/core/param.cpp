@@ -37,7 +37,6 @@ Param* ParamStore::add(const std::string& layer, const std::string& name, Shape 
   p.shape = std::move(shape);
   p.role = role;
   p.fan_in = fan_in;
-  p.decay = role == ParamRole::Weight || role == ParamRole::Bias || role == ParamRole::Scale;
   return &p;
 }
 

@@ -31,7 +31,7 @@ struct Param {
   ParamRole role = ParamRole::Weight;
   Shape shape;
   int64_t fan_in = 0;     // inputs per output unit, for initialisation
-  bool decay = true;      // weight decay applies
+  bool decay = true;      // false: never decayed (ProxyBNN's P); BatchNorm's follow decay_norm
   bool trainable = true;  // false: the optimizer leaves it alone (e.g. a frozen α)
   float lr_scale = 1.0f;  // multiplies the learning rate (ProxyBNN's P)
   Tensor value;           // float master, view into the value arena

@@ -6,12 +6,14 @@
 
 namespace qt {
 
-Adam::Adam(std::vector<Param*> params, float beta1, float beta2, float eps, float weight_decay)
+Adam::Adam(std::vector<Param*> params, float beta1, float beta2, float eps, float weight_decay,
+           bool decay_norm)
     : params_(std::move(params)),
       beta1_(beta1),
       beta2_(beta2),
       eps_(eps),
-      weight_decay_(weight_decay) {
+      weight_decay_(weight_decay),
+      decay_norm_(decay_norm) {
   int64_t total = 0;
   for (Param* p : params_) {
     offsets_.push_back(total);
@@ -30,7 +32,7 @@ void Adam::step(float lr) {
     Param& p = *params_[k];
     if (!p.trainable) continue;
     const float step_size = lr * p.lr_scale / bc1;
-    const float wd = p.decay ? weight_decay_ : 0.0f;
+    const float wd = decay_for(p, weight_decay_, decay_norm_);
     float* w = p.value.data();
     const float* g = p.grad.data();
     float* m = m_.data() + offsets_[k];

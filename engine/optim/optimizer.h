@@ -15,8 +15,18 @@ struct OptimizerOptions {
   float momentum = 0.9f;      // SGD
   bool nesterov = false;      // SGD
   float weight_decay = 0.0f;  // L2 added to the gradient (PyTorch's weight_decay, not AdamW)
+  // BatchNorm's γ and β decay too, as PyTorch's optimizers do with every parameter they are given
+  // (and the papers' code gives them all); false exempts them.
+  bool decay_norm = true;
   float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;  // Adam
 };
+
+// The weight decay that applies to `p`: none for a parameter exempt by construction (ProxyBNN's
+// P), none for BatchNorm's γ and β unless `decay_norm`.
+inline float decay_for(const Param& p, float weight_decay, bool decay_norm) {
+  if (!p.decay || (p.role == ParamRole::Norm && !decay_norm)) return 0.0f;
+  return weight_decay;
+}
 
 class Optimizer {
  public:

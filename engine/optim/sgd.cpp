@@ -4,10 +4,12 @@
 
 namespace qt {
 
-Sgd::Sgd(std::vector<Param*> params, float momentum, bool nesterov, float weight_decay)
+Sgd::Sgd(std::vector<Param*> params, float momentum, bool nesterov, float weight_decay,
+         bool decay_norm)
     : params_(std::move(params)),
       momentum_(momentum),
       weight_decay_(weight_decay),
+      decay_norm_(decay_norm),
       nesterov_(nesterov) {
   int64_t total = 0;
   for (Param* p : params_) {
@@ -23,7 +25,7 @@ void Sgd::step(float lr) {
     Param& p = *params_[k];
     if (!p.trainable) continue;
     const float plr = lr * p.lr_scale;
-    const float wd = p.decay ? weight_decay_ : 0.0f;
+    const float wd = decay_for(p, weight_decay_, decay_norm_);
     float* w = p.value.data();
     const float* g = p.grad.data();
     float* b = buf_.data() + offsets_[k];

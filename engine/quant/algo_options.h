@@ -54,7 +54,8 @@ struct AlgoOptions {
   int relax_until = 150;       // first epoch with exact Q(w) (the code's m_epochs)
 
   // Iterative Training
-  int epochs_per_layer = 150;     // E: layer i of the order is binary from epoch i·E
+  int epochs_per_layer = 0;       // E: layer i of the order is binary from epoch i·E; 0 = spread:
+                                  // layer i of L from epoch ⌊i·epochs/L⌋ (iterative.h)
   std::string order = "forward";  // forward | reverse | random | sensitivity-ascending:FILE |
                                   // sensitivity-descending:FILE | a comma-separated list of names
   bool reset_after_eval = false;  // the code's quirk: binary layers' w ← sign(w) after evaluation

@@ -86,13 +86,20 @@ std::vector<std::string> iterative_order(const std::vector<std::string>& layers,
   return r;
 }
 
-int binary_count(int epoch, int epochs_per_layer, int layers) {
-  // layer i of the order is binary from epoch i·E on
-  return std::min(layers, epoch / epochs_per_layer + 1);
+int first_binary_epoch(int rank, int epochs_per_layer, int layers, int epochs) {
+  if (epochs_per_layer > 0) return rank * epochs_per_layer;
+  return static_cast<int>(static_cast<long long>(rank) * epochs / std::max(1, layers));
+}
+
+int binary_count(int epoch, int epochs_per_layer, int layers, int epochs) {
+  if (epochs_per_layer > 0) return std::min(layers, epoch / epochs_per_layer + 1);
+  // spread: layer i is binary once ⌊i·epochs/L⌋ ≤ epoch, i.e. i < (epoch + 1)·L / epochs
+  const long long n = (static_cast<long long>(epoch) + 1) * layers;
+  return static_cast<int>(std::min<long long>(layers, (n + epochs - 1) / std::max(1, epochs)));
 }
 
 void check_iterative_schedule(int layers, int epochs_per_layer, int epochs) {
-  if (layers <= 0) return;
+  if (layers <= 0 || epochs_per_layer == 0) return;  // spread: the last layer at ⌊(L−1)·E/L⌋ < E
   const long long need = static_cast<long long>(layers - 1) * epochs_per_layer + 1;
   if (need > epochs)
     throw UsageError(
@@ -114,7 +121,8 @@ void Iterative::on_attach(Model& model) {
 }
 
 void Iterative::on_epoch(int epoch) {
-  const int k = binary_count(epoch, opt_.epochs_per_layer, static_cast<int>(targets_.size()));
+  const int k =
+      binary_count(epoch, opt_.epochs_per_layer, static_cast<int>(targets_.size()), epochs_);
   for (size_t i = 0; i < targets_.size(); ++i) binary_[i] = rank_[i] < k;
 }
 
@@ -159,8 +167,10 @@ void Iterative::add_record(nlohmann::json& rec) {
 std::string Iterative::describe_target(const QuantTarget& t) const {
   const int r = rank_[&t - targets_.data()];
   return QuantAlgorithm::describe_target(t) + ", binary from epoch " +
-         std::to_string(r * opt_.epochs_per_layer + 1) + " (order position " +
-         std::to_string(r + 1) + ")";
+         std::to_string(first_binary_epoch(r, opt_.epochs_per_layer,
+                                           static_cast<int>(targets_.size()), epochs_) +
+                        1) +
+         " (order position " + std::to_string(r + 1) + ")";
 }
 
 }  // namespace qt

@@ -2,7 +2,10 @@
 // iterative (Iterative Training, seed 002): cumulative layer binarization. Binary weights are
 // sign(w), no scale; w is updated through the STE and not clipped. The layers are taken in an
 // order; layer i of the order (0-based) is binary from epoch i·E on, E = `epochs-per-layer`, and
-// stays binary, so the run starts with one binary layer and ends fully binary.
+// stays binary, so the run starts with one binary layer and ends fully binary. E = 0 (the
+// default) spreads the L layers over the run's `epochs`: layer i from epoch ⌊i·epochs/L⌋, so the
+// last one is binary for at least the final epoch and a run shorter than L epochs binarizes
+// several layers per epoch.
 #include <string>
 #include <vector>
 
@@ -18,8 +21,11 @@ namespace qt {
 std::vector<std::string> iterative_order(const std::vector<std::string>& layers,
                                          const std::string& order, uint64_t seed,
                                          const std::string& model = "");
-// How many layers of the order are binary during `epoch`: min(layers, epoch/E + 1).
-int binary_count(int epoch, int epochs_per_layer, int layers);
+// The first epoch in which layer `rank` of the order is binary: rank·E, or ⌊rank·epochs/layers⌋
+// for E = 0.
+int first_binary_epoch(int rank, int epochs_per_layer, int layers, int epochs);
+// How many layers of the order are binary during `epoch` of a run of `epochs`.
+int binary_count(int epoch, int epochs_per_layer, int layers, int epochs);
 // Throws UsageError unless the last layer of the order becomes binary before the run ends.
 void check_iterative_schedule(int layers, int epochs_per_layer, int epochs);
 

@@ -48,12 +48,13 @@ std::unique_ptr<Algorithm> make_algorithm(const AlgoOptions& opt) {
   return make_quant_algorithm(opt);
 }
 
-std::string describe_layers(const std::string& model_name, ModelOptions mo,
-                            const AlgoOptions& opt) {
+std::string describe_layers(const std::string& model_name, ModelOptions mo, const AlgoOptions& opt,
+                            int epochs) {
   auto algo = make_quant_algorithm(opt);
   algo->configure(mo);
   auto model = make_model(model_name, mo);
   algo->attach(*model);
+  if (epochs > 0) algo->start_epoch(0, epochs);
   std::ostringstream os;
   os << "layers of " << model_name << " under --algo " << opt.name
      << " (default: " << describe_default(default_layers(opt.name)) << "):\n";

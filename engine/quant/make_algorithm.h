@@ -18,7 +18,9 @@ std::string algorithm_help();
 
 // `qtrain train --list-layers`: every conv and linear layer of the model built under these options,
 // whether and how it is quantized, and what the activation sites become. Builds its own model
-// (`mo` gives the input shape and classes, e.g. natural_options(model)).
-std::string describe_layers(const std::string& model, ModelOptions mo, const AlgoOptions& opt);
+// (`mo` gives the input shape and classes, e.g. natural_options(model)). `epochs`, the run's
+// length, places schedules that follow it (Iterative Training's default spread).
+std::string describe_layers(const std::string& model, ModelOptions mo, const AlgoOptions& opt,
+                            int epochs = 0);
 
 }  // namespace qt
