@@ -1,16 +1,14 @@
 #include "app/export_package.h"
 
-#include <algorithm>
-#include <cstring>
 #include <filesystem>
 #include <map>
 #include <set>
+#include <vector>
 
-#include "app/restored_run.h"
+#include "app/package_tensor.h"
 #include "engine/core/error.h"
 #include "engine/core/files.h"
 #include "engine/core/parallel.h"
-#include "engine/quant/projection.h"
 
 namespace qt {
 
@@ -19,7 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Evaluation of a package: `used` already holds the network, nothing is recomputed.
+// Evaluation of a package: the model's tensors hold the network, nothing is recomputed.
 class Frozen : public Algorithm {
  public:
   std::string name() const override { return "frozen"; }
@@ -32,91 +30,98 @@ bool is_package(const std::string& path) {
   return fs::exists(fs::path(path) / "manifest.json");
 }
 
+PackedNetwork pack_network(Model& model, Algorithm& algo) {
+  algo.begin_eval();
+  std::map<const Param*, int64_t> set_sizes;
+  for (auto& [p, n] : algo.quantized_params()) set_sizes[p] = n;
+  PackedNetwork r;
+  for (const ModelTensor& t : model.tensors()) {
+    auto it = t.param ? set_sizes.find(t.param) : set_sizes.end();
+    if (it == set_sizes.end()) {
+      r.tensors.push_back(pack_float32(t.name, t.evaluated(), r.blob));
+      continue;
+    }
+    r.tensors.push_back(pack_codebook(t.name, t.evaluated(), it->second, r.blob));
+    r.packed_bits += t.evaluated().size() * r.tensors.back()["bits"].get<int>();
+  }
+  algo.end_eval();
+  return r;
+}
+
+void unpack_network(Model& model, const json& entries, const std::string& blob,
+                    const std::string& where) {
+  // One entry per tensor of the model and one tensor of the model per entry: a tensor left out
+  // would keep its initial value and change the results without a word.
+  if (!entries.is_array()) throw DataError(where + ": has no \"tensors\" list");
+  std::map<std::string, const json*> by_name;
+  for (const json& e : entries) {
+    if (!e.is_object() || !e.contains("name") || !e["name"].is_string())
+      throw DataError(where + ": a tensor entry without a name: " + e.dump().substr(0, 200));
+    if (!by_name.emplace(e["name"].get<std::string>(), &e).second)
+      throw DataError(where + ": tensor '" + e["name"].get<std::string>() + "' appears twice");
+  }
+  const std::string needs = "the model of its configuration (" + model.name + ")";
+  const std::vector<ModelTensor> tensors = model.tensors();
+  std::vector<std::string> missing;
+  std::set<std::string> known;
+  for (const ModelTensor& t : tensors) {
+    known.insert(t.name);
+    auto it = by_name.find(t.name);
+    if (it == by_name.end()) {
+      missing.push_back(t.name);
+      continue;
+    }
+    Shape shape;
+    try {
+      shape = it->second->at("shape").get<Shape>();
+    } catch (const json::exception&) {
+      throw DataError(where + ": tensor '" + t.name + "' has no valid shape");
+    }
+    if (shape != t.shape())
+      throw DataError(where + ": tensor '" + t.name + "' has shape " + shape_str(shape) + ", " +
+                      needs + " has " + shape_str(t.shape()));
+  }
+  auto list = [](const std::vector<std::string>& names) {
+    std::string s;
+    for (const auto& n : names) s += (s.empty() ? "'" : ", '") + n + "'";
+    return s;
+  };
+  if (!missing.empty()) throw DataError(where + ": lacks tensor " + list(missing) + " of " + needs);
+  std::vector<std::string> unused;
+  for (const auto& [name, e] : by_name)
+    if (!known.count(name)) unused.push_back(name);
+  if (!unused.empty())
+    throw DataError(where + ": has tensor " + list(unused) + ", which " + needs +
+                    " does not have (a package of another configuration?)");
+  std::vector<Tensor> values;
+  for (const ModelTensor& t : tensors) {
+    values.emplace_back(t.shape());
+    unpack_tensor(*by_name.at(t.name), blob, values.back(), where);
+  }
+  for (size_t i = 0; i < tensors.size(); ++i) tensors[i].set(values[i]);
+}
+
 json export_package(const std::string& checkpoint, const std::string& out_dir) {
   // The trainer needs the data's shape only: a tiny synthetic split of the same shape would do,
   // but the real loader is cheap and checks the run's data is what it claims.
+  set_threads(0);  // as `qtrain eval`: OpenBLAS on one thread, the network computed as there
   RestoredRun run(checkpoint, "");
-  Trainer& trainer = run.trainer;
-  Algorithm& algo = trainer.algorithm();
-  algo.begin_eval();
-
-  std::map<const Param*, int64_t> set_sizes;
-  for (auto& [p, n] : algo.quantized_params()) set_sizes[p] = n;
-  std::string blob;
-  json tensors = json::array();
-  auto add_floats = [&](const std::string& name, const Tensor& t) {
-    tensors.push_back({{"name", name},
-                       {"shape", t.shape()},
-                       {"encoding", "float32"},
-                       {"offset", blob.size()},
-                       {"bytes", t.size() * 4}});
-    blob.append(reinterpret_cast<const char*>(t.data()), t.size() * 4);
-  };
-  int64_t packed_bits = 0;
-  for (Param* p : trainer.model().params.params()) {
-    auto it = set_sizes.find(p);
-    if (it == set_sizes.end()) {
-      add_floats("param/" + p->name, p->used);
-      continue;
-    }
-    const Tensor& w = p->used;
-    std::set<float> all(w.data(), w.data() + w.size());
-    const int64_t rows = p->shape[0], row_len = w.size() / rows;
-    const bool per_row = static_cast<int64_t>(all.size()) > it->second;
-    const int64_t groups = per_row ? rows : 1, group_len = per_row ? row_len : w.size();
-    json codebooks = json::array();
-    std::vector<std::vector<float>> books(groups);
-    size_t most = 1;
-    for (int64_t g = 0; g < groups; ++g) {
-      std::set<float> v(w.data() + g * group_len, w.data() + (g + 1) * group_len);
-      books[g].assign(v.begin(), v.end());
-      most = std::max(most, books[g].size());
-      codebooks.push_back(books[g]);
-    }
-    if (static_cast<int64_t>(most) > it->second)
-      throw DataError(p->name + ": the evaluated weights hold " + std::to_string(most) +
-                      " distinct values per scale, more than the set's " +
-                      std::to_string(it->second));
-    const int bits = index_bits(it->second);
-    std::string packed((w.size() * bits + 7) / 8, '\0');
-    for (int64_t g = 0; g < groups; ++g)
-      for (int64_t i = g * group_len; i < (g + 1) * group_len; ++i) {
-        const auto& book = books[g];
-        const uint64_t code = std::lower_bound(book.begin(), book.end(), w[i]) - book.begin();
-        const uint64_t bit = static_cast<uint64_t>(i) * bits;
-        for (int k = 0; k < bits; ++k)
-          if (code >> k & 1) packed[(bit + k) / 8] |= static_cast<char>(1 << ((bit + k) % 8));
-      }
-    tensors.push_back({{"name", "param/" + p->name},
-                       {"shape", p->shape},
-                       {"encoding", "codebook"},
-                       {"bits", bits},
-                       {"per_channel", per_row},
-                       {"codebooks", codebooks},
-                       {"offset", blob.size()},
-                       {"bytes", packed.size()}});
-    blob += packed;
-    packed_bits += w.size() * bits;
-  }
-  for (Buffer* b : trainer.model().params.buffers()) add_floats("buffer/" + b->name, b->value);
-  algo.end_eval();
-
+  PackedNetwork net = pack_network(run.trainer.model(), run.trainer.algorithm());
   json manifest = {{"schema_version", 1},
                    {"format", "qtrain-package"},
                    {"source_checkpoint", run.path},
                    {"config", run.ckpt.meta["config"]},
                    {"epoch", run.ckpt.meta.value("epoch", 0)},
-                   {"tensors", tensors},
-                   {"weights_bytes", blob.size()},
-                   {"packed_weight_bits", packed_bits}};
+                   {"tensors", net.tensors},
+                   {"weights_bytes", net.blob.size()},
+                   {"packed_weight_bits", net.packed_bits}};
   make_dirs(out_dir);
-  write_file_atomic(out_dir + "/weights.bin", blob);
+  write_file_atomic(out_dir + "/weights.bin", net.blob);
   write_file_atomic(out_dir + "/manifest.json", manifest.dump(1) + "\n");
   return manifest;
 }
 
-json evaluate_package(const std::string& dir, const std::string& split, const std::string& data_dir,
-                      int threads) {
+std::unique_ptr<RestoredRun> load_package(const std::string& dir, const std::string& data_dir) {
   const std::string mpath = dir + "/manifest.json";
   json m;
   try {
@@ -124,59 +129,31 @@ json evaluate_package(const std::string& dir, const std::string& split, const st
   } catch (const json::exception& e) {
     throw DataError(mpath + ": is not valid JSON: " + e.what());
   }
-  if (m.value("format", "") != "qtrain-package" || m.value("schema_version", 0) != 1)
+  if (!m.is_object() || m.value("format", json()) != "qtrain-package" ||
+      m.value("schema_version", json()) != 1)
     throw DataError(mpath + ": not a qtrain package of schema version 1");
+  if (!m.contains("config") || !m["config"].is_object())
+    throw DataError(mpath + ": has no \"config\" object (the run's configuration)");
   const std::string blob = read_file(dir + "/weights.bin");
-  if (blob.size() != m.value("weights_bytes", uint64_t{0}))
+  const json size = m.value("weights_bytes", json());
+  if (!size.is_number_unsigned() || blob.size() != size.get<uint64_t>())
     throw DataError(dir + "/weights.bin: has " + std::to_string(blob.size()) +
-                    " bytes, the manifest says " + m.value("weights_bytes", json(0)).dump());
+                    " bytes, the manifest says " + size.dump());
+  auto run = std::make_unique<RestoredRun>(m["config"], mpath, data_dir);
+  unpack_network(run->trainer.model(), m.value("tensors", json()), blob, mpath);
+  return run;
+}
+
+json evaluate_package(const std::string& dir, const std::string& split, const std::string& data_dir,
+                      int threads) {
   check_split_name(split);
   set_threads(threads);
-  RestoredRun run(m["config"], mpath, data_dir);
-  const TrainConfig& cfg = run.cfg;
-  Trainer& trainer = run.trainer;
-  std::map<std::string, const json*> by_name;
-  for (auto& t : m["tensors"]) by_name[t["name"]] = &t;
-  auto fetch = [&](const std::string& name, const Shape& shape) -> const json& {
-    auto it = by_name.find(name);
-    if (it == by_name.end()) throw DataError(mpath + ": no tensor '" + name + "'");
-    const json& t = *it->second;
-    if (t["shape"].get<Shape>() != shape)
-      throw DataError(mpath + ": tensor '" + name + "' has shape " + t["shape"].dump() +
-                      ", the model needs " + shape_str(shape));
-    if (t["offset"].get<uint64_t>() + t["bytes"].get<uint64_t>() > blob.size())
-      throw DataError(mpath + ": tensor '" + name + "' lies outside weights.bin");
-    return t;
-  };
-  for (Param* p : trainer.model().params.params()) {
-    const json& t = fetch("param/" + p->name, p->shape);
-    const char* src = blob.data() + t["offset"].get<uint64_t>();
-    // Evaluation reads `used`: the packed values go there, the algorithm is not asked again.
-    Tensor& dst = p->substitute();
-    if (t["encoding"] == "float32") {
-      std::memcpy(dst.data(), src, dst.size() * 4);
-      continue;
-    }
-    const int bits = t["bits"];
-    const auto& books = t["codebooks"];
-    const int64_t group_len = dst.size() / static_cast<int64_t>(books.size());
-    for (int64_t i = 0; i < dst.size(); ++i) {
-      uint64_t code = 0, bit = static_cast<uint64_t>(i) * bits;
-      for (int k = 0; k < bits; ++k)
-        code |= static_cast<uint64_t>((src[(bit + k) / 8] >> ((bit + k) % 8)) & 1) << k;
-      const json& book = books[i / group_len];
-      if (code >= book.size())
-        throw DataError(mpath + ": tensor '" + p->name + "' has a code outside its codebook");
-      dst[i] = book[code].get<float>();
-    }
-  }
-  for (Buffer* b : trainer.model().params.buffers()) {
-    const json& t = fetch("buffer/" + b->name, b->value.shape());
-    std::memcpy(b->value.data(), blob.data() + t["offset"].get<uint64_t>(), b->value.size() * 4);
-  }
+  auto run = load_package(dir, data_dir);
+  const TrainConfig& cfg = run->cfg;
+  // Evaluation reads the loaded tensors: the algorithm is not asked again.
   Frozen frozen;
-  EvalResult r =
-      evaluate(trainer.model(), frozen, run.split(split), run.data.norm, cfg.eval_batch_size);
+  EvalResult r = evaluate(run->trainer.model(), frozen, run->split(split), run->data.norm,
+                          cfg.eval_batch_size);
   return {{"package", dir},
           {"model", cfg.model},
           {"algorithm", cfg.algo.name},

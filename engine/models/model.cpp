@@ -151,6 +151,22 @@ std::vector<Layer*> Model::layers() {
   return r;
 }
 
+void ModelTensor::set(const Tensor& t) const {
+  if (param) {
+    param->restore();
+    param->value.copy_from(t);
+  } else {
+    buffer->value.copy_from(t);
+  }
+}
+
+std::vector<ModelTensor> Model::tensors() {
+  std::vector<ModelTensor> r;
+  for (Param* p : params.params()) r.push_back({"param/" + p->name, p, nullptr});
+  for (Buffer* b : params.buffers()) r.push_back({"buffer/" + b->name, nullptr, b});
+  return r;
+}
+
 std::vector<Param*> Model::quantizable() {
   std::vector<Param*> r;
   for (Layer* l : layers())

@@ -38,6 +38,22 @@ struct ModelOptions {
   std::string shortcut = "A";
 };
 
+// One tensor a forward pass reads besides its input: a parameter (conv and linear weight and bias,
+// BatchNorm γ and β, an activation quantizer's α) or a buffer (BatchNorm running statistics).
+struct ModelTensor {
+  std::string name;  // "param/conv1.weight", "buffer/bn1.running_mean": as checkpoints name it
+  Param* param = nullptr;  // exactly one of the two is set
+  Buffer* buffer = nullptr;
+
+  const Shape& shape() const { return param ? param->shape : buffer->value.shape(); }
+  // What the network evaluates after the algorithm's begin_eval(): a parameter's `used` (Q(w),
+  // u, α·sign(C·P) ...; the value itself where no policy substitutes), a buffer's value.
+  const Tensor& evaluated() const { return param ? param->used : buffer->value; }
+  // Makes `t` the tensor's value for every reader: the master value, and a parameter's `used`
+  // aliasing it again (layers read one or the other; after this both hold `t`).
+  void set(const Tensor& t) const;
+};
+
 // One row of Model::trace: a layer, its depth in the tree (root = 0) and its shapes.
 struct LayerTrace {
   Layer* layer;
@@ -62,6 +78,8 @@ class Model {
   void init(uint64_t seed);
   // Every layer, depth first, parents before children; the first is `net` itself.
   std::vector<Layer*> layers();
+  // Every parameter and buffer of the network, each once: the complete state of an evaluation.
+  std::vector<ModelTensor> tensors();
   // The Weight parameters of the conv and linear layers, in forward order.
   std::vector<Param*> quantizable();
   Layer* find_layer(const std::string& layer_name);  // nullptr when absent
