@@ -61,6 +61,9 @@ nlohmann::json complete_config(const nlohmann::json& stored);
 // Replaces each null (automatic) schedule key of the algorithms with its number for cfg's epochs;
 // leaves explicit values alone.
 void resolve_algorithm_defaults(nlohmann::json& cfg);  // options_algorithm.cpp
+// The key whose value an automatic default follows ("epochs" for algo.phase2_epoch,
+// algo.phase2_epoch for algo.lambda_growth); "" for any other key.
+std::string default_follows(const std::string& key);  // options_algorithm.cpp
 
 // The nearest known key or word, for "did you mean" hints ("" when nothing is close).
 std::string nearest(const std::string& word, const std::vector<std::string>& candidates);

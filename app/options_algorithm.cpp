@@ -359,6 +359,13 @@ void check_layers(const json& c, const AlgoOptions& a) {
 
 }  // namespace
 
+std::string default_follows(const std::string& key) {
+  if (key == "algo.phase2_epoch" || key == "algo.relax_until") return "epochs";
+  if (key == "algo.lambda_growth") return "algo.phase2_epoch";
+  if (key == "algo.relax_growth") return "algo.relax_until";
+  return "";
+}
+
 void resolve_algorithm_defaults(json& cfg) {
   const json::json_pointer epochs_key("/epochs");
   if (!cfg.contains(epochs_key) || !cfg.at(epochs_key).is_number_integer()) return;

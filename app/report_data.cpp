@@ -143,11 +143,18 @@ void infer_params(SweepData& s) {
     for (auto& [k, v] : flat.back())
       if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
   }
+  auto differs = [&](const std::string& k) {
+    for (size_t i = 1; i < flat.size(); ++i)
+      if (flat[i][k] != flat[0][k]) return true;
+    return false;
+  };
   for (auto& k : keys) {
     if (k == "threads" || k == "schema_version") continue;
-    bool differs = false;
-    for (size_t i = 1; i < flat.size() && !differs; ++i) differs = flat[i][k] != flat[0][k];
-    if (differs && k != "seed") s.varied.push_back(k);
+    // A default that follows another key (BinaryRelax's phase II follows the epochs) varies with
+    // it: the key that varies is the parameter.
+    const std::string source = default_follows(k);
+    if (!source.empty() && differs(source)) continue;
+    if (differs(k) && k != "seed") s.varied.push_back(k);
   }
   bool seeds_differ = false;
   for (size_t i = 1; i < flat.size(); ++i) seeds_differ |= flat[i]["seed"] != flat[0]["seed"];

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <filesystem>
@@ -38,12 +39,19 @@ json without_threads(json c) {
   return c;
 }
 
-// The first key whose value differs, as "key: old → new".
+// The first key whose value differs, as "key: old → new", preferring a key set by hand.
 std::string first_difference(const json& had, const json& wants) {
   const json a = had.flatten(), b = wants.flatten();
-  for (auto& [k, v] : b.items())
-    if (!a.contains(k) || a[k] != v)
-      return k.substr(1) + ": " + (a.contains(k) ? a[k].dump() : "absent") + " → " + v.dump();
+  // A default that follows the run's length (null in the schema) changes with what it follows:
+  // name the key that was changed, not the one derived from it.
+  auto derived = [](std::string k) {
+    std::replace(k.begin(), k.end(), '/', '.');
+    return !default_follows(k.substr(1)).empty();
+  };
+  for (bool derived_too : {false, true})
+    for (auto& [k, v] : b.items())
+      if ((!a.contains(k) || a[k] != v) && (derived_too || !derived(k)))
+        return k.substr(1) + ": " + (a.contains(k) ? a[k].dump() : "absent") + " → " + v.dump();
   for (auto& [k, v] : a.items())
     if (!b.contains(k)) return k.substr(1) + ": " + v.dump() + " → absent";
   return "?";

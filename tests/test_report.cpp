@@ -437,6 +437,23 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "sweep report without a plan: defaults that follow the epochs vary with them, not as "
+    "parameters; an older run without decay_norm did not decay BatchNorm") {
+  const fs::path root = scratch("follows");
+  // Two binaryrelax runs of 4 and 8 epochs: phase II and λ's growth resolved for each.
+  json shorter = complete_config(config_with("binaryrelax", 4));
+  json longer = complete_config(config_with("binaryrelax", 8));
+  REQUIRE(shorter["algo"]["phase2_epoch"] != longer["algo"]["phase2_epoch"]);
+  longer["optimizer"].erase("decay_norm");
+  shorter["optimizer"]["decay_norm"] = false;
+  write_run(root / "short", shorter, {record(1, 0.6)}, true);
+  write_run(root / "long", longer, {record(1, 0.5)}, true);
+  const SweepData s = load_sweep_dir(root.string());
+  CHECK(s.varied == std::vector<std::string>{"epochs"});
+  fs::remove_all(root);
+}
+
+TEST_CASE(
     "sweep report from plan.json: order, parameters, runs not started, failed runs, a damaged "
     "run") {
   const fs::path root = scratch("plan");
