@@ -1,5 +1,6 @@
 // qtrain: train, evaluate and compare networks with binary, ternary and low-bit weights.
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -38,6 +39,9 @@ std::string flag_hint(CLI::App& app, int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Past a file size limit (ulimit -f) a write then fails with EFBIG and is reported like a full
+  // disk, naming the file, instead of the signal killing qtrain without a word.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{
       "qtrain: train and compare quantized neural networks (BinaryRelax, BCGD, Iterative Training, "
       "ProxyBNN and "

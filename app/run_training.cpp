@@ -186,6 +186,17 @@ RunResult run_training(const json& config, const RunOptions& opt) {
                 static_cast<long long>(data.test.size()), cfg.algo.name.c_str(), cfg.epochs,
                 result.dir.c_str());
   log.line(head);
+  if (opt.resume) {
+    // Where in the data order the run continues: a resume inside an epoch proves that the
+    // mid-epoch checkpoints work (tests/test_kill_resume counts these lines).
+    const int64_t batch = resume_from.meta.value("batch", int64_t{0});
+    log.line(batch > 0 ? "resumed mid-epoch from " + last_ckpt + ": epoch " +
+                             std::to_string(trainer.epoch() + 1) + ", after batch " +
+                             std::to_string(batch) + " of " +
+                             std::to_string(trainer.config().algo.steps_per_epoch)
+                       : "resumed from " + last_ckpt + " at the start of epoch " +
+                             std::to_string(trainer.epoch() + 1));
+  }
 
   auto elapsed = [&] {
     return seconds_before +
