@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
       "ProxyBNN and "
       "their baselines) on the CPU.\n\nExit codes: 0 success, 1 failure, 2 usage or configuration "
       "error, "
-      "3 data or checkpoint error, 130 interrupted (a checkpoint was saved: --resume continues)."};
+      "3 data or checkpoint error, 4 sweep runs left to another sweep process (busy), 130 "
+      "interrupted (a checkpoint was saved: --resume continues)."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "qtrain 0.1.0");
   qt::add_train_command(app);
