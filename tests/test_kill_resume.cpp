@@ -88,6 +88,9 @@ TEST_CASE("kill -9 at random moments, resume, and get the uninterrupted metrics"
   for (size_t e = 0; e < got.size(); ++e) CHECK(got[e] == expected[e]);
   json summary = read_json(run / "summary.json");
   CHECK(summary["finished"] == true);
+  // Temporary files of writes that a kill cut short were removed by the next writes.
+  for (auto& e : fs::recursive_directory_iterator(run))
+    CHECK_MESSAGE(e.path().filename().string().find(".tmp.") == std::string::npos, e.path());
   // --threads on --resume is honoured and recorded; other flags are refused.
   REQUIRE(wait_exit(spawn({qtrain_bin(), "train", "--resume", run.string(), "--quiet", "--threads",
                            "1"})) == 0);
