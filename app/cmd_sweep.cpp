@@ -35,8 +35,18 @@ std::string absolute(const std::string& p) {
 }
 
 void print_summary(const Sweep& sweep) {
-  SweepSummary s = collect_summary(sweep);
-  write_summary(s);
+  // Read and written under one lock: of two sweep processes ending together, the one that reads
+  // the runs later also writes later, so the table left is never older than one written before.
+  const int lock = lock_file(sweep.out + "/.summary.lock");
+  SweepSummary s;
+  try {
+    s = collect_summary(sweep);
+    write_summary(s);
+  } catch (...) {
+    unlock_run(lock);
+    throw;
+  }
+  unlock_run(lock);
   std::printf("\n%s\nwritten: %s/sweep.csv, sweep_points.csv, sweep.json\n",
               summary_table(s).c_str(), s.dir.c_str());
   std::fflush(stdout);
@@ -118,13 +128,15 @@ void run(const SweepArgs& a) {
     throw Interrupted(
         "sweep interrupted: the runs in progress saved their checkpoints; run the same command "
         "again to continue");
-  if (o.busy)
-    std::printf("%d run%s skipped: another sweep process holds %s\n", o.busy,
-                o.busy == 1 ? "" : "s", o.busy == 1 ? "it" : "them");
   if (o.failed)
     throw std::runtime_error(std::to_string(o.failed) + " run" + (o.failed == 1 ? "" : "s") +
                              " failed (errors above; each run's output is in its train.out); run "
                              "the sweep again to retry");
+  if (o.busy)
+    throw RunsBusy(std::to_string(o.busy) + " run" + (o.busy == 1 ? "" : "s") +
+                   " skipped: another sweep process was running " + (o.busy == 1 ? "it" : "them") +
+                   " (each run trains in one process only); run the same command again once that "
+                   "process has ended to finish the sweep or see it finished");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // qtrain: train, evaluate and compare networks with binary, ternary and low-bit weights.
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -41,12 +42,16 @@ std::string flag_hint(CLI::App& app, int argc, char** argv) {
 int main(int argc, char** argv) {
   // Before anything else: it may restart the process with a better OpenBLAS kernel.
   qt::ensure_blas_kernel(argv, "qtrain");
+  // Past a file size limit (ulimit -f) a write then fails with EFBIG and is reported like a full
+  // disk, naming the file, instead of the signal killing qtrain without a word.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{
       "qtrain: train and compare quantized neural networks (BinaryRelax, BCGD, Iterative Training, "
       "ProxyBNN and "
       "their baselines) on the CPU.\n\nExit codes: 0 success, 1 failure, 2 usage or configuration "
       "error, "
-      "3 data or checkpoint error, 130 interrupted (a checkpoint was saved: --resume continues)."};
+      "3 data or checkpoint error, 4 sweep runs left to another sweep process (busy), 130 "
+      "interrupted (a checkpoint was saved: --resume continues)."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "qtrain 0.1.0\nBLAS: " + qt::blas_info().line());
   qt::add_train_command(app);

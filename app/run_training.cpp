@@ -194,6 +194,17 @@ RunResult run_training(const json& given, const RunOptions& opt) {
   log.line(head);
   log.line("BLAS: " + blas_info().line());
   if (!blas_info().warning.empty()) log.line("warning: " + blas_info().warning);
+  if (opt.resume) {
+    // Where in the data order the run continues: a resume inside an epoch proves that the
+    // mid-epoch checkpoints work (tests/test_kill_resume counts these lines).
+    const int64_t batch = resume_from.meta.value("batch", int64_t{0});
+    log.line(batch > 0 ? "resumed mid-epoch from " + last_ckpt + ": epoch " +
+                             std::to_string(trainer.epoch() + 1) + ", after batch " +
+                             std::to_string(batch) + " of " +
+                             std::to_string(trainer.config().algo.steps_per_epoch)
+                       : "resumed from " + last_ckpt + " at the start of epoch " +
+                             std::to_string(trainer.epoch() + 1));
+  }
 
   auto elapsed = [&] {
     return seconds_before +

@@ -28,6 +28,18 @@ int try_lock_run(const std::string& dir) {
   return fd;
 }
 
+int lock_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+  while (::flock(fd, LOCK_EX) != 0)
+    if (errno != EINTR) {
+      const int err = errno;
+      ::close(fd);
+      throw std::runtime_error("cannot lock " + path + ": " + std::strerror(err));
+    }
+  return fd;
+}
+
 void unlock_run(int fd) {
   if (fd >= 0)
     ::close(fd);  // the lock goes with the last descriptor (the child's closes at its exit)

@@ -16,6 +16,8 @@ namespace qt {
 // Locks DIR/.sweep.lock: the descriptor, or -1 when another process holds it.
 int try_lock_run(const std::string& dir);
 void unlock_run(int fd);
+// Locks the file `path` (created if needed), waiting for another holder to let go.
+int lock_file(const std::string& path);
 
 // Starts argv[0] with argv, stdout and stderr appended to `log_path`, sharing `lock_fd`.
 // Call from the main thread: the child's death signal follows the thread that forked it.

@@ -9,14 +9,50 @@ namespace qt {
 
 namespace {
 
+// Slurm reads the #SBATCH lines itself, without a shell: no quoting can protect a value there,
+// so each value must match its strict pattern.
 void check(const std::string& value, const char* re, const std::string& option,
            const std::string& example) {
   if (!value.empty() && !std::regex_match(value, std::regex(re)))
-    throw UsageError(option + " '" + value + "' is not a Slurm value of that kind (e.g. " + option +
-                     " " + example + ")");
+    throw UsageError(option + " '" + printable(value) +
+                     "' is not a Slurm value of that kind (e.g. " + option + " " + example + ")");
+}
+
+// A path goes into the script's commands single-quoted, and into its comments (the lines that say
+// how to submit it) as well: a newline there would end the comment and run the rest as a command.
+// Quoting makes every other character safe; control characters are refused.
+void check_path(const std::string& path, const std::string& what) {
+  for (unsigned char c : path)
+    if (c < 0x20 || c == 0x7f)
+      throw UsageError(what + " '" + printable(path) +
+                       "' contains a control character (such as a newline), which the Slurm "
+                       "script cannot hold safely: rename it or use another path");
+}
+
+// A word as the shell reads it: as it is when plain, else single-quoted.
+std::string shell_word(const std::string& s) {
+  return std::regex_match(s, std::regex("[A-Za-z0-9/._+=,:@-]+")) ? s : shell_quote(s);
 }
 
 }  // namespace
+
+std::string printable(const std::string& s) {
+  static const char hex[] = "0123456789abcdef";
+  std::string r;
+  for (unsigned char c : s) {
+    if (c == '\n')
+      r += "\\n";
+    else if (c == '\t')
+      r += "\\t";
+    else if (c == '\r')
+      r += "\\r";
+    else if (c < 0x20 || c == 0x7f)
+      r += std::string("\\x") + hex[c >> 4] + hex[c & 15];
+    else
+      r += static_cast<char>(c);
+  }
+  return r;
+}
 
 std::string shell_quote(const std::string& s) {
   std::string q = "'";
@@ -29,11 +65,16 @@ SlurmScript slurm_script(const Sweep& sweep, const std::string& qtrain, const st
   check(opt.partition, "[A-Za-z0-9_.,-]+", "--partition", "debug");
   check(opt.time, "[0-9]+(-[0-9]+)?(:[0-9]+){0,2}", "--time", "2:00:00");
   check(opt.mem, "[0-9]+[KMGT]?", "--mem", "4G");
+  check_path(script_path, "--emit-slurm");
+  check_path(sweep.file, "the sweep file");
+  check_path(workdir, "the working directory");
+  check_path(qtrain, "the qtrain binary");
   // #SBATCH lines take no shell quoting: the log folder's path must be plain.
   if (!std::regex_match(sweep.out, std::regex("/[A-Za-z0-9/._+=,-]*")))
-    throw UsageError("--emit-slurm: the sweep folder '" + sweep.out +
-                     "' must be an absolute path without spaces or quotes (Slurm's #SBATCH "
-                     "--output cannot quote it): choose another --out");
+    throw UsageError(
+        "--emit-slurm: the sweep folder '" + printable(sweep.out) +
+        "' must be an absolute path of letters, digits and / . _ + = , - (Slurm's #SBATCH "
+        "--output cannot quote it): choose another --out");
   if (opt.cpus_per_task < 1) throw UsageError("--cpus-per-task must be at least 1");
   if (opt.jobs > opt.cpus_per_task)
     throw UsageError("--jobs " + std::to_string(opt.jobs) + " > --cpus-per-task " +
@@ -47,14 +88,18 @@ SlurmScript slurm_script(const Sweep& sweep, const std::string& qtrain, const st
   const std::string n = std::to_string(s.tasks), q_script = shell_quote(script_path);
   char every[32];
   std::snprintf(every, sizeof every, "%g", opt.checkpoint_every);
-  const std::string summary_cmd =
-      shell_quote(qtrain) + " sweep --summary " + shell_quote(sweep.out);
-  s.submit = "jid=$(sbatch --parsable " + q_script + ")\n" + "sbatch --dependency=afterany:$jid" +
-             (opt.partition.empty() ? "" : " --partition=" + opt.partition) +
-             " --output=" + sweep.out + "/slurm/summary-%j.out --wrap=\"" + summary_cmd + "\"\n";
+  // --wrap's text is itself a command line (sbatch runs it with sh): quoted once for that shell
+  // and once more for the shell that runs sbatch.
+  const std::string summary_cmd = shell_word(qtrain) + " sweep --summary " + shell_word(sweep.out);
+  const std::string summary_job = "sbatch --dependency=afterany:$jid" +
+                                  (opt.partition.empty() ? "" : " --partition=" + opt.partition) +
+                                  " --output=" + sweep.out +
+                                  "/slurm/summary-%j.out --wrap=" + shell_quote(summary_cmd) + "\n";
+  s.submit = "jid=$(sbatch --parsable " + q_script + ")\n" + summary_job;
 
   std::string t = "#!/bin/bash\n";
-  t += "# qtrain sweep '" + sweep.name + "' as a Slurm job array: " + n +
+  // The name is the sweep file's free text: in this comment its control characters are escaped.
+  t += "# qtrain sweep '" + printable(sweep.name) + "' as a Slurm job array: " + n +
        " tasks; task i runs the runs k with\n";
   t += "# k mod " + n + " = i (" + std::to_string(runs) + " runs: " + sweep.shape +
        "). Finished runs are skipped and\n";
@@ -62,9 +107,7 @@ SlurmScript slurm_script(const Sweep& sweep, const std::string& qtrain, const st
        std::to_string(s.tasks - 1) + " " + q_script + "\n";
   t += "# Submit, then write the summary once every task has ended:\n";
   t += "#   jid=$(sbatch --parsable " + q_script + ")\n";
-  t += "#   sbatch --dependency=afterany:$jid" +
-       std::string(opt.partition.empty() ? "" : " --partition=" + opt.partition) +
-       " --output=" + sweep.out + "/slurm/summary-%j.out --wrap=\"" + summary_cmd + "\"\n";
+  t += "#   " + summary_job;
   t += "# Without Slurm, run a task by hand: SLURM_ARRAY_TASK_ID=0 bash " + q_script + "   (0 … " +
        std::to_string(s.tasks - 1) + ")\n";
   t += "#SBATCH --job-name=qtrain-" +

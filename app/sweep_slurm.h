@@ -23,11 +23,18 @@ struct SlurmScript {
 };
 
 // `sweep.file` and `sweep.out` must be absolute; `workdir` is where the tasks start (relative
-// paths inside the sweep, such as data.dir, are read from there). UsageError on a bad option.
+// paths inside the sweep, such as data.dir, are read from there). Nothing that reaches the script
+// can run as a command: paths are single-quoted (control characters refused), the sweep's name is
+// escaped in comments and reduced to [A-Za-z0-9_.-] in the job name, the #SBATCH values (which
+// Slurm parses without a shell) must match strict patterns. UsageError naming the option
+// otherwise.
 SlurmScript slurm_script(const Sweep& sweep, const std::string& qtrain, const std::string& workdir,
                          const std::string& script_path, const SlurmOptions& opt);
 
-// Single-quotes a word for bash.
+// Single-quotes a word for bash (and sh).
 std::string shell_quote(const std::string& s);
+
+// `s` on one line: newline, tab and the other control characters as \n, \t, \xNN.
+std::string printable(const std::string& s);
 
 }  // namespace qt

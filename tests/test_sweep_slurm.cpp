@@ -91,3 +91,127 @@ TEST_CASE(
   CHECK(jobs.code == 2);
   CHECK(jobs.output.find("--cpus-per-task") != std::string::npos);
 }
+
+namespace {
+
+// Every file or folder named `name` under `dir`.
+std::vector<fs::path> find_named(const fs::path& dir, const std::string& name) {
+  std::vector<fs::path> found;
+  for (auto& e : fs::recursive_directory_iterator(dir))
+    if (e.path().filename() == name) found.push_back(e.path());
+  return found;
+}
+
+}  // namespace
+
+TEST_CASE("names and paths holding newlines, $(...), backticks and quotes never run as commands") {
+  const fs::path dir = scratch("sweep-slurm-hostile");
+  const Cleanup cleanup{dir};
+  // Each injection would create a file named "pwned" in the folder it runs in (all under dir).
+  const std::string evil = "a b'c\"d $(touch pwned) `touch pwned`;touch pwned&|<>*?";
+  const fs::path work = dir / ("work " + evil), bin = dir / ("bin " + evil), out = dir / "out";
+  fs::create_directories(work);
+  fs::create_directories(bin);
+  // The binary itself in a hostile folder: the script and the submit lines name its path.
+  const fs::path qtrain = bin / "qtrain";
+  fs::copy_file(qtrain_bin(), qtrain);
+  fs::permissions(qtrain, fs::perms::owner_all);
+  json spec = json::parse(R"({
+    "base": {"model": "mlp", "epochs": 1, "batch_size": 32,
+             "data": {"name": "synthetic", "limit_train": 64, "limit_test": 20}},
+    "grid": {"lr": [0.05]}
+  })");
+  spec["name"] = "evil\ntouch pwned\n$(touch pwned) `touch pwned` 'q' \"dq\"\r\ttouch pwned";
+  spec["out"] = out.string();
+  const std::string file = "sweep " + evil + ".json", script_name = "job " + evil + ".sbatch";
+  write(work / file, spec.dump());
+
+  Result emit = run({qtrain.string(), "sweep", file, "--emit-slurm", script_name}, work);
+  INFO(emit.output);
+  REQUIRE(emit.code == 0);
+  const std::string text = slurp(work / script_name);
+  INFO(text);
+  // Every line before the commands is a comment or an #SBATCH line of the expected form.
+  std::istringstream lines(text);
+  std::string line;
+  std::getline(lines, line);
+  CHECK(line == "#!/bin/bash");
+  while (std::getline(lines, line) && line != "set -eu") {
+    CHECK(line.rfind("#", 0) == 0);
+    if (line.rfind("#SBATCH", 0) == 0)  // "#SBATCH --key=value", the value plain
+      CHECK(line.find_first_of(" '\"$`;&|", 8) == std::string::npos);
+  }
+  CHECK(text.find("# qtrain sweep 'evil\\ntouch pwned\\n$(touch pwned)") != std::string::npos);
+  CHECK(text.find("#SBATCH --job-name=qtrain-evil_touch_pwned__") != std::string::npos);
+
+  // The task runs the sweep through the hostile paths.
+  Result task = run({"/bin/bash", (work / script_name).string()}, dir,
+                    {{"SLURM_ARRAY_TASK_ID", "0"}, {"SLURM_CPUS_PER_TASK", "1"}});
+  INFO(task.output);
+  CHECK(task.code == 0);
+  CHECK(read_json(out / "lr=0.05/summary.json")["finished"] == true);
+
+  // The printed submit lines, run by bash with an sbatch that runs --wrap's command with sh as
+  // Slurm does: the summary job runs the hostile-path binary on the sweep folder.
+  const std::string marker = "submit it, then the summary:\n";
+  REQUIRE(emit.output.find(marker) != std::string::npos);
+  const std::string submit = emit.output.substr(emit.output.find(marker) + marker.size());
+  const fs::path fake = dir / "fakebin";
+  fs::create_directories(fake);
+  write(fake / "sbatch",
+        "#!/bin/bash\nfor a in \"$@\"; do case \"$a\" in --wrap=*) sh -c \"${a#--wrap=}\" >&2 ;; "
+        "esac; done\necho 4242\n");
+  fs::permissions(fake / "sbatch", fs::perms::owner_all);
+  fs::remove(out / "sweep.json");
+  Result sub =
+      run({"/bin/bash", "-c", submit}, work, {{"PATH", fake.string() + ":" + std::getenv("PATH")}});
+  INFO(submit);
+  INFO(sub.output);
+  CHECK(sub.code == 0);
+  CHECK(read_json(out / "sweep.json")["counts"]["finished"] == 1);
+  // The same lines in the script's comment, uncommented, do the same.
+  std::string from_comment;
+  for (std::istringstream in(text); std::getline(in, line);)
+    if (line.rfind("#   ", 0) == 0) from_comment += line.substr(4) + "\n";
+  CHECK(from_comment == submit);
+
+  CHECK(find_named(dir, "pwned").empty());
+
+  // What the script cannot hold safely is refused (exit 2, naming the option), nothing written.
+  struct Refused {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Refused> refused = {
+      {{"--partition", "debug\ntouch pwned"}, "--partition 'debug\\ntouch pwned'"},
+      {{"--partition", "debug --uid=0"}, "--partition 'debug --uid=0'"},
+      {{"--time", "1:00\n#SBATCH --uid=0"}, "--time '1:00\\n#SBATCH --uid=0'"},
+      {{"--mem", "1G;touch pwned"}, "--mem '1G;touch pwned'"},
+      {{"--out", (dir / "o u t").string()}, "the sweep folder"},
+      {{"--out", (dir / "o$(touch pwned)").string()}, "the sweep folder"},
+      {{"--out", (dir / "o\nx").string()}, "the sweep folder"},
+  };
+  for (const Refused& r : refused) {
+    std::vector<std::string> args = {qtrain.string(), "sweep", file, "--emit-slurm", "r.sbatch"};
+    args.insert(args.end(), r.args.begin(), r.args.end());
+    Result bad = run(args, work);
+    INFO(r.args[0] << " " << r.args[1] << ": " << bad.output);
+    CHECK(bad.code == 2);
+    CHECK(bad.output.find(r.says) != std::string::npos);
+    CHECK(count(bad.output, "\n") == 1);  // one message, on one line
+    CHECK_FALSE(fs::exists(work / "r.sbatch"));
+  }
+  Result nl_script = run({qtrain.string(), "sweep", file, "--emit-slurm", "r\ntouch pwned"}, work);
+  CHECK(nl_script.code == 2);
+  CHECK(nl_script.output.find("--emit-slurm '" + work.string() + "/r\\ntouch pwned'") !=
+        std::string::npos);
+  // A working directory (or sweep file) whose path holds a newline.
+  const fs::path nl_dir = dir / "new\nline";
+  fs::create_directories(nl_dir);
+  write(nl_dir / "s.json", spec.dump());
+  Result nl_cwd = run({qtrain.string(), "sweep", "s.json", "--emit-slurm", "r.sbatch"}, nl_dir);
+  CHECK(nl_cwd.code == 2);
+  CHECK(nl_cwd.output.find("new\\nline") != std::string::npos);
+  CHECK_FALSE(fs::exists(nl_dir / "r.sbatch"));
+  CHECK(find_named(dir, "pwned").empty());
+}

@@ -25,4 +25,10 @@ struct Interrupted : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A sweep that left runs to another sweep process running them (the same folder): nothing
+// failed, but this process did not see them finish. Exit code 4.
+struct RunsBusy : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace qt
