@@ -5,6 +5,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "app/config_flags.h"
 #include "datasets/catalog.h"
 #include "datasets/locate.h"
 #include "datasets/registry.h"
@@ -209,7 +210,7 @@ void add_datasets_command(CLI::App& app, std::ostream& out) {
   info->add_option("--synthetic-seed", args->req.synthetic.seed, "synthetic: seed");
   info->add_option("--synthetic-noise", args->req.synthetic.noise,
                    "synthetic: share of each pixel that is noise, 0 to 1")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(finite_number(0, 1));
   info->add_flag("--json", args->as_json, "print JSON instead of a table");
   info->callback([args, &out] { run_info(*args, out); });
 

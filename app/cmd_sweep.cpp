@@ -4,8 +4,10 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <memory>
 
+#include "app/config_flags.h"
 #include "app/interrupt.h"
 #include "app/sweep_plan.h"
 #include "app/sweep_process.h"
@@ -163,7 +165,7 @@ void add_sweep_command(CLI::App& app) {
   cmd->add_option(
          "--checkpoint-every", a->run.checkpoint_every,
          "seconds between mid-epoch checkpoints of each run (0 = epoch ends only) [default: 300]")
-      ->check(CLI::NonNegativeNumber);
+      ->check(finite_number(0, std::numeric_limits<double>::infinity()));
   cmd->add_option("--summary", a->summary,
                   "write and print the summary of the sweep folder DIR, and exit");
   cmd->add_option("--emit-slurm", a->emit_slurm,

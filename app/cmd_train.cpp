@@ -1,5 +1,6 @@
 #include "app/cmd_train.h"
 
+#include <limits>
 #include <memory>
 
 #include "app/config.h"
@@ -39,7 +40,8 @@ void add_train_command(CLI::App& app) {
                   "start from the weights (and BatchNorm statistics) of this checkpoint, with a "
                   "fresh optimizer");
   cmd->add_option("--checkpoint-every", args->checkpoint_every,
-                  "seconds between mid-epoch checkpoints (0 = only at epoch ends) [default: 300]");
+                  "seconds between mid-epoch checkpoints (0 = only at epoch ends) [default: 300]")
+      ->check(finite_number(0, std::numeric_limits<double>::infinity()));
   cmd->add_flag(
       "--dry-run", args->dry_run,
       "print the resolved configuration, the model summary and the quantized layers, and exit");

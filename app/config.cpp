@@ -1,6 +1,7 @@
 #include "app/config.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -153,42 +154,46 @@ json parse_value(const ConfigOption& o, const std::string& text, const std::stri
                      ")");
   };
   if (o.def.is_null() && text == "auto") return nullptr;
-  try {
-    size_t used = 0;
-    switch (o.kind) {
-      case OptKind::Int: {
-        long long v = std::stoll(text, &used);
-        if (used != text.size()) fail();
-        return v;
-      }
-      case OptKind::Float: {
-        double v = std::stod(text, &used);
-        if (used != text.size()) fail();
-        return v;
-      }
-      case OptKind::String:
-        return text;
-      case OptKind::Bool:
-        if (text == "true" || text == "1" || text == "on" || text == "yes") return true;
-        if (text == "false" || text == "0" || text == "off" || text == "no") return false;
-        return fail();
-      case OptKind::IntList: {
-        json a = json::array();
-        for (auto& p : split(text, ',')) {
-          long long v = std::stoll(p, &used);
-          if (used != p.size()) fail();
-          a.push_back(v);
-        }
-        return a;
-      }
-      case OptKind::StringList: {
-        json a = json::array();
-        for (auto& p : split(text, ',')) a.push_back(p);
-        return a;
-      }
+  // from_chars takes the whole text or nothing: no blanks, no '+', no hexadecimal.
+  auto integer = [&](const std::string& t) -> json {
+    long long v = 0;
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (t.empty() || ec != std::errc() || end != t.data() + t.size()) return fail();
+    return v;
+  };
+  switch (o.kind) {
+    case OptKind::Int:
+      return integer(text);
+    case OptKind::Float: {
+      double v = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return fail();
+      // "nan" and "inf" parse, but no setting means them (a NaN would pass every range check).
+      if (!std::isfinite(v))
+        throw UsageError(where + ": '" + text + "' is not a finite number (for " + o.key + ")");
+      return v;
     }
-  } catch (const std::logic_error&) {  // stoll/stod: invalid_argument, out_of_range
-    fail();
+    case OptKind::String:
+      return text;
+    case OptKind::Bool:
+      if (text == "true" || text == "1" || text == "on" || text == "yes") return true;
+      if (text == "false" || text == "0" || text == "off" || text == "no") return false;
+      return fail();
+    case OptKind::IntList: {
+      // "" is the empty list; otherwise every item between commas is an integer ("1,,2" is not).
+      json a = json::array();
+      if (text.empty()) return a;
+      std::stringstream ss(text);
+      std::string item;
+      while (std::getline(ss, item, ',')) a.push_back(integer(item));
+      if (text.back() == ',') fail();
+      return a;
+    }
+    case OptKind::StringList: {
+      json a = json::array();
+      for (auto& p : split(text, ',')) a.push_back(p);
+      return a;
+    }
   }
   return fail();
 }
@@ -238,6 +243,11 @@ void validate_config(const json& stored) {
     if (!has_kind(v, o.kind))
       throw UsageError(o.key + " must be " + kind_name(o.kind) + ", got " + v.dump());
     auto check_range = [&](double x) {
+      if (!std::isfinite(x)) {
+        std::ostringstream m;
+        m << o.key << " = " << x << " is not a finite number";
+        throw UsageError(m.str());
+      }
       if (x < o.min || x > o.max) {
         std::ostringstream m;
         m << o.key << " = " << x << " is out of range: allowed ";

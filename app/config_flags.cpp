@@ -1,5 +1,9 @@
 #include "app/config_flags.h"
 
+#include <charconv>
+#include <cmath>
+#include <sstream>
+
 #include "app/config.h"
 #include "engine/core/error.h"
 
@@ -86,6 +90,25 @@ json resolve_config(const ConfigFlags& f) {
     set_value(cfg, key, parse_value(*o, s.substr(eq + 1), "--set " + key), "--set");
   }
   return cfg;
+}
+
+CLI::Validator finite_number(double min, double max) {
+  std::ostringstream desc;
+  if (std::isinf(max))
+    desc << "≥ " << min;
+  else
+    desc << min << " … " << max;
+  return CLI::Validator(
+      [min, max, range = desc.str()](std::string& text) -> std::string {
+        double v = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (text.empty() || ec != std::errc() || end != text.data() + text.size())
+          return "'" + text + "' is not a number";
+        if (!std::isfinite(v)) return "'" + text + "' is not a finite number";
+        if (v < min || v > max) return text + " is out of range: allowed " + range;
+        return "";
+      },
+      desc.str());
 }
 
 }  // namespace qt

@@ -25,4 +25,8 @@ void add_config_flags(CLI::App& cmd, ConfigFlags& f, const std::set<std::string>
 // Not validated: the caller may change keys first, then calls validate_config.
 nlohmann::json resolve_config(const ConfigFlags& f);
 
+// A check for a number flag outside the schema (--checkpoint-every): a finite decimal number in
+// [min, max]. CLI11's own Range and NonNegativeNumber let "nan" through.
+CLI::Validator finite_number(double min, double max);
+
 }  // namespace qt

@@ -247,8 +247,9 @@ std::vector<DocSection> point_figures(const PointData& point, BandKind band) {
 DocTable results_table(const std::vector<const RunData*>& runs, bool with_names) {
   DocTable t;
   if (with_names) t.header.push_back("run");
-  for (const char* h : {"status", "epochs", "best epoch", "selected by", "best val acc",
-                        "test acc at best", "final test acc", "max test acc", "time", "images/s"})
+  for (const char* h :
+       {"status", "epochs", "best epoch", "selected by", "best val acc", "test acc at best val",
+        "final test acc", "max test acc", "time", "images/s"})
     t.header.push_back(h);
   t.right.assign(t.header.size(), true);
   if (with_names) t.right[0] = false;

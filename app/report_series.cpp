@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "app/best_epoch.h"
+
 namespace qt {
 
 using json = nlohmann::json;
@@ -67,21 +69,22 @@ RunNumbers run_numbers(const RunData& run) {
   n.epochs = static_cast<int>(run.epochs.size());
   if (!run.epochs.empty()) {
     n.final_test = record_value(run.epochs.back(), {"test_acc"});
-    bool has_val = false;
-    for (const json& r : run.epochs) has_val |= std::isfinite(record_value(r, {"val_acc"}));
-    n.selected_by = has_val ? "val_acc" : "test_acc";
-    double best = -INFINITY, sum_ips = 0;
+    const BestEpoch b = best_epoch(run.epochs);
+    n.selected_by = b.selected_by;
+    if (b.index) {
+      const json& r = run.epochs[*b.index];
+      const double epoch = record_value(r, {"epoch"});
+      n.best_epoch = std::isfinite(epoch) ? static_cast<int>(epoch) : 0;
+      // Without a validation split the best epoch is the best test accuracy: max_test says it.
+      if (b.selected_by == "val_acc") {
+        n.best_test = record_value(r, {"test_acc"});
+        n.best_val = record_value(r, {"val_acc"});
+      }
+    }
+    if (b.max_test) n.max_test = *b.max_test;
+    double sum_ips = 0;
     int n_ips = 0;
     for (const json& r : run.epochs) {
-      const double key = record_value(r, {n.selected_by});
-      if (std::isfinite(key) && key > best) {
-        best = key;
-        n.best_epoch = r["epoch"].get<int>();
-        n.best_test = record_value(r, {"test_acc"});
-        n.best_val = has_val ? key : NAN;
-      }
-      const double t = record_value(r, {"test_acc"});
-      if (std::isfinite(t)) n.max_test = std::isfinite(n.max_test) ? std::max(n.max_test, t) : t;
       const double ips = record_value(r, {"timing", "images_per_second"});
       if (std::isfinite(ips)) sum_ips += ips, ++n_ips;
     }

@@ -30,8 +30,9 @@ EpochBand epoch_band(const std::vector<const RunData*>& runs, const std::vector<
 std::vector<std::string> record_keys(const std::vector<const RunData*>& runs,
                                      const std::vector<std::string>& path);
 
-// One run's results, from its metrics (NaN when unknown), selected as summary.json does: the
-// best epoch by validation accuracy, or by test accuracy without a validation split.
+// One run's results, from its metrics (NaN when unknown), selected as summary.json does
+// (app/best_epoch.h): best_test is the test accuracy at the best validation epoch (NaN without a
+// validation split), max_test the highest test accuracy of a fully quantized epoch.
 struct RunNumbers {
   int epochs = 0;
   double final_test = NAN, best_test = NAN, best_val = NAN, max_test = NAN;

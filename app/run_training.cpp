@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 
+#include "app/best_epoch.h"
 #include "app/config.h"
 #include "app/progress.h"
 #include "engine/core/blas_kernel.h"
@@ -93,47 +94,31 @@ std::vector<json> read_metrics(const std::string& path, int epochs) {
   return recs;
 }
 
-json summarize(const std::vector<json>& recs, double seconds, bool finished) {
+}  // namespace
+
+json run_summary(const std::vector<json>& recs, double seconds, bool finished) {
   json s = {{"schema_version", 1}, {"finished", finished}, {"epochs_done", recs.size()}};
   // The kernel fixes the GEMMs' summation order: same kernel, same bits.
   s["blas"] = blas_info().to_json();
   if (recs.empty()) return s;
   const json& last = recs.back();
-  const bool has_val = last.contains("val_acc");
-  // Model selection uses validation accuracy when there is a validation split, never the test set,
-  // and only epochs whose evaluated network is fully quantized (as BinaryRelax's code resets its
-  // best when phase II starts): a relaxed or partly binary network is not the method's result.
-  auto eligible = [&](size_t i) {
-    return !recs[i].contains("algorithm") || recs[i]["algorithm"].value("fully_quantized", true);
-  };
-  bool any_eligible = false;
-  for (size_t i = 0; i < recs.size(); ++i) any_eligible = any_eligible || eligible(i);
-  const char* key = has_val ? "val_acc" : "test_acc";
-  std::optional<size_t> best_at;
-  for (size_t i = 0; i < recs.size(); ++i)
-    if ((eligible(i) || !any_eligible) &&
-        (!best_at || recs[i][key].get<double>() > recs[*best_at][key].get<double>()))
-      best_at = i;
-  const size_t best = *best_at;
+  const BestEpoch b = best_epoch(recs);
   s["final"] = {
       {"epoch", last["epoch"]}, {"test_acc", last["test_acc"]}, {"test_loss", last["test_loss"]}};
-  s["best"] = {{"epoch", recs[best]["epoch"]},
-               {"selected_by", has_val ? "val_acc" : "test_acc"},
-               {"fully_quantized", eligible(best)},
-               {"test_acc", recs[best]["test_acc"]}};
-  if (has_val) {
-    s["final"]["val_acc"] = last["val_acc"];
-    s["best"]["val_acc"] = recs[best]["val_acc"];
+  if (last.contains("val_acc")) s["final"]["val_acc"] = last["val_acc"];
+  if (b.index) {
+    const json& best = recs[*b.index];
+    s["best"] = {{"epoch", best["epoch"]},
+                 {"selected_by", b.selected_by},
+                 {"fully_quantized", b.fully_quantized},
+                 {"test_acc", best["test_acc"]}};
+    if (best.contains("val_acc")) s["best"]["val_acc"] = best["val_acc"];
   }
-  double best_test = 0;
-  for (auto& r : recs) best_test = std::max(best_test, r["test_acc"].get<double>());
-  s["max_test_acc"] = best_test;
+  s["max_test_acc"] = b.max_test ? json(*b.max_test) : json(nullptr);
   s["timing"] = {{"seconds", seconds}};
   s["versions"] = {{"qtrain", "0.1.0"}, {"checkpoint_format", kCheckpointVersion}};
   return s;
 }
-
-}  // namespace
 
 RunResult run_training(const json& given, const RunOptions& opt) {
   // Every key and every default that follows the run's length, as config.json records them.
@@ -231,7 +216,7 @@ RunResult run_training(const json& given, const RunOptions& opt) {
         save();
         last_save = std::chrono::steady_clock::now();
         write_file_atomic(result.dir + "/summary.json",
-                          summarize(recs, elapsed(), false).dump(2) + "\n");
+                          run_summary(recs, elapsed(), false).dump(2) + "\n");
         log.line(epoch_line(rec, cfg.epochs));
       },
       [&](const TrainProgress& p) {
@@ -252,7 +237,7 @@ RunResult run_training(const json& given, const RunOptions& opt) {
              std::to_string(trainer.step()) + "; continue with: qtrain train --resume " +
              result.dir);
   }
-  result.summary = summarize(recs, elapsed(), result.finished);
+  result.summary = run_summary(recs, elapsed(), result.finished);
   write_file_atomic(result.dir + "/summary.json", result.summary.dump(2) + "\n");
   if (result.finished && !recs.empty()) {
     char tail[512];

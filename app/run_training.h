@@ -10,6 +10,7 @@
 #include <atomic>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace qt {
 
@@ -33,6 +34,11 @@ struct RunResult {
 RunResult run_training(const nlohmann::json& config, const RunOptions& opt);
 // Reads RUN_DIR/config.json and continues that run.
 RunResult resume_training(const std::string& run_dir, RunOptions opt);
+
+// summary.json from the epoch records: final and best epochs (app/best_epoch.h), max_test_acc,
+// time, versions.
+nlohmann::json run_summary(const std::vector<nlohmann::json>& records, double seconds,
+                           bool finished);
 
 // A short stable hash of the deterministic part of a config, for run directory names.
 std::string config_hash(const nlohmann::json& config);

@@ -123,13 +123,18 @@ SweepSummary collect_summary(const Sweep& sweep) {
     r.epochs_done = st.epochs_done;
     r.epochs = run.config.value("epochs", 0);
     r.final_test = number_at(st.summary, "final", "test_acc");
-    r.best_test = number_at(st.summary, "best", "test_acc");
     r.final_val = number_at(st.summary, "final", "val_acc");
     r.best_val = number_at(st.summary, "best", "val_acc");
     r.seconds = number_at(st.summary, "timing", "seconds");
     if (auto e = number_at(st.summary, "best", "epoch")) r.best_epoch = static_cast<int>(*e);
-    if (st.summary.is_object() && st.summary.contains("best"))
+    if (st.summary.is_object() && st.summary.contains("best") && st.summary["best"].is_object())
       r.selected_by = st.summary["best"].value("selected_by", std::string());
+    // Without a validation split the best epoch is the one of the best test accuracy: that is
+    // max_test, not a test accuracy "at the best validation epoch".
+    if (r.selected_by == "val_acc") r.test_at_best_val = number_at(st.summary, "best", "test_acc");
+    if (st.summary.is_object() && st.summary.contains("max_test_acc") &&
+        st.summary["max_test_acc"].is_number())
+      r.max_test = st.summary["max_test_acc"].get<double>();
     (r.status == "finished" ? s.finished : r.status == "failed" ? s.failed : s.unfinished) += 1;
     s.rows.push_back(std::move(r));
   }
@@ -147,14 +152,17 @@ SweepSummary collect_summary(const Sweep& sweep) {
     ++it->runs;
   }
   for (auto& p : s.points) {
-    std::vector<double> fin, best;
-    for (auto& r : s.rows)
-      if (r.point == p.point && r.status == "finished" && r.final_test && r.best_test) {
-        fin.push_back(*r.final_test);
-        best.push_back(*r.best_test);
-      }
-    p.finished = static_cast<int>(fin.size());
-    if (!fin.empty()) p.final_test = mean_std(fin), p.best_test = mean_std(best);
+    std::vector<double> fin, at_best, max;
+    for (auto& r : s.rows) {
+      if (r.point != p.point || r.status != "finished") continue;
+      ++p.finished;
+      if (r.final_test) fin.push_back(*r.final_test);
+      if (r.test_at_best_val) at_best.push_back(*r.test_at_best_val);
+      if (r.max_test) max.push_back(*r.max_test);
+    }
+    if (!fin.empty()) p.final_test = mean_std(fin);
+    if (!at_best.empty()) p.test_at_best_val = mean_std(at_best);
+    if (!max.empty()) p.max_test = mean_std(max);
   }
   return s;
 }
@@ -164,8 +172,8 @@ void write_summary(const SweepSummary& s) {
   std::vector<std::string> head = {"run"};
   head.insert(head.end(), keys.begin(), keys.end());
   for (const char* h :
-       {"status", "epochs_done", "epochs", "final_test_acc", "best_test_acc", "best_epoch",
-        "best_selected_by", "final_val_acc", "best_val_acc", "seconds", "error"})
+       {"status", "epochs_done", "epochs", "final_test_acc", "test_at_best_val_acc", "max_test_acc",
+        "best_epoch", "best_selected_by", "final_val_acc", "best_val_acc", "seconds", "error"})
     head.push_back(h);
   std::string csv = csv_line(head);
   ojson runs = ojson::array();
@@ -174,8 +182,9 @@ void write_summary(const SweepSummary& s) {
     for (auto& k : keys) f.push_back(param_text(r.params, k));
     for (const std::string& x :
          {r.status, std::to_string(r.epochs_done), std::to_string(r.epochs), fmt(r.final_test),
-          fmt(r.best_test), r.best_epoch ? std::to_string(*r.best_epoch) : std::string(),
-          r.selected_by, fmt(r.final_val), fmt(r.best_val), fmt(r.seconds, "%.1f"), r.error})
+          fmt(r.test_at_best_val), fmt(r.max_test),
+          r.best_epoch ? std::to_string(*r.best_epoch) : std::string(), r.selected_by,
+          fmt(r.final_val), fmt(r.best_val), fmt(r.seconds, "%.1f"), r.error})
       f.push_back(x);
     csv += csv_line(f);
     runs.push_back({{"name", r.name},
@@ -185,7 +194,8 @@ void write_summary(const SweepSummary& s) {
                     {"epochs_done", r.epochs_done},
                     {"epochs", r.epochs},
                     {"final_test_acc", opt_json(r.final_test)},
-                    {"best_test_acc", opt_json(r.best_test)},
+                    {"test_at_best_val_acc", opt_json(r.test_at_best_val)},
+                    {"max_test_acc", opt_json(r.max_test)},
                     {"best_epoch", r.best_epoch ? ojson(*r.best_epoch) : ojson(nullptr)},
                     {"best_selected_by", r.selected_by},
                     {"final_val_acc", opt_json(r.final_val)},
@@ -196,7 +206,8 @@ void write_summary(const SweepSummary& s) {
   std::vector<std::string> phead = {"point"};
   phead.insert(phead.end(), point_keys.begin(), point_keys.end());
   for (const char* h :
-       {"runs", "finished", "final_test_mean", "final_test_std", "best_test_mean", "best_test_std"})
+       {"runs", "finished", "final_test_mean", "final_test_std", "test_at_best_val_mean",
+        "test_at_best_val_std", "max_test_mean", "max_test_std"})
     phead.push_back(h);
   std::string pcsv = csv_line(phead);
   ojson points = ojson::array();
@@ -208,7 +219,8 @@ void write_summary(const SweepSummary& s) {
     };
     for (const std::string& x :
          {std::to_string(p.runs), std::to_string(p.finished), m(p.final_test, false),
-          m(p.final_test, true), m(p.best_test, false), m(p.best_test, true)})
+          m(p.final_test, true), m(p.test_at_best_val, false), m(p.test_at_best_val, true),
+          m(p.max_test, false), m(p.max_test, true)})
       f.push_back(x);
     pcsv += csv_line(f);
     points.push_back({{"point", p.point},
@@ -216,7 +228,8 @@ void write_summary(const SweepSummary& s) {
                       {"runs", p.runs},
                       {"finished", p.finished},
                       {"final_test_acc", mean_std_json(p.final_test)},
-                      {"best_test_acc", mean_std_json(p.best_test)}});
+                      {"test_at_best_val_acc", mean_std_json(p.test_at_best_val)},
+                      {"max_test_acc", mean_std_json(p.max_test)}});
   }
   ojson j = {{"schema_version", 1},
              {"name", s.name},
@@ -241,23 +254,26 @@ std::string summary_table(const SweepSummary& s) {
                   std::to_string(s.finished) + " finished, " + std::to_string(s.unfinished) +
                   " unfinished, " + std::to_string(s.failed) + " failed (" + s.dir + ")\n";
   t += pad("run", w) + "  " + pad("status", 10) + pad("epochs", 7, true) +
-       pad("final test", 12, true) + pad("best test", 11, true) + pad("seconds", 9, true) + "\n";
+       pad("final test", 12, true) + pad("test @ best val", 17, true) + pad("max test", 10, true) +
+       pad("seconds", 9, true) + "\n";
   for (auto& r : s.rows) {
     t += pad(r.name, w) + "  " + pad(r.status, 10) +
          pad(std::to_string(r.epochs_done) + "/" + std::to_string(r.epochs), 7, true) +
-         pad(percent(r.final_test), 12, true) + pad(percent(r.best_test), 11, true) +
+         pad(percent(r.final_test), 12, true) + pad(percent(r.test_at_best_val), 17, true) +
+         pad(percent(r.max_test), 10, true) +
          pad(r.seconds ? fmt(r.seconds, "%.1f") : "-", 9, true) + "\n";
     if (!r.error.empty()) t += "    " + r.error + "\n";
   }
   size_t pw = 10;
   for (auto& p : s.points) pw = std::max(pw, p.point.size());
   t += '\n';
-  t += pad("grid point", pw) + "  " + pad("seeds", 6) + pad("final test (mean ± std)", 24, true) +
-       pad("best test (mean ± std)", 24, true) + "\n";
+  t += pad("grid point", pw) + "  " + pad("seeds", 6) + pad("final test", 17, true) +
+       pad("test @ best val", 17, true) + pad("max test", 17, true) + "   (mean ± std)\n";
   for (auto& p : s.points)
     t += pad(p.point, pw) + "  " +
          pad(std::to_string(p.finished) + "/" + std::to_string(p.runs), 6) +
-         pad(percent_ms(p.final_test), 24, true) + pad(percent_ms(p.best_test), 24, true) + "\n";
+         pad(percent_ms(p.final_test), 17, true) + pad(percent_ms(p.test_at_best_val), 17, true) +
+         pad(percent_ms(p.max_test), 17, true) + "\n";
   return t;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // A sweep's results, gathered from its run directories:
-//   SWEEP_DIR/sweep.csv         one row per run: parameters, status, final and best accuracy, time
+//   SWEEP_DIR/sweep.csv         one row per run: parameters, status, final test accuracy, test
+//                               accuracy at the best validation epoch, maximum, time
 //   SWEEP_DIR/sweep_points.csv  one row per grid point: mean ± std over its seeds
 //   SWEEP_DIR/sweep.json        both, with every field
 // and a readable table. Written at the end of every sweep and by `qtrain sweep --summary DIR`.
@@ -17,9 +18,11 @@ struct SweepRow {
   std::string name, point, status, error;
   nlohmann::ordered_json params;
   int epochs_done = 0, epochs = 0;
-  std::optional<double> final_test, best_test, final_val, best_val, seconds;
+  // test_at_best_val: the test accuracy at the best validation epoch (none without a validation
+  // split); max_test: the highest test accuracy of a fully quantized epoch (app/best_epoch.h).
+  std::optional<double> final_test, test_at_best_val, max_test, final_val, best_val, seconds;
   std::optional<int> best_epoch;
-  std::string selected_by;  // how "best" was chosen: val_acc when there is a validation split
+  std::string selected_by;  // how the best epoch was chosen: val_acc, or test_acc without a split
 };
 
 struct MeanStd {
@@ -31,7 +34,7 @@ struct SweepPoint {
   std::string point;
   nlohmann::ordered_json params;  // the run parameters minus the seed
   int runs = 0, finished = 0;
-  std::optional<MeanStd> final_test, best_test;  // over the finished runs
+  std::optional<MeanStd> final_test, test_at_best_val, max_test;  // over the finished runs
 };
 
 struct SweepSummary {

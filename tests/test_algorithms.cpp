@@ -105,6 +105,28 @@ void check_values(const Tensor& got, std::initializer_list<float> want, const ch
   }
 }
 
+// Q(w) of the default binary projection, written out: α = mean|w| over the tensor, α·sign(w) with
+// sign(0) = +1 (ALGORITHMS.md §1).
+std::vector<double> binary_by_hand(const Tensor& w) {
+  double sum = 0;
+  for (int64_t i = 0; i < w.size(); ++i) sum += std::fabs(static_cast<double>(w[i]));
+  const double alpha = static_cast<float>(sum / static_cast<double>(w.size()));
+  std::vector<double> q(w.size());
+  for (int64_t i = 0; i < w.size(); ++i) q[i] = w[i] >= 0 ? alpha : -alpha;
+  return q;
+}
+
+// How many elements of `got` differ from `want` by more than float rounding at the scale of w
+// and Q(w).
+int count_off(const Tensor& got, const std::vector<double>& want, const Tensor& w,
+              const std::vector<double>& q) {
+  REQUIRE(got.size() == static_cast<int64_t>(want.size()));
+  int off = 0;
+  for (int64_t i = 0; i < got.size(); ++i)
+    off += std::fabs(got[i] - want[i]) > 1e-6 * (std::fabs(w[i]) + std::fabs(q[i]));
+  return off;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- BinaryRelax
@@ -121,6 +143,14 @@ TEST_CASE("binaryrelax: u at λ = 0 is w, at λ = 1e9 is Q(w) to float precision
   CHECK(bad == 0);
   relax_mix(w, q, std::numeric_limits<double>::infinity(), u);
   CHECK(same_bits(u, q));
+  // In between, against the formula: u = (λ·Q(w) + w)/(1 + λ).
+  std::vector<double> qd(q.data(), q.data() + q.size());
+  for (double lam : {0.04, 0.5, 1.0, 1.04, 3.0, 25.0}) {
+    relax_mix(w, q, lam, u);
+    std::vector<double> want(w.size());
+    for (int64_t i = 0; i < w.size(); ++i) want[i] = (lam * q[i] + w[i]) / (1 + lam);
+    CHECK_MESSAGE(count_off(u, want, w, qd) == 0, "λ = " << lam);
+  }
 }
 
 TEST_CASE("binaryrelax: λ of epoch e is λ0·γ^(e+1), and the used weights are u at that λ") {
@@ -140,10 +170,11 @@ TEST_CASE("binaryrelax: λ of epoch e is λ0·γ^(e+1), and the used weights are
     s.algo->before_forward();
     const double lam = 0.5 * std::pow(2.0, e + 1);
     for (auto& t : s.algo->targets()) {
-      Tensor q = projected(t.spec, t.param->value, t.rows);
-      Tensor u(q.shape());
-      relax_mix(t.param->value, q, lam, u);
-      CHECK_MESSAGE(same_bits(t.param->used, u), t.layer() << " at epoch " << e);
+      const Tensor& w = t.param->value;
+      const std::vector<double> q = binary_by_hand(w);
+      std::vector<double> u(q.size());
+      for (size_t i = 0; i < q.size(); ++i) u[i] = (lam * q[i] + w[i]) / (1 + lam);
+      CHECK_MESSAGE(count_off(t.param->used, u, w, q) == 0, t.layer() << " at epoch " << e);
     }
     CHECK(s.algo->epoch_record()["lambda"].get<double>() == doctest::Approx(lam));
     CHECK(s.algo->epoch_record()["phase"] == 1);
@@ -173,6 +204,24 @@ TEST_CASE("binaryrelax: the linear schedule rises per step from θ = 0 to 1 over
   s.algo->start_epoch(0, 6);
   s.algo->before_forward();
   for (auto& t : s.algo->targets()) CHECK(same_bits(t.param->used, t.param->value));
+  // Within phase I, against the formula: u = (1 − θ)·w + θ·Q(w), θ = (10·e + s)/40 at step s of
+  // epoch e.
+  for (auto [e, steps] : {std::pair{0, 3}, {1, 0}, {2, 7}, {3, 9}}) {
+    s.algo->start_epoch(e, 6);
+    for (int k = 0; k < steps; ++k) s.algo->after_step();
+    s.algo->before_forward();
+    const double theta = (10.0 * e + steps) / 40.0;
+    for (auto& t : s.algo->targets()) {
+      const Tensor& w = t.param->value;
+      const std::vector<double> q = binary_by_hand(w);
+      std::vector<double> u(q.size());
+      for (size_t i = 0; i < q.size(); ++i) u[i] = (1 - theta) * w[i] + theta * q[i];
+      CHECK_MESSAGE(count_off(t.param->used, u, w, q) == 0,
+                    t.layer() << " at epoch " << e << ", step " << steps);
+    }
+    CHECK(s.algo->epoch_record()["theta"].get<double>() ==
+          doctest::Approx(steps ? (10.0 * e + steps - 1) / 40.0 : 10.0 * e / 40.0));
+  }
 }
 
 TEST_CASE("binaryrelax: phase I is evaluated at u and at Q(w); phase II evaluates exactly Q(w)") {

@@ -1,16 +1,23 @@
 // Configuration resolution and its error messages; the data options down to the loader.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
+#include <sstream>
 #include <string>
 
+#include "app/cmd_datasets.h"
 #include "app/cmd_sensitivity.h"
+#include "app/cmd_sweep.h"
+#include "app/cmd_train.h"
 #include "app/config.h"
 #include "app/config_flags.h"
 #include "datasets/dataset_writers.h"
 #include "engine/core/error.h"
 #include "test_datasets_fixtures.h"
+#include "test_sweep_util.h"
 
 using namespace qt;
 using json = nlohmann::json;
@@ -347,4 +354,106 @@ TEST_CASE("the config flags on a command line; sensitivity --out creates its fol
   const SensitivityReport r = read_sensitivity(out);
   CHECK(r.model == "mlp");
   CHECK_FALSE(r.layers.empty());
+}
+
+TEST_CASE("nan and inf are refused for every number key: flag, --set, config file, config.json") {
+  auto cli = [](CLI::App& app, std::vector<std::string> args) {
+    args.insert(args.begin(), "qtrain");
+    std::vector<const char*> argv;
+    for (const std::string& a : args) argv.push_back(a.c_str());
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  };
+  int floats = 0;
+  for (const ConfigOption& o : config_options()) {
+    if (o.kind != OptKind::Float) continue;
+    ++floats;
+    CAPTURE(o.key);
+    for (const std::string text : {"nan", "NaN", "-nan", "inf", "-inf", "Infinity"}) {
+      CAPTURE(text);
+      std::string m = usage_error([&] { parse_value(o, text, "--set " + o.key); });
+      CHECK(m.find("is not a finite number (for " + o.key + ")") != std::string::npos);
+      if (!o.flag.empty()) {
+        CLI::App app;
+        ConfigFlags f;
+        add_config_flags(app, f);
+        cli(app, {o.flag, text});
+        m = usage_error([&] { resolve_config(f); });
+        CHECK(m.find(o.flag + ": '" + text + "' is not a finite number") != std::string::npos);
+      }
+      CLI::App app;
+      ConfigFlags f;
+      add_config_flags(app, f);
+      cli(app, {"--set", o.key + "=" + text});
+      CHECK(usage_error([&] { resolve_config(f); }).find("(for " + o.key + ")") !=
+            std::string::npos);
+    }
+    // JSON cannot spell NaN, but a value can be set from code or read back as a double.
+    for (double x : {std::nan(""), std::numeric_limits<double>::infinity(),
+                     -std::numeric_limits<double>::infinity()}) {
+      json cfg = default_config();
+      set_value(cfg, o.key, x, "test");
+      CHECK(usage_error([&] { validate_config(cfg); }).find(o.key + " = ") == 0);
+      CHECK(usage_error([&] { validate_config(cfg); }).find("is not a finite number") !=
+            std::string::npos);
+    }
+    // A stored config.json where NaN became null.
+    json cfg = default_config();
+    std::string ptr = "/" + o.key;
+    std::replace(ptr.begin(), ptr.end(), '.', '/');
+    cfg[json::json_pointer(ptr)] = nullptr;
+    CHECK(usage_error([&] { validate_config(cfg); }).find(o.key + " must be a number") == 0);
+  }
+  CHECK(floats > 15);
+  // The number flags outside the schema.
+  std::ostringstream sink;
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"train", "--checkpoint-every", "nan"},
+        {"train", "--checkpoint-every", "inf"},
+        {"train", "--checkpoint-every", "-1"},
+        {"sweep", "s.json", "--checkpoint-every", "nan"},
+        {"datasets", "info", "synthetic", "--synthetic-noise", "nan"}}) {
+    CLI::App app;
+    add_train_command(app);
+    add_sweep_command(app);
+    add_datasets_command(app, sink);
+    CAPTURE(args[1]);
+    CHECK_THROWS_AS(cli(app, args), CLI::ValidationError);
+  }
+}
+
+TEST_CASE("integer keys take a plain decimal integer and nothing else") {
+  int ints = 0;
+  for (const ConfigOption& o : config_options()) {
+    if (o.kind != OptKind::Int && o.kind != OptKind::IntList) continue;
+    ++ints;
+    CAPTURE(o.key);
+    for (const char* text :
+         {"", " 3", "3 ", "+3", "3.0", "3e2", "0x3", "three", "3x", "99999999999999999999"}) {
+      const std::string t = text;
+      CAPTURE(t);
+      if (t.empty() && o.kind == OptKind::IntList) continue;  // the empty list
+      CHECK(usage_error([&] { parse_value(o, text, o.flag); }).find("is not ") !=
+            std::string::npos);
+    }
+    if (o.kind == OptKind::Int) CHECK(parse_value(o, "-3", o.flag) == -3);
+  }
+  CHECK(ints > 10);
+  const ConfigOption* m = find_option("schedule.milestones");
+  REQUIRE(m);
+  CHECK(parse_value(*m, "", "--milestones") == json::array());
+  for (const char* text : {"1,,2", "1,", ",", ",1", "1, 2"})
+    CHECK(usage_error([&] {
+            parse_value(*m, text, "--milestones");
+          }).find("is not a list of integers (for schedule.milestones)") != std::string::npos);
+  // A config file's number where an integer belongs.
+  json cfg = default_config();
+  CHECK(usage_error([&] {
+          merge_config(cfg, json::parse(R"({"epochs": 3.5})"), "f.json");
+        }).find("epochs must be an integer") != std::string::npos);
+}
+
+TEST_CASE("qtrain train --lr nan exits 2 naming the flag and the key") {
+  const auto r = sweep_test::run({sweep_test::qtrain_bin(), "train", "--lr", "nan", "--dry-run"});
+  CHECK(r.code == 2);
+  CHECK(r.output.find("--lr: 'nan' is not a finite number (for lr)") != std::string::npos);
 }

@@ -320,6 +320,29 @@ TEST_CASE("run report: BinaryRelax's λ and Q(w) accuracy, projection error, tab
   fs::remove_all(root);
 }
 
+TEST_CASE("run report: the best epoch and the maximum count fully quantized epochs only") {
+  // Phase I (relaxed, not fully quantized) has the highest accuracies: they are not the result.
+  const fs::path root = scratch("best");
+  std::vector<json> recs;
+  const double acc[] = {0.90, 0.85, 0.60, 0.70, 0.65};
+  for (int e = 1; e <= 5; ++e)
+    recs.push_back(record(e, acc[e - 1], {{"phase", e >= 3 ? 2 : 1}, {"fully_quantized", e >= 3}}));
+  write_run(root / "val", config_with("binaryrelax", 5), recs, true);
+  std::string md = slurp(write_report((root / "val").string(), {}).md);
+  CHECK(md.find("| best epoch | selected by | best val acc | test acc at best val | final test "
+                "acc | max test acc |") != std::string::npos);
+  CHECK(md.find("| finished | 5 / 5 | 4 | val_acc | 70.50 % | 70.00 % | 65.00 % | 70.00 % |") !=
+        std::string::npos);
+  // Without a validation split the best epoch is the best test accuracy: the maximum, and no
+  // "test at best val".
+  for (json& r : recs) r.erase("val_acc"), r.erase("val_loss");
+  write_run(root / "noval", config_with("binaryrelax", 5), recs, true);
+  md = slurp(write_report((root / "noval").string(), {}).md);
+  CHECK(md.find("| finished | 5 / 5 | 4 | test_acc | – | – | 65.00 % | 70.00 % |") !=
+        std::string::npos);
+  fs::remove_all(root);
+}
+
 TEST_CASE("run report: a run in progress, and a run without any epoch yet") {
   const fs::path root = scratch("progress");
   const fs::path running = root / "running";

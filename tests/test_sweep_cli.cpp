@@ -3,6 +3,8 @@
 // a re-run touches nothing finished, a failing run is reported with its error line.
 #include <cmath>
 
+#include "app/sweep_spec.h"
+#include "app/sweep_summary.h"
 #include "test_sweep_util.h"
 
 using namespace sweep_test;
@@ -107,7 +109,16 @@ TEST_CASE(
     CHECK(p["final_test_acc"]["std"].get<double>() == doctest::Approx(sd));
   }
   const std::string csv = slurp(out / "sweep.csv");
-  CHECK(csv.rfind("run,lr,seed,status,epochs_done,epochs,final_test_acc,best_test_acc,", 0) == 0);
+  CHECK(csv.rfind("run,lr,seed,status,epochs_done,epochs,final_test_acc,test_at_best_val_acc,"
+                  "max_test_acc,best_epoch,best_selected_by,",
+                  0) == 0);
+  for (auto& run : sj["runs"]) {
+    const json s = read_json(out / run["name"].get<std::string>() / "summary.json");
+    CHECK(s["best"]["selected_by"] == "val_acc");
+    CHECK(run["test_at_best_val_acc"] == s["best"]["test_acc"]);
+    CHECK(run["max_test_acc"] == s["max_test_acc"]);
+  }
+  CHECK(r.output.find("test @ best val") != std::string::npos);
   CHECK(count(csv, "\n") == 5);
   CHECK(count(csv, ",finished,2,2,") == 4);
   CHECK(count(slurp(out / "sweep_points.csv"), "\n") == 3);
@@ -159,4 +170,75 @@ TEST_CASE("a run that fails is reported with its error line; the others finish; 
   CHECK(bad["error"].get<std::string>().rfind("qtrain: error: ", 0) == 0);
   CHECK(bad["error"].get<std::string>().find("/nonexistent/qtrain") != std::string::npos);
   CHECK(slurp(dir / "out/sweep.csv").find(",failed,") != std::string::npos);
+}
+
+TEST_CASE("the summary: test accuracy at the best validation epoch, and the maximum apart") {
+  // Three points, summaries written by hand: with a validation split (two seeds), without one,
+  // and a run with no fully quantized epoch (no maximum).
+  const fs::path dir = scratch("sweep-summary-names");
+  const Cleanup cleanup{dir};
+  const qt::Sweep sweep = qt::expand_sweep(nlohmann::ordered_json::parse(R"({"name": "names",
+      "base": {"model": "mlp", "data": {"name": "synthetic"}, "epochs": 3},
+      "runs": [{"data.val_size": -1}, {"data.val_size": 0}, {"lr": 0.5}], "seeds": [0, 1],
+      "out": ")" + (dir / "out").string() + R"("})"),
+                                           "names.json");
+  REQUIRE(sweep.runs.size() == 6);
+  auto summary = [](double final_test, std::string by, double best_test, json max) {
+    json best = {{"epoch", 2}, {"selected_by", by}, {"test_acc", best_test}};
+    if (by == "val_acc") best["val_acc"] = 0.5;
+    return json{{"finished", true},
+                {"epochs_done", 3},
+                {"final", {{"epoch", 3}, {"test_acc", final_test}}},
+                {"best", best},
+                {"max_test_acc", max},
+                {"timing", {{"seconds", 1.0}}}};
+  };
+  const json written[6] = {
+      summary(0.70, "val_acc", 0.80, 0.90),    summary(0.60, "val_acc", 0.70, 0.85),
+      summary(0.50, "test_acc", 0.66, 0.66),   summary(0.40, "test_acc", 0.64, 0.64),
+      summary(0.30, "val_acc", 0.20, nullptr), summary(0.30, "val_acc", 0.25, nullptr)};
+  for (size_t i = 0; i < 6; ++i) {
+    fs::create_directories(dir / "out" / sweep.runs[i].name);
+    write(dir / "out" / sweep.runs[i].name / "summary.json", written[i].dump());
+  }
+  const qt::SweepSummary s = qt::collect_summary(sweep);
+  REQUIRE(s.rows.size() == 6);
+  CHECK(*s.rows[0].test_at_best_val == 0.80);
+  CHECK(*s.rows[0].max_test == 0.90);
+  CHECK_FALSE(s.rows[2].test_at_best_val);  // chosen by test accuracy: that is the maximum
+  CHECK(*s.rows[2].max_test == 0.66);
+  CHECK(*s.rows[4].test_at_best_val == 0.20);
+  CHECK_FALSE(s.rows[4].max_test);
+  REQUIRE(s.points.size() == 3);
+  CHECK(s.points[0].finished == 2);
+  CHECK(s.points[0].test_at_best_val->mean == doctest::Approx(0.75));
+  CHECK(s.points[0].test_at_best_val->std == doctest::Approx(0.1 / std::sqrt(2.0)));
+  CHECK(s.points[0].max_test->mean == doctest::Approx(0.875));
+  CHECK(s.points[1].finished == 2);
+  CHECK_FALSE(s.points[1].test_at_best_val);
+  CHECK(s.points[1].max_test->mean == doctest::Approx(0.65));
+  CHECK(s.points[2].finished == 2);
+  CHECK(s.points[2].test_at_best_val->mean == doctest::Approx(0.225));
+  CHECK_FALSE(s.points[2].max_test);
+
+  qt::write_summary(s);
+  const json sj = read_json(dir / "out/sweep.json");
+  CHECK(sj["runs"][0]["test_at_best_val_acc"] == 0.80);
+  CHECK(sj["runs"][0]["max_test_acc"] == 0.90);
+  CHECK(sj["runs"][2]["test_at_best_val_acc"].is_null());
+  CHECK(sj["runs"][4]["max_test_acc"].is_null());
+  CHECK(sj["points"][1]["test_at_best_val_acc"].is_null());
+  CHECK(sj["points"][1]["max_test_acc"]["mean"].get<double>() == doctest::Approx(0.65));
+  CHECK_FALSE(sj["runs"][0].contains("best_test_acc"));
+  const std::string csv = slurp(dir / "out/sweep.csv");
+  CHECK(csv.find(",final_test_acc,test_at_best_val_acc,max_test_acc,best_epoch,") !=
+        std::string::npos);
+  CHECK(csv.find(",finished,3,3,0.5,,0.66,2,test_acc,") != std::string::npos);
+  const std::string points = slurp(dir / "out/sweep_points.csv");
+  CHECK(points.find(",final_test_mean,final_test_std,test_at_best_val_mean,test_at_best_val_std,"
+                    "max_test_mean,max_test_std\n") != std::string::npos);
+  const std::string table = qt::summary_table(s);
+  CHECK(table.find("test @ best val") != std::string::npos);
+  CHECK(table.find("max test") != std::string::npos);
+  CHECK(table.find("best test") == std::string::npos);
 }

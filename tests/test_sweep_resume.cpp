@@ -154,7 +154,8 @@ TEST_CASE(
   CHECK(a["counts"]["finished"] == 6);
   for (size_t i = 0; i < 6; ++i) {
     CHECK(a["runs"][i]["final_test_acc"] == b["runs"][i]["final_test_acc"]);
-    CHECK(a["runs"][i]["best_test_acc"] == b["runs"][i]["best_test_acc"]);
+    CHECK(a["runs"][i]["test_at_best_val_acc"] == b["runs"][i]["test_at_best_val_acc"]);
+    CHECK(a["runs"][i]["max_test_acc"] == b["runs"][i]["max_test_acc"]);
   }
   CHECK(a["points"][1]["final_test_acc"] == b["points"][1]["final_test_acc"]);
 }
