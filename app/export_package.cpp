@@ -6,7 +6,9 @@
 #include <map>
 #include <set>
 
+#include "app/package_manifest.h"
 #include "app/restored_run.h"
+#include "engine/core/bounded_json.h"
 #include "engine/core/error.h"
 #include "engine/core/files.h"
 #include "engine/core/parallel.h"
@@ -120,10 +122,11 @@ json evaluate_package(const std::string& dir, const std::string& split, const st
   const std::string mpath = dir + "/manifest.json";
   json m;
   try {
-    m = json::parse(read_file(mpath));
+    m = parse_bounded_json(read_file(mpath));
   } catch (const json::exception& e) {
     throw DataError(mpath + ": is not valid JSON: " + e.what());
   }
+  check_package_manifest(m, mpath);
   if (m.value("format", "") != "qtrain-package" || m.value("schema_version", 0) != 1)
     throw DataError(mpath + ": not a qtrain package of schema version 1");
   const std::string blob = read_file(dir + "/weights.bin");

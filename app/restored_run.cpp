@@ -29,7 +29,11 @@ TrainConfig resolve(const json& stored, const std::string& where, const std::str
   json config = default_config();
   merge_config(config, stored, where);
   if (!data_dir.empty()) config["data"]["dir"] = data_dir;
-  validate_config(config);
+  try {
+    validate_config(config);
+  } catch (const UsageError& e) {
+    throw UsageError(where + ": " + e.what());
+  }
   return to_train_config(config);
 }
 
