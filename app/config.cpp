@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/core/bounded_json.h"
 #include "engine/core/error.h"
 
 namespace qt {
@@ -109,6 +110,8 @@ const ConfigOption* find_option(const std::string& key) {
 }
 
 std::string nearest(const std::string& word, const std::vector<std::string>& candidates) {
+  // The distance costs |word| × |candidate|: a megabyte of a mistyped key gets no hint.
+  if (word.size() > 256) return "";
   auto distance = [](const std::string& a, const std::string& b) {
     std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
     for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
@@ -230,7 +233,7 @@ json read_config_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw UsageError("cannot read config file '" + path + "': check the path");
   try {
-    return json::parse(in);
+    return parse_bounded_json(in);
   } catch (const json::parse_error& e) {
     throw UsageError("config file '" + path + "' is not valid JSON: " + e.what());
   }

@@ -6,6 +6,9 @@
 #include <vector>
 
 #include "app/package_tensor.h"
+#include "app/package_manifest.h"
+#include "app/restored_run.h"
+#include "engine/core/bounded_json.h"
 #include "engine/core/error.h"
 #include "engine/core/files.h"
 #include "engine/core/parallel.h"
@@ -125,10 +128,11 @@ std::unique_ptr<RestoredRun> load_package(const std::string& dir, const std::str
   const std::string mpath = dir + "/manifest.json";
   json m;
   try {
-    m = json::parse(read_file(mpath));
+    m = parse_bounded_json(read_file(mpath));
   } catch (const json::exception& e) {
     throw DataError(mpath + ": is not valid JSON: " + e.what());
   }
+  check_package_manifest(m, mpath);
   if (!m.is_object() || m.value("format", json()) != "qtrain-package" ||
       m.value("schema_version", json()) != 1)
     throw DataError(mpath + ": not a qtrain package of schema version 1");

@@ -10,6 +10,7 @@
 #include "app/sweep_plan.h"
 #include "app/sweep_spec.h"
 #include "app/sweep_status.h"
+#include "engine/core/bounded_json.h"
 #include "engine/core/error.h"
 #include "engine/core/files.h"
 
@@ -48,7 +49,7 @@ void check_schema(const json& j, const std::string& where) {
 json read_json_file(const std::string& path, const std::string& what) {
   json j;
   try {
-    j = json::parse(read_file(path));
+    j = parse_bounded_json(read_file(path));
   } catch (const json::parse_error& e) {
     throw DataError(path + ": not valid JSON (" + e.what() + "): the " + what +
                     " is damaged; restore it or run again");
@@ -71,7 +72,7 @@ std::vector<json> read_metrics_file(const std::string& path) {
     const std::string at = path + ": line " + std::to_string(line_no);
     json r;
     try {
-      r = json::parse(line);
+      r = parse_bounded_json(line);
     } catch (const json::parse_error&) {
       throw DataError(
           at +

@@ -1,5 +1,6 @@
 // report.md: the report's text and tables (GitHub-flavoured Markdown), without the figures.
 #include <algorithm>
+#include <cctype>
 #include <string>
 
 #include "app/report_doc.h"
@@ -8,16 +9,58 @@ namespace qt {
 
 namespace {
 
-std::string cell(const std::string& s) {
+// Every string of the document may hold user data (a sweep's name, a configuration value, a
+// failed run's message): it is written as literal text, so that it can neither add HTML nor
+// break a table row, start a code span or link, or end its line. HTML's own characters become
+// entities, Markdown's are backslash-escaped, line breaks become spaces.
+std::string inline_text(const std::string& s) {
   std::string r;
   for (char c : s) {
-    if (c == '|')
-      r += "\\|";
-    else if (c == '\n')
-      r += ' ';
-    else
-      r += c;
+    switch (c) {
+      case '&':
+        r += "&amp;";
+        break;
+      case '<':
+        r += "&lt;";
+        break;
+      case '>':
+        r += "&gt;";
+        break;
+      case '\\':
+      case '`':
+      case '*':
+      case '[':
+      case ']':
+      case '|':
+        r += '\\';
+        r += c;
+        break;
+      case '\n':
+      case '\r':
+        r += ' ';
+        break;
+      default:
+        r += c;
+    }
   }
+  return r;
+}
+
+// The same at the start of a line, where a leading #, -, +, =, ~ or "1." would start a heading,
+// a list or a code fence.
+std::string line_text(const std::string& s) {
+  std::string r = inline_text(s);
+  size_t digits = 0;
+  while (digits < r.size() && std::isdigit(static_cast<unsigned char>(r[digits]))) ++digits;
+  if (digits > 0 && digits < r.size() && (r[digits] == '.' || r[digits] == ')'))
+    r.insert(digits, 1, '\\');
+  else if (!r.empty() && std::string("#-+=~").find(r[0]) != std::string::npos)
+    r.insert(0, 1, '\\');
+  return r;
+}
+
+std::string cell(const std::string& s) {
+  const std::string r = inline_text(s);
   return r.empty() ? " " : r;
 }
 
@@ -58,10 +101,11 @@ bool has_text(const DocSection& s) {
 
 void render_section(const DocSection& s, int level, std::string& o) {
   if (!has_text(s)) return;
-  o += std::string(static_cast<size_t>(std::min(level, 6)), '#') + " " + s.title + "\n\n";
+  o += std::string(static_cast<size_t>(std::min(level, 6)), '#') + " " + inline_text(s.title) +
+       "\n\n";
   for (const DocItem& item : s.items) {
     if (auto* t = std::get_if<DocText>(&item))
-      o += (t->warning ? "> **Note:** " : "") + t->text + "\n\n";
+      o += (t->warning ? "> **Note:** " + inline_text(t->text) : line_text(t->text)) + "\n\n";
     else if (auto* tab = std::get_if<DocTable>(&item))
       render_table(*tab, o);
   }
@@ -71,8 +115,8 @@ void render_section(const DocSection& s, int level, std::string& o) {
 }  // namespace
 
 std::string render_markdown(const ReportDoc& doc) {
-  std::string o = "# " + doc.title + "\n\n";
-  for (auto& line : doc.subtitle) o += line + "  \n";
+  std::string o = "# " + inline_text(doc.title) + "\n\n";
+  for (auto& line : doc.subtitle) o += line_text(line) + "  \n";
   if (!doc.subtitle.empty()) o += "\n";
   o += "The plots are in report.html, beside this file.\n\n";
   for (auto& s : doc.sections) render_section(s, 2, o);

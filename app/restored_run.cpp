@@ -30,7 +30,11 @@ TrainConfig resolve(const json& stored, const std::string& where, const std::str
   merge_config(config, stored, where);
   config = complete_config(config);  // a key the run did not record: what qtrain did then
   if (!data_dir.empty()) config["data"]["dir"] = data_dir;
-  validate_config(config);
+  try {
+    validate_config(config);
+  } catch (const UsageError& e) {
+    throw UsageError(where + ": " + e.what());
+  }
   return to_train_config(config);
 }
 

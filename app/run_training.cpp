@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include "app/config.h"
 #include "app/progress.h"
 #include "engine/core/blas_kernel.h"
+#include "engine/core/bounded_json.h"
 #include "engine/core/error.h"
 #include "engine/core/files.h"
 #include "engine/core/parallel.h"
@@ -83,7 +85,7 @@ std::vector<json> read_metrics(const std::string& path, int epochs) {
   std::string line;
   while (recs.size() < static_cast<size_t>(epochs) && std::getline(in, line)) {
     try {
-      recs.push_back(json::parse(line));
+      recs.push_back(parse_bounded_json(line));
     } catch (const json::exception&) {
       throw DataError(path + ": line " + std::to_string(recs.size() + 1) + " is not valid JSON");
     }
@@ -155,12 +157,18 @@ RunResult run_training(const json& given, const RunOptions& opt) {
       b.erase("threads");
       return a == b;
     };
-    if (resume_from.meta.contains("config") && !same_run(resume_from.meta["config"], config))
+    if (resume_from.meta.contains("config") &&
+        (!resume_from.meta["config"].is_object() || !same_run(resume_from.meta["config"], config)))
       throw DataError(last_ckpt + ": was written with another configuration than " + result.dir +
                       "/config.json");
     trainer.restore(resume_from);
     recs = read_metrics(result.dir + "/metrics.jsonl", trainer.epoch());
-    seconds_before = resume_from.meta.value("run_seconds", 0.0);
+    const json& rs =
+        resume_from.meta.contains("run_seconds") ? resume_from.meta["run_seconds"] : json(0.0);
+    if (!rs.is_number() || !std::isfinite(rs.get<double>()) || rs.get<double>() < 0)
+      throw DataError(last_ckpt + ": run_seconds = " + rs.dump().substr(0, 60) +
+                      ", expected a number of seconds ≥ 0");
+    seconds_before = rs.get<double>();
   } else if (!opt.init_from.empty()) {
     trainer.load_weights(init);
   }
@@ -260,7 +268,7 @@ RunResult resume_training(const std::string& run_dir, RunOptions opt) {
   json config;
   try {
     std::ifstream in(path);
-    config = json::parse(in);
+    config = parse_bounded_json(in);
   } catch (const json::exception& e) {
     throw DataError(path + ": is not valid JSON: " + e.what());
   }

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "engine/core/bounded_json.h"
 #include "engine/core/error.h"
 #include "engine/core/files.h"
 
@@ -34,7 +35,7 @@ Sweep read_plan(const std::string& dir) {
         ": no plan.json there: is it a sweep folder (the \"out\" of a sweep that has started)?");
   Sweep sw;
   try {
-    ojson plan = ojson::parse(read_file(path));
+    ojson plan = parse_bounded_json<ojson>(read_file(path));
     sw.name = plan.at("name").get<std::string>();
     sw.file = plan.at("file").get<std::string>();
     sw.shape = plan.at("shape").get<std::string>();

@@ -15,6 +15,7 @@
 #include "app/sweep_plan.h"
 #include "app/sweep_process.h"
 #include "app/sweep_status.h"
+#include "engine/core/bounded_json.h"
 #include "engine/core/error.h"
 #include "engine/core/files.h"
 
@@ -84,7 +85,7 @@ void check_run_dirs(const Sweep& sweep) {
     if (!fs::exists(path)) continue;
     json had;
     try {
-      had = json::parse(read_file(path));
+      had = parse_bounded_json(read_file(path));
     } catch (const json::exception& e) {
       throw DataError(path + ": is not valid JSON (" + e.what() +
                       "): delete that run directory to redo the run");

@@ -10,6 +10,7 @@
 
 #include "app/config.h"
 #include "app/run_training.h"
+#include "engine/core/bounded_json.h"
 #include "engine/core/error.h"
 
 namespace qt {
@@ -23,6 +24,9 @@ namespace {
 const std::vector<std::string> kTopKeys = {"name", "description", "out",  "base",
                                            "grid", "zip",         "runs", "seeds"};
 constexpr size_t kMaxNameLength = 120;
+// A sweep file of a few lines can describe more runs than memory holds (ten keys of ten values
+// are 10^10 runs): the count is checked before any run is built.
+constexpr uint64_t kMaxRuns = 10000;
 
 using KeyValues = std::vector<std::pair<std::string, ojson>>;
 
@@ -130,6 +134,7 @@ std::vector<ojson> product(const std::vector<Dim>& dims) {
 
 std::vector<long long> seed_list(const ojson& spec, const std::string& where) {
   std::vector<long long> seeds;
+  std::set<long long> seen;
   if (!spec.contains("seeds")) return seeds;
   const ojson& s = spec["seeds"];
   if (!s.is_array() || s.empty())
@@ -137,7 +142,7 @@ std::vector<long long> seed_list(const ojson& spec, const std::string& where) {
   for (auto& e : s) {
     if (!e.is_number_integer() || e.get<long long>() < 0)
       throw UsageError(where + ": seeds: " + e.dump() + " is not a non-negative integer");
-    if (std::find(seeds.begin(), seeds.end(), e.get<long long>()) != seeds.end())
+    if (!seen.insert(e.get<long long>()).second)
       throw UsageError(where + ": seeds: " + e.dump() + " is listed twice");
     seeds.push_back(e.get<long long>());
   }
@@ -296,12 +301,28 @@ Sweep expand_sweep(const ojson& spec, const std::string& where) {
 
   std::set<std::string> varied;
   const std::vector<Dim> dims = grid_dims(spec, where, varied);
-  std::vector<ojson> points = product(dims);
   const std::vector<ojson> singles = explicit_points(spec, where);
+  const std::vector<long long> seeds = seed_list(spec, where);
+  uint64_t grid_points = dims.empty() ? 0 : 1;
+  bool too_many = false;
+  for (const Dim& d : dims)
+    too_many = too_many || __builtin_mul_overflow(grid_points, d.size(), &grid_points);
+  const uint64_t points_count = std::max<uint64_t>(1, grid_points + singles.size());
+  uint64_t run_count = 0;
+  too_many = too_many ||
+             __builtin_mul_overflow(points_count, std::max<size_t>(1, seeds.size()), &run_count);
+  if (too_many || run_count > kMaxRuns)
+    throw UsageError(where + ": expands to " +
+                     (too_many ? std::string("more than 2^64") : std::to_string(run_count)) +
+                     " runs (" +
+                     (dims.empty() ? std::string("no grid") : join_sizes(dims) + " grid") + ", " +
+                     std::to_string(singles.size()) + " explicit runs, " +
+                     std::to_string(std::max<size_t>(1, seeds.size())) + " seeds): at most " +
+                     std::to_string(kMaxRuns) + " are allowed; split it into several sweeps");
+  std::vector<ojson> points = product(dims);
   points.insert(points.end(), singles.begin(), singles.end());
   if (points.empty()) points.push_back(ojson::object());  // the base configuration alone
 
-  const std::vector<long long> seeds = seed_list(spec, where);
   if (!seeds.empty())
     for (auto& p : points)
       if (p.contains("seed"))
@@ -328,7 +349,7 @@ Sweep load_sweep(const std::string& path) {
   if (!in) throw UsageError("cannot read the sweep file '" + path + "': check the path");
   ojson spec;
   try {
-    spec = ojson::parse(in);
+    spec = parse_bounded_json<ojson>(in);
   } catch (const ojson::parse_error& e) {
     throw UsageError(where + " is not valid JSON: " + e.what());
   }

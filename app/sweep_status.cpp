@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "engine/core/bounded_json.h"
 #include "engine/core/files.h"
 
 namespace qt {
@@ -18,7 +19,7 @@ json read_json(const std::string& path) {
   std::ifstream in(path);
   if (!in) return nullptr;
   try {
-    return json::parse(in);
+    return parse_bounded_json(in);
   } catch (const json::exception&) {
     return nullptr;
   }

@@ -116,7 +116,18 @@ size_t ByteReader::read_gzip(uint8_t* dst, size_t n) {
   return done;
 }
 
+void ByteReader::declare_size(uint64_t total, const std::string& what) {
+  if (offset_ > total)
+    fail("expected " + what + " of " + std::to_string(total) + " bytes, found " +
+         std::to_string(offset_) + " bytes read already");
+  declared_ = true;
+  declared_size_ = total;
+  declared_what_ = what;
+}
+
 size_t ByteReader::read_some(uint8_t* dst, size_t n) {
+  // Past a declared size, one byte is read to tell that there is more, and no more than that.
+  if (declared_) n = static_cast<size_t>(std::min<uint64_t>(n, declared_size_ - offset_ + 1));
   size_t got = 0;
   if (gzip_) {
     got = read_gzip(dst, n);
@@ -127,6 +138,11 @@ size_t ByteReader::read_some(uint8_t* dst, size_t n) {
            std::strerror(errno) + ")");
   }
   offset_ += got;
+  if (declared_ && offset_ > declared_size_)
+    fail("unexpected data: expected the end of the file after " + declared_what_ +
+         " at byte offset " + std::to_string(declared_size_) + ", found " +
+         (gzip_ ? std::string("more (uncompressed) content; the rest was not decompressed")
+                : std::to_string(file_size_ - declared_size_) + " more bytes"));
   return got;
 }
 
@@ -167,23 +183,20 @@ void ByteReader::read_append(std::vector<uint8_t>& out, uint64_t n, const std::s
 }
 
 void ByteReader::expect_end(const std::string& after) {
-  uint8_t probe[4096];
   const uint64_t at = offset_;
-  uint64_t extra = 0;
-  // For gzip, reading on drives inflate to the end, where zlib checks the CRC and length.
-  for (;;) {
-    const size_t got = read_some(probe, sizeof probe);
-    extra += got;
-    if (got < sizeof probe) break;
-    if (!gzip_) {
-      extra = file_size_ - at;
-      break;
-    }
+  if (!gzip_) {
+    // A raw file's size tells at once.
+    if (file_size_ > at)
+      fail("unexpected data: expected the end of the file after " + after + " at byte offset " +
+           std::to_string(at) + ", found " + std::to_string(file_size_ - at) + " more bytes");
+    return;
   }
-  if (extra > 0)
-    fail("unexpected data: expected the end of the file after " + after + " at byte offset " +
-         std::to_string(at) + ", found " + std::to_string(extra) + " more bytes" +
-         (gzip_ ? " (uncompressed)" : ""));
+  // Reading on drives inflate to the end of the stream, where zlib checks the CRC and the length;
+  // with the size declared as what was read, the first byte beyond is refused (read_some) without
+  // decompressing the rest.
+  declare_size(at, after);
+  uint8_t probe = 0;
+  read_some(&probe, 1);
 }
 
 }  // namespace qt

@@ -35,8 +35,14 @@ class ByteReader {
   // Appends exactly n bytes to `out`. The buffer grows with the data actually read, so a
   // header that lies about n cannot make it allocate more than the file holds.
   void read_append(std::vector<uint8_t>& out, uint64_t n, const std::string& part);
+  // The content's whole size (header included) as the header declares it, `what` describing it
+  // for messages. From then on no read goes more than one byte past it, and that byte is an
+  // error: a gzip file holding more than its header says (a gzip bomb) is refused without
+  // decompressing the rest.
+  void declare_size(uint64_t total, const std::string& what);
   // Throws if any content is left after what was read (the header then undercounts the data).
-  // For gzip this also reads to the end of the stream, which checks its CRC and length.
+  // For gzip this also reads to the end of the stream, which checks its CRC and length; past a
+  // declared size, one more byte of content is enough to refuse the file.
   void expect_end(const std::string& after);
 
   // "path: message" as a DataError.
@@ -52,6 +58,9 @@ class ByteReader {
   uint64_t file_size_ = 0;
   uint64_t offset_ = 0;
   bool gzip_ = false;
+  bool declared_ = false;
+  uint64_t declared_size_ = 0;
+  std::string declared_what_;
   // gzip state
   z_stream zs_{};
   bool zs_init_ = false;

@@ -72,6 +72,7 @@ Dataset read_idx(const std::string& images_path, const std::string& labels_path,
     const uint64_t bytes = n * per_image;
     const std::string what = std::to_string(n) + " images of " + std::to_string(dims[1]) + "×" +
                              std::to_string(dims[2]) + " pixels (as the header says)";
+    in.declare_size(16 + bytes, what);
     in.read_append(d.pixels, bytes, what);
     in.expect_end(what);
   }
@@ -85,6 +86,7 @@ Dataset read_idx(const std::string& images_path, const std::string& labels_path,
               " labels, one per image of " + images_path + ", found " + std::to_string(dims[0]));
     std::vector<uint8_t> raw;
     const std::string what = std::to_string(dims[0]) + " labels (as the header says)";
+    in.declare_size(8 + uint64_t{dims[0]}, what);
     in.read_append(raw, dims[0], what);
     in.expect_end(what);
     int max_label = 0;

@@ -81,6 +81,10 @@ Dataset read_qtimg(const std::string& path) {
   if (n > (uint64_t{1} << 40) / per_image)
     in.fail("bad header: expected at most 2^40 bytes of data, found N=" + std::to_string(n) +
             " images of " + std::to_string(per_image) + " bytes");
+  const std::string pix = std::to_string(n) + " images of " + std::to_string(d.channels) + "×" +
+                          std::to_string(d.height) + "×" + std::to_string(d.width) +
+                          " pixels (as the header says)";
+  in.declare_size(kQtimgHeader + n * per_image, pix);
   std::vector<uint8_t> raw_labels;
   const std::string what = std::to_string(n) + " labels (as the header says)";
   in.read_append(raw_labels, 2 * n, what);
@@ -93,9 +97,6 @@ Dataset read_qtimg(const std::string& path) {
               "), found " + std::to_string(label));
     d.labels[i] = label;
   }
-  const std::string pix = std::to_string(n) + " images of " + std::to_string(d.channels) + "×" +
-                          std::to_string(d.height) + "×" + std::to_string(d.width) +
-                          " pixels (as the header says)";
   in.read_append(d.pixels, n * d.sample_size(), pix);
   in.expect_end(pix);
   return d;

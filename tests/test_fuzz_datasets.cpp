@@ -6,10 +6,12 @@
 #include <doctest/doctest.h>
 #include <zlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <optional>
 
+#include "datasets/byte_reader.h"
 #include "datasets/cifar_reader.h"
 #include "datasets/dataset_writers.h"
 #include "datasets/idx_reader.h"
@@ -96,6 +98,44 @@ struct Mutation {
   std::string what;
   Bytes bytes;
 };
+
+// A gzip file of `head` followed by `mib` MiB of zero bytes, a few megabytes holding gigabytes:
+// after a full flush a deflate block does not refer to what came before, so one compressed MiB
+// of zeros is repeated rather than compressing every MiB here. The trailer's CRC-32 and length
+// are those of the whole content: the file is valid gzip.
+Bytes gzip_of_zeros(const Bytes& head, uint64_t mib) {
+  z_stream z{};
+  REQUIRE(deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY) == Z_OK);
+  auto deflate_part = [&](const Bytes& in, int flush) {
+    Bytes out(deflateBound(&z, in.size()) + 64);
+    z.next_in = const_cast<uint8_t*>(in.data());
+    z.avail_in = static_cast<uInt>(in.size());
+    z.next_out = out.data();
+    z.avail_out = static_cast<uInt>(out.size());
+    REQUIRE(deflate(&z, flush) != Z_STREAM_ERROR);
+    REQUIRE(z.avail_in == 0);
+    out.resize(out.size() - z.avail_out);
+    return out;
+  };
+  const Bytes zeros(size_t{1} << 20, 0);
+  const Bytes first = deflate_part(head, Z_FULL_FLUSH);
+  const Bytes block = deflate_part(zeros, Z_FULL_FLUSH);
+  REQUIRE(deflate_part(zeros, Z_FULL_FLUSH) == block);
+  const Bytes last = deflate_part({}, Z_FINISH);
+  deflateEnd(&z);
+  uLong crc = crc32(0L, head.data(), static_cast<uInt>(head.size()));
+  const uLong crc_mib = crc32(0L, zeros.data(), static_cast<uInt>(zeros.size()));
+  for (uint64_t k = 0; k < mib; ++k) crc = crc32_combine(crc, crc_mib, zeros.size());
+  const uint64_t total = head.size() + (mib << 20);
+  Bytes gz = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
+  gz.insert(gz.end(), first.begin(), first.end());
+  gz.reserve(gz.size() + mib * block.size() + 64);
+  for (uint64_t k = 0; k < mib; ++k) gz.insert(gz.end(), block.begin(), block.end());
+  gz.insert(gz.end(), last.begin(), last.end());
+  for (int i = 0; i < 4; ++i) gz.push_back(static_cast<uint8_t>(crc >> (8 * i)));
+  for (int i = 0; i < 4; ++i) gz.push_back(static_cast<uint8_t>(total >> (8 * i)));
+  return gz;
+}
 
 // Truncations at every byte of the header and through the payload, bit flips in the header
 // and at random payload bytes, header fields set to edge values, appended bytes.
@@ -299,4 +339,76 @@ TEST_CASE("fuzz: qtimg files") {
           p, fixed, [&] { return read_qtimg(p); }, ref_qtimg(fixed.bytes));
     }
   }
+}
+
+TEST_CASE("gzip bombs: content past the header's size is refused without inflating it") {
+  TempDir tmp;
+  const std::string ip = tmp.file("images.gz"), lp = tmp.file("labels"), qp = tmp.file("x.qtimg");
+  // 10 images of 32×32 as the headers say; a labels file to match.
+  const Dataset d = random_dataset(1, 32, 32, 10, 10, 45);
+  const Bytes idx = idx_images_bytes(d);
+  const Bytes idx_head(idx.begin(), idx.begin() + 16);
+  write_bytes(lp, idx_labels_bytes(d));
+  // The construction is valid gzip: 2048 images of 32×32 zeros load.
+  Bytes head2 = idx_head;
+  head2[6] = 0x08, head2[7] = 0x00;  // N = 2048
+  write_bytes(ip, gzip_of_zeros(head2, 2));
+  Dataset z;
+  z.channels = 1, z.height = z.width = 32, z.classes = 10;
+  z.pixels.assign(2048 * 1024, 0);
+  z.labels.assign(2048, 0);
+  write_bytes(tmp.file("zeros-labels"), idx_labels_bytes(z));
+  const Dataset loaded = read_idx(ip, tmp.file("zeros-labels"), 10);
+  CHECK(loaded.pixels == z.pixels);
+
+  // 8 GiB of zeros after 10 images' worth: refused at the first byte past them.
+  const Bytes bomb = gzip_of_zeros(idx_head, 8192);
+  CHECK(bomb.size() < (size_t{16} << 20));
+  write_bytes(ip, bomb);
+  auto start = std::chrono::steady_clock::now();
+  try {
+    read_idx(ip, lp, 10);
+    FAIL("the gzip bomb loaded");
+  } catch (const DataError& e) {
+    const std::string m = e.what();
+    CHECK(m.find("unexpected data: expected the end of the file after 10 images") !=
+          std::string::npos);
+    CHECK(m.find("byte offset 10256") != std::string::npos);
+    CHECK(m.find("the rest was not decompressed") != std::string::npos);
+  }
+  // Inflating 8 GiB takes many seconds; stopping at the declared size, milliseconds.
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+
+  // The same for qtimg, and for a header that declares 10 images and is followed by nothing
+  // but the bomb's zeros as its labels and pixels.
+  const Bytes q = qtimg_bytes(d);
+  write_bytes(qp, gzip_of_zeros(Bytes(q.begin(), q.begin() + 32), 8192));
+  start = std::chrono::steady_clock::now();
+  try {
+    read_qtimg(qp);
+    FAIL("the gzip bomb loaded");
+  } catch (const DataError& e) {
+    CHECK(std::string(e.what()).find("the rest was not decompressed") != std::string::npos);
+  }
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+
+  // A header that claims more than deflate could expand the file to: refused before reading.
+  Bytes huge = idx_head;
+  huge[4] = 0x10, huge[5] = huge[6] = huge[7] = 0;  // N = 2^28 images of 1 KiB: 256 GiB
+  write_bytes(ip, gzip_of_zeros(huge, 1));
+  try {
+    read_idx(ip, lp, 10);
+    FAIL("the lying header loaded");
+  } catch (const DataError& e) {
+    CHECK(std::string(e.what()).find("cannot hold that much") != std::string::npos);
+  }
+
+  // A gzip file with no header size (a CIFAR batch, a hash of the content) still reads to the end
+  // of the stream: ByteReader checks the CRC and length there.
+  write_bytes(ip, gzip_of_zeros(idx_head, 3));
+  ByteReader in(ip, "a test file");
+  std::vector<uint8_t> all;
+  in.read_append(all, 16 + (uint64_t{3} << 20), "everything");
+  in.expect_end("everything");
+  CHECK(all.size() == 16 + (size_t{3} << 20));
 }

@@ -210,9 +210,24 @@ json QuantAlgorithm::state_json() const {
 
 void QuantAlgorithm::load_state_json(const json& j) {
   if (!j.contains("epoch")) return;
-  epoch_ = j["epoch"];
-  epochs_ = j.value("epochs", 0);
-  step_in_epoch_ = j.value("step_in_epoch", int64_t{0});
+  // From a checkpoint that passed its checksums but may have been edited: checked before use.
+  auto integer = [&](const char* key, int64_t lo, int64_t hi) -> int64_t {
+    const json& v = j.contains(key) ? j[key] : json(0);
+    const bool ok = v.is_number_integer() &&
+                    (v.is_number_unsigned() ? v.get<uint64_t>() <= static_cast<uint64_t>(hi)
+                                            : v.get<int64_t>() >= lo && v.get<int64_t>() <= hi);
+    if (!ok)
+      throw DataError(std::string("the checkpoint's algorithm_state has ") + key + " = " +
+                      v.dump().substr(0, 60) + ", expected an integer in " + std::to_string(lo) +
+                      " … " + std::to_string(hi));
+    return v.get<int64_t>();
+  };
+  const int64_t epochs = integer("epochs", 0, 1000000);
+  const int64_t epoch = integer("epoch", 0, j.contains("epochs") ? epochs : 1000000);
+  const int64_t step = integer("step_in_epoch", 0, int64_t{1} << 52);
+  epoch_ = static_cast<int>(epoch);
+  epochs_ = static_cast<int>(epochs);
+  step_in_epoch_ = step;
   on_epoch(epoch_);
   set_act_learning(epoch_);
   load_state(j);

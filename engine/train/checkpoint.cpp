@@ -6,8 +6,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
+#include "engine/core/bounded_json.h"
 #include "engine/core/error.h"
 #include "engine/core/files.h"
 
@@ -118,12 +120,16 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& source)
   uint32_t count = static_cast<uint32_t>(r.get(4, "section count"));
   Checkpoint c;
   bool have_meta = false;
+  std::set<std::string> names;
   for (uint32_t s = 0; s < count; ++s) {
     uint32_t name_len = static_cast<uint32_t>(r.get(4, "section name length"));
     if (name_len > 4096)
       r.fail("section name length " + std::to_string(name_len) + " at offset " +
              std::to_string(r.pos() - 4) + " is implausible");
     std::string name = r.take(name_len, "section name");
+    if (!names.insert(name).second)
+      r.fail("section '" + name + "' at offset " + std::to_string(r.pos() - name_len) +
+             " appears twice");
     uint64_t len = r.get(8, "section length");
     size_t at = r.pos();
     std::string payload = r.take(len, ("section '" + name + "'").c_str());
@@ -132,30 +138,40 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& source)
       r.fail("section '" + name + "' at offset " + std::to_string(at) + " fails its CRC32 check");
     if (name == "meta") {
       try {
-        c.meta = nlohmann::json::parse(payload);
+        c.meta = parse_bounded_json(payload);
       } catch (const nlohmann::json::exception&) {
         r.fail("the meta section is not valid JSON");
       }
+      if (!c.meta.is_object())
+        r.fail(std::string("the meta section is a JSON ") + c.meta.type_name() +
+               ", expected an object");
       have_meta = true;
       continue;
     }
     Reader pr(payload, source);
     uint32_t nd = static_cast<uint32_t>(pr.get(4, "tensor rank"));
-    if (nd > 8) r.fail("tensor '" + name + "' has rank " + std::to_string(nd));
+    if (nd > 8) r.fail("tensor '" + name + "' has rank " + std::to_string(nd) + ", expected ≤ 8");
     Shape shape;
-    uint64_t elems = 1;
+    // The size is checked at every step, even on the way to a zero dimension: Tensor and
+    // shape_size multiply the same dimensions in int64.
+    int64_t elems = 1;
+    bool overflow = false;
     for (uint32_t i = 0; i < nd; ++i) {
       uint64_t d = pr.get(8, "tensor dimension");
       if (d > (uint64_t{1} << 40)) r.fail("tensor '" + name + "' has an implausible dimension");
       shape.push_back(static_cast<int64_t>(d));
-      elems *= d;
+      overflow = overflow || __builtin_mul_overflow(elems, static_cast<int64_t>(d), &elems);
     }
-    if (payload.size() - pr.pos() != elems * sizeof(float))
+    // Nothing is allocated before the data the shape needs is known to be in the section.
+    const uint64_t data_bytes = payload.size() - pr.pos();
+    if (overflow || static_cast<uint64_t>(elems) > data_bytes / sizeof(float) ||
+        static_cast<uint64_t>(elems) * sizeof(float) != data_bytes)
       r.fail("tensor '" + name + "' of shape " + shape_str(shape) + " needs " +
-             std::to_string(elems * 4) + " bytes of data, the section has " +
-             std::to_string(payload.size() - pr.pos()));
+             (overflow ? std::string("more than 2^63 elements")
+                       : std::to_string(static_cast<uint64_t>(elems)) + " × 4 bytes") +
+             " of data, the section has " + std::to_string(data_bytes) + " bytes");
     Tensor t(shape);
-    std::memcpy(t.data(), payload.data() + pr.pos(), elems * sizeof(float));
+    std::memcpy(t.data(), payload.data() + pr.pos(), data_bytes);
     c.tensors.emplace_back(name, std::move(t));
   }
   if (!r.done())

@@ -1,5 +1,6 @@
 #include "engine/train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -174,6 +175,36 @@ Checkpoint Trainer::snapshot() {
 
 namespace {
 
+// Far above any count a run reaches, and exact in a double.
+constexpr int64_t kMaxCount = int64_t{1} << 52;
+
+// An integer of the checkpoint's meta section, in [lo, hi].
+int64_t meta_integer(const json& m, const char* key, int64_t lo, int64_t hi) {
+  const json* v = m.contains(key) ? &m[key] : nullptr;
+  if (!v || !v->is_number_integer())
+    throw DataError(std::string("the checkpoint's meta section lacks the integer '") + key + "'" +
+                    (v ? ", found " + v->dump().substr(0, 60) : std::string()));
+  // An unsigned value beyond int64 is out of range, not wrapped around.
+  const bool fits =
+      !v->is_number_unsigned() || v->get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX);
+  const int64_t x = fits ? v->get<int64_t>() : 0;
+  if (!fits || x < lo || x > hi)
+    throw DataError(std::string("the checkpoint's meta section has ") + key + " = " + v->dump() +
+                    ", expected " + std::to_string(lo) + " … " + std::to_string(hi) +
+                    " for this run");
+  return x;
+}
+
+// A finite number ≥ 0 of the checkpoint's meta section.
+double meta_number(const json& m, const char* key) {
+  const json* v = m.contains(key) ? &m[key] : nullptr;
+  if (!v || !v->is_number() || !std::isfinite(v->get<double>()) || v->get<double>() < 0)
+    throw DataError(std::string("the checkpoint's meta section lacks '") + key +
+                    "' as a finite number ≥ 0" +
+                    (v ? ", found " + v->dump().substr(0, 60) : std::string()));
+  return v->get<double>();
+}
+
 // Every tensor `want` names must be in the checkpoint with the same shape; checked before any copy.
 void check_tensors(const Checkpoint& c, const std::vector<std::pair<std::string, Tensor*>>& want,
                    const std::string& what) {
@@ -211,21 +242,38 @@ void Trainer::restore(const Checkpoint& c) {
   for (Param* p : algo_->extra_params()) want.emplace_back("extra/" + p->name, &p->value);
   for (auto& [name, t] : algo_->state_tensors()) want.emplace_back("algo/" + name, t);
   check_tensors(c, want, "run");
+  // A checkpoint of this run holds exactly these tensors: one more means it belongs to another
+  // configuration (another algorithm, model option or optimizer) than the one stored with it.
+  if (c.tensors.size() != want.size())
+    for (auto& [name, t] : c.tensors)
+      if (std::none_of(want.begin(), want.end(), [&](auto& w) { return w.first == name; }))
+        throw DataError("the checkpoint has a tensor '" + name +
+                        "' this run does not have: it was written by another configuration");
+  // The position must be one this run can stand at: a checkpoint whose checksums pass may still
+  // have been edited, and a batch index past the epoch's end would read past the data.
   const json& m = c.meta;
-  for (const char* key :
-       {"epoch", "step", "batch", "loss_sum", "correct", "seen", "optimizer_steps"})
-    if (!m.contains(key) || !m[key].is_number())
-      throw DataError(std::string("the checkpoint's meta section lacks '") + key + "'");
+  const int64_t epoch = meta_integer(m, "epoch", 0, cfg_.epochs);
+  const int64_t batch = meta_integer(m, "batch", 0, cfg_.algo.steps_per_epoch);
+  const int64_t step = meta_integer(m, "step", 0, kMaxCount);
+  const int64_t seen = meta_integer(m, "seen", 0, kMaxCount);
+  const int64_t correct = meta_integer(m, "correct", 0, seen);
+  const int64_t optimizer_steps = meta_integer(m, "optimizer_steps", 0, kMaxCount);
+  const double loss_sum = meta_number(m, "loss_sum");
+  const double train_seconds = m.contains("train_seconds") ? meta_number(m, "train_seconds") : 0;
+  const json algo_state = m.contains("algorithm_state") ? m["algorithm_state"] : json::object();
+  if (!algo_state.is_object())
+    throw DataError("the checkpoint's meta section has algorithm_state = " +
+                    algo_state.dump().substr(0, 60) + ", expected an object");
+  algo_->load_state_json(algo_state);
   for (auto& [name, t] : want) t->copy_from(*c.find(name));
-  epoch_ = m["epoch"];
-  step_ = m["step"];
-  batch_ = m["batch"];
-  loss_sum_ = m["loss_sum"];
-  correct_ = m["correct"];
-  seen_ = m["seen"];
-  train_seconds_ = m.value("train_seconds", 0.0);
-  optimizer_->set_steps(m["optimizer_steps"]);
-  algo_->load_state_json(m.value("algorithm_state", json::object()));
+  epoch_ = static_cast<int>(epoch);
+  step_ = step;
+  batch_ = batch;
+  loss_sum_ = loss_sum;
+  correct_ = correct;
+  seen_ = seen;
+  train_seconds_ = train_seconds;
+  optimizer_->set_steps(optimizer_steps);
 }
 
 }  // namespace qt
