@@ -1,6 +1,7 @@
 // qtrain: train, evaluate and compare networks with binary, ternary and low-bit weights.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "app/cmd_train.h"
 #include "app/config.h"
 #include "app/exit_code.h"
+#include "engine/core/isa.h"
 
 namespace {
 
@@ -35,6 +37,12 @@ std::string flag_hint(CLI::App& app, int argc, char** argv) {
   return "";
 }
 
+// What `qtrain --version` prints: the version, then the instruction sets of the build and the
+// kernel path this CPU takes.
+std::string version_text() {
+  return "qtrain 0.1.0\n" + qt::isa_version_lines();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -45,7 +53,7 @@ int main(int argc, char** argv) {
       "error, "
       "3 data or checkpoint error, 130 interrupted (a checkpoint was saved: --resume continues)."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "qtrain 0.1.0");
+  app.set_version_flag("--version", std::function<std::string()>(version_text));
   qt::add_train_command(app);
   qt::add_sweep_command(app);
   qt::add_eval_command(app);
