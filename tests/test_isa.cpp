@@ -60,8 +60,9 @@ TEST_CASE("the start-up check names the extensions a CPU lacks") {
                 "AVX2, BMI, BMI2, F16C, FMA, LZCNT, MOVBE"},
            Case{kV3, "sse3 ssse3 sse4.1 sse4.2 popcnt",
                 "AVX, AVX2, BMI, BMI2, F16C, FMA, LZCNT, MOVBE"},
-           Case{kV3, "", "SSE3, SSSE3, SSE4.1, SSE4.2, POPCNT, AVX, AVX2, BMI, BMI2, F16C, FMA, "
-                         "LZCNT, MOVBE"},
+           Case{kV3, "",
+                "SSE3, SSSE3, SSE4.1, SSE4.2, POPCNT, AVX, AVX2, BMI, BMI2, F16C, FMA, "
+                "LZCNT, MOVBE"},
            Case{kV3, "avx2 avx sse3 ssse3 sse4.1 sse4.2 popcnt bmi bmi2 fma lzcnt movbe", "F16C"},
            // A native AVX-512 build on an AVX2 machine; a whole word must match, not a prefix.
            Case{"avx2 avx512f avx512vnni", "avx2", "AVX512F, AVX512VNNI"},
@@ -118,8 +119,8 @@ TEST_CASE("qtrain --version names the build's baseline and the kernel path") {
 TEST_CASE("a CPU below the build's baseline gets one message and exit 1, not SIGILL") {
   // QTRAIN_CPU=x86-64 presents this CPU as one without AVX: every build requires more.
   for (const char* level : {"x86-64", "x86-64-v2"}) {
-    const sweep_test::Streams r =
-        sweep_test::run_streams({sweep_test::qtrain_bin(), "--version"}, {}, {{"QTRAIN_CPU", level}});
+    const sweep_test::Streams r = sweep_test::run_streams({sweep_test::qtrain_bin(), "--version"},
+                                                          {}, {{"QTRAIN_CPU", level}});
     INFO("QTRAIN_CPU=", std::string(level), ": ", r.err);
     CHECK(r.code == 1);
     CHECK(r.out.empty());  // stopped before main: no version printed
@@ -134,8 +135,8 @@ TEST_CASE("a CPU below the build's baseline gets one message and exit 1, not SIG
     CHECK(r.err.find("QTRAIN_NATIVE") != std::string::npos);
   }
   // An AVX2 CPU: the portable build runs on its AVX2 kernels, a native AVX-512 build stops.
-  const sweep_test::Streams r =
-      sweep_test::run_streams({sweep_test::qtrain_bin(), "--version"}, {}, {{"QTRAIN_CPU", "avx2"}});
+  const sweep_test::Streams r = sweep_test::run_streams({sweep_test::qtrain_bin(), "--version"}, {},
+                                                        {{"QTRAIN_CPU", "avx2"}});
   if (build_has("avx512f")) {
     CHECK(r.code == 1);
     CHECK(r.err.find("lacks AVX512F") != std::string::npos);
@@ -143,8 +144,8 @@ TEST_CASE("a CPU below the build's baseline gets one message and exit 1, not SIG
     CHECK(r.code == 0);
     CHECK(r.out.find("kernels: AVX2 (QTRAIN_CPU=avx2)") != std::string::npos);
   }
-  const sweep_test::Streams bad =
-      sweep_test::run_streams({sweep_test::qtrain_bin(), "--version"}, {}, {{"QTRAIN_CPU", "pentium"}});
+  const sweep_test::Streams bad = sweep_test::run_streams({sweep_test::qtrain_bin(), "--version"},
+                                                          {}, {{"QTRAIN_CPU", "pentium"}});
   CHECK(bad.code == 2);
   CHECK(bad.err.find("QTRAIN_CPU='pentium' is not one of x86-64, x86-64-v2, avx2") !=
         std::string::npos);
@@ -220,12 +221,10 @@ TEST_CASE("layers give the same results on the AVX2 and AVX-512 paths") {
     int64_t cin, cout, k, s, p;
     Shape in;
   };
-  for (const ConvCase& c : {ConvCase{1, 6, 5, 1, 2, {16, 1, 28, 28}},
-                            ConvCase{6, 16, 5, 1, 0, {16, 6, 14, 14}},
-                            ConvCase{16, 16, 3, 1, 1, {8, 16, 32, 32}},
-                            ConvCase{16, 32, 3, 2, 1, {8, 16, 32, 32}},
-                            ConvCase{64, 64, 3, 1, 1, {8, 64, 8, 8}},
-                            ConvCase{3, 64, 3, 1, 1, {4, 3, 32, 32}}}) {
+  for (const ConvCase& c :
+       {ConvCase{1, 6, 5, 1, 2, {16, 1, 28, 28}}, ConvCase{6, 16, 5, 1, 0, {16, 6, 14, 14}},
+        ConvCase{16, 16, 3, 1, 1, {8, 16, 32, 32}}, ConvCase{16, 32, 3, 2, 1, {8, 16, 32, 32}},
+        ConvCase{64, 64, 3, 1, 1, {8, 64, 8, 8}}, ConvCase{3, 64, 3, 1, 1, {4, 3, 32, 32}}}) {
     INFO(c.cin, " -> ", c.cout, ", k ", c.k, ", s ", c.s, ", p ", c.p);
     ParamStore st;
     Conv2d conv(st, "conv", c.cin, c.cout, c.k, c.s, c.p);

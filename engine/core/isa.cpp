@@ -12,108 +12,109 @@ namespace qt {
 
 // Data only, so nothing here runs before the start-up check reads it: constant-initialised.
 extern const char kBuildBaseline[] = QTRAIN_BASELINE;
-extern const char kBuildFeatures[] = ""
+extern const char kBuildFeatures[] =
+    ""
 #if defined(__SSE3__)
-                                     " sse3"
+    " sse3"
 #endif
 #if defined(__SSSE3__)
-                                     " ssse3"
+    " ssse3"
 #endif
 #if defined(__SSE4_1__)
-                                     " sse4.1"
+    " sse4.1"
 #endif
 #if defined(__SSE4_2__)
-                                     " sse4.2"
+    " sse4.2"
 #endif
 #if defined(__POPCNT__)
-                                     " popcnt"
+    " popcnt"
 #endif
 #if defined(__SSE4A__)
-                                     " sse4a"
+    " sse4a"
 #endif
 #if defined(__AVX__)
-                                     " avx"
+    " avx"
 #endif
 #if defined(__AVX2__)
-                                     " avx2"
+    " avx2"
 #endif
 #if defined(__BMI__)
-                                     " bmi"
+    " bmi"
 #endif
 #if defined(__BMI2__)
-                                     " bmi2"
+    " bmi2"
 #endif
 #if defined(__F16C__)
-                                     " f16c"
+    " f16c"
 #endif
 #if defined(__FMA__)
-                                     " fma"
+    " fma"
 #endif
 #if defined(__LZCNT__)
-                                     " lzcnt"
+    " lzcnt"
 #endif
 #if defined(__MOVBE__)
-                                     " movbe"
+    " movbe"
 #endif
 #if defined(__FMA4__)
-                                     " fma4"
+    " fma4"
 #endif
 #if defined(__XOP__)
-                                     " xop"
+    " xop"
 #endif
 #if defined(__AVXVNNI__)
-                                     " avxvnni"
+    " avxvnni"
 #endif
 #if defined(__GFNI__)
-                                     " gfni"
+    " gfni"
 #endif
 #if defined(__VAES__)
-                                     " vaes"
+    " vaes"
 #endif
 #if defined(__VPCLMULQDQ__)
-                                     " vpclmulqdq"
+    " vpclmulqdq"
 #endif
 #if defined(__AVX512F__)
-                                     " avx512f"
+    " avx512f"
 #endif
 #if defined(__AVX512BW__)
-                                     " avx512bw"
+    " avx512bw"
 #endif
 #if defined(__AVX512CD__)
-                                     " avx512cd"
+    " avx512cd"
 #endif
 #if defined(__AVX512DQ__)
-                                     " avx512dq"
+    " avx512dq"
 #endif
 #if defined(__AVX512VL__)
-                                     " avx512vl"
+    " avx512vl"
 #endif
 #if defined(__AVX512VNNI__)
-                                     " avx512vnni"
+    " avx512vnni"
 #endif
 #if defined(__AVX512BF16__)
-                                     " avx512bf16"
+    " avx512bf16"
 #endif
 #if defined(__AVX512VPOPCNTDQ__)
-                                     " avx512vpopcntdq"
+    " avx512vpopcntdq"
 #endif
 #if defined(__AVX512IFMA__)
-                                     " avx512ifma"
+    " avx512ifma"
 #endif
 #if defined(__AVX512VBMI__)
-                                     " avx512vbmi"
+    " avx512vbmi"
 #endif
 #if defined(__AVX512VBMI2__)
-                                     " avx512vbmi2"
+    " avx512vbmi2"
 #endif
 #if defined(__AVX512BITALG__)
-                                     " avx512bitalg"
+    " avx512bitalg"
 #endif
 #if defined(__AVX512VP2INTERSECT__)
-                                     " avx512vp2intersect"
+    " avx512vp2intersect"
 #endif
 #if defined(__AVX512FP16__)
-                                     " avx512fp16"
+    " avx512fp16"
 #endif
     ;
 

@@ -22,8 +22,11 @@ namespace qt {
 // functions and templates of other headers stay compiled for the baseline in every translation
 // unit). Code compiled for it may run only when kernel_path() is Avx512.
 #define QT_AVX512 __attribute__((target("avx512f,avx512bw,avx512cd,avx512dq,avx512vl")))
-#define QT_AVX512_BEGIN \
-  _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx512bw,avx512cd,avx512dq,avx512vl\")")
+// (Unformatted: a _Pragma takes one string literal.)
+// clang-format off
+#define QT_AVX512_BEGIN _Pragma("GCC push_options") \
+  _Pragma("GCC target(\"avx512f,avx512bw,avx512cd,avx512dq,avx512vl\")")
+// clang-format on
 #define QT_AVX512_END _Pragma("GCC pop_options")
 
 enum class KernelPath { Avx2, Avx512 };

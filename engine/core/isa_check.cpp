@@ -19,14 +19,17 @@ namespace {
 // The extensions the check knows, with the x86-64 level they belong to (1 baseline, 2 x86-64-v2,
 // 3 x86-64-v3 and the other AVX-era extensions, 4 AVX-512). __builtin_cpu_supports takes only
 // literals, hence the list macro. The names are those of kBuildFeatures (isa.cpp).
+// clang-format off
 #define QT_FEATURES(X)                                                                           \
   X("sse3", 2) X("ssse3", 2) X("sse4.1", 2) X("sse4.2", 2) X("popcnt", 2) X("sse4a", 2)          \
   X("avx", 3) X("avx2", 3) X("bmi", 3) X("bmi2", 3) X("f16c", 3) X("fma", 3) X("lzcnt", 3)       \
   X("movbe", 3) X("fma4", 3) X("xop", 3) X("avxvnni", 3) X("gfni", 3) X("vaes", 3)               \
-  X("vpclmulqdq", 3) X("avx512f", 4) X("avx512bw", 4) X("avx512cd", 4) X("avx512dq", 4)          \
-  X("avx512vl", 4) X("avx512vnni", 4) X("avx512bf16", 4) X("avx512vpopcntdq", 4)                 \
-  X("avx512ifma", 4) X("avx512vbmi", 4) X("avx512vbmi2", 4) X("avx512bitalg", 4)                 \
-  X("avx512vp2intersect", 4) X("avx512fp16", 4)
+  X("vpclmulqdq", 3)                                                                             \
+  X("avx512f", 4) X("avx512bw", 4) X("avx512cd", 4) X("avx512dq", 4) X("avx512vl", 4)            \
+  X("avx512vnni", 4) X("avx512bf16", 4) X("avx512vpopcntdq", 4) X("avx512ifma", 4)               \
+  X("avx512vbmi", 4) X("avx512vbmi2", 4) X("avx512bitalg", 4) X("avx512vp2intersect", 4)         \
+  X("avx512fp16", 4)
+// clang-format on
 
 struct Feature {
   const char* name;

@@ -1,12 +1,11 @@
 #include "engine/layers/conv2d.h"
 
+#include <immintrin.h>
 #include <tbb/enumerable_thread_specific.h>
 
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
-
-#include <immintrin.h>
 
 #include "engine/core/gemm.h"
 #include "engine/core/isa.h"

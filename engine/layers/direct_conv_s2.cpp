@@ -90,10 +90,9 @@ std::vector<char> used_shifts(const PhaseGrid& g) {
   return used;
 }
 
-
 // y[o] = b[o] + Σ_{c,a,b} W[o, c, a, b]·x_αβ[c][q + da·W/2 + db], one task per sample
-void forward_s2(const ConvStride1& cv, const float* x, const float* w,
-                            const float* bias, float* y) {
+void forward_s2(const ConvStride1& cv, const float* x, const float* w, const float* bias,
+                float* y) {
   const PhaseGrid g(cv, cv.cin);
   const int64_t taps = cv.cin * cv.k * cv.k, m_pad = round_up(cv.cout, kRows);
   const int64_t howo = g.hp * g.wp;
@@ -126,8 +125,8 @@ void forward_s2(const ConvStride1& cv, const float* x, const float* w,
 
 // dW[o][t] = Σ_{n,q} dy[o][q]·x_t[q] over fixed groups of samples (partials summed in group order);
 // dx_αβ[c] = Σ_{o, taps (a, b) of phase (α, β)} W[o, c, a, b]·dy[o][q − da·W/2 − db]
-void backward_s2(const ConvStride1& cv, const float* x, const float* w, const float* dy,
-                             float* dw, float* db, float* dx) {
+void backward_s2(const ConvStride1& cv, const float* x, const float* w, const float* dy, float* dw,
+                 float* db, float* dx) {
   const PhaseGrid gx(cv, cv.cin);
   const int64_t hp = gx.hp, wp = gx.wp, howo = hp * wp, cols = gx.cols, k = cv.k;
   const int64_t taps = cv.cin * k * k, wsize = cv.cout * taps;

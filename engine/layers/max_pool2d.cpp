@@ -1,11 +1,11 @@
 #include "engine/layers/max_pool2d.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
-
-#include <immintrin.h>
 
 #include "engine/core/isa.h"
 #include "engine/core/parallel.h"
@@ -75,7 +75,7 @@ QT_AVX512 static void pool_2x2_avx512(const float* xp, int64_t w, int64_t ho, in
       take_avx512(best, at, _mm512_permutex2var_ps(a_lo, odd, a_hi), _mm512_add_epi32(at0, one));
       take_avx512(best, at, _mm512_permutex2var_ps(b_lo, even, b_hi), _mm512_add_epi32(at0, below));
       take_avx512(best, at, _mm512_permutex2var_ps(b_lo, odd, b_hi),
-           _mm512_add_epi32(_mm512_add_epi32(at0, below), one));
+                  _mm512_add_epi32(_mm512_add_epi32(at0, below), one));
       const __mmask16 out = static_cast<__mmask16>((1u << n) - 1);
       _mm512_mask_storeu_ps(yp + i * wo + j0, out, best);
       _mm512_mask_storeu_epi32(am + i * wo + j0, out, at);

@@ -111,10 +111,9 @@ inline void gather(const float* base, const int32_t* offset, float* dst) {
                                                  _mm512_loadu_si512(offset), base, 4));
 #elif defined(__AVX2__)
   for (int h = 0; h < kLanes; h += 8)
-    _mm256_storeu_ps(dst + h,
-                     _mm256_i32gather_ps(base, _mm256_loadu_si256(
-                                                   reinterpret_cast<const __m256i*>(offset + h)),
-                                         4));
+    _mm256_storeu_ps(
+        dst + h, _mm256_i32gather_ps(
+                     base, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(offset + h)), 4));
 #else
   for (int l = 0; l < kLanes; ++l) dst[l] = base[offset[l]];
 #endif
