@@ -20,8 +20,10 @@
 #include "engine/core/tensor.h"
 
 // GCC 12's AVX-512 headers build several intrinsics on an "undefined" vector, which its
-// -Wmaybe-uninitialized then reports at every use: a known false positive (GCC bug 105593).
+// -Wmaybe-uninitialized (at -O2 -Wuninitialized) then reports at every use: a known false positive
+// (GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 QT_AVX512_BEGIN
 
