@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "app/config.h"
 #include "app/exit_code.h"
 #include "engine/core/blas_kernel.h"
+#include "engine/core/isa.h"
 
 namespace {
 
@@ -37,6 +39,12 @@ std::string flag_hint(CLI::App& app, int argc, char** argv) {
   return "";
 }
 
+// What `qtrain --version` prints: the version, then the instruction sets of the build and the
+// kernel path this CPU takes.
+std::string version_text() {
+  return "qtrain 0.1.0\n" + qt::isa_version_lines() + "\nBLAS: " + qt::blas_info().line();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -53,7 +61,7 @@ int main(int argc, char** argv) {
       "3 data or checkpoint error, 4 sweep runs left to another sweep process (busy), 130 "
       "interrupted (a checkpoint was saved: --resume continues)."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "qtrain 0.1.0\nBLAS: " + qt::blas_info().line());
+  app.set_version_flag("--version", std::function<std::string()>(version_text));
   qt::add_train_command(app);
   qt::add_sweep_command(app);
   qt::add_eval_command(app);

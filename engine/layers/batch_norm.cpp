@@ -13,67 +13,79 @@ namespace {
 // Sums with 16 running float lanes per plane, added lane by lane into 16 double lanes over the
 // planes of a channel, which are summed once at its end: vectorised without reassociating, and the
 // result is the same whoever computes it. GCC's vector types rather than loops over lane arrays,
-// which GCC 12 left scalar.
-using F16 = float __attribute__((vector_size(64)));
+// which GCC 12 left scalar; in halves of 8 lanes, one register of every x86-64-v3 CPU (without
+// 512-bit registers, GCC moves 16-lane vectors through memory, 2–5× slower).
 using F8 = float __attribute__((vector_size(32)));
-using D8 = double __attribute__((vector_size(64)));
+using D4 = double __attribute__((vector_size(32)));
 constexpr int kLanes = 16;
 
-F16 load16(const float* p) {
-  F16 v;
+F8 load8(const float* p) {
+  F8 v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
 
 struct Lanes {
-  D8 lo = {}, hi = {};
+  D4 d[4] = {};       // lanes 0–3, 4–7, 8–11, 12–15
   double tail = 0.0;  // the values beyond the last whole block of each plane
-  void add(F16 f) {
-    lo += __builtin_convertvector(__builtin_shufflevector(f, f, 0, 1, 2, 3, 4, 5, 6, 7), D8);
-    hi += __builtin_convertvector(__builtin_shufflevector(f, f, 8, 9, 10, 11, 12, 13, 14, 15), D8);
+  // Adds float lanes 0–7 (lo) and 8–15 (hi).
+  void add(F8 lo, F8 hi) {
+    d[0] += __builtin_convertvector(__builtin_shufflevector(lo, lo, 0, 1, 2, 3), D4);
+    d[1] += __builtin_convertvector(__builtin_shufflevector(lo, lo, 4, 5, 6, 7), D4);
+    d[2] += __builtin_convertvector(__builtin_shufflevector(hi, hi, 0, 1, 2, 3), D4);
+    d[3] += __builtin_convertvector(__builtin_shufflevector(hi, hi, 4, 5, 6, 7), D4);
   }
   double total() const {
     double s = 0.0;
-    for (int l = 0; l < kLanes / 2; ++l) s += lo[l];
-    for (int l = 0; l < kLanes / 2; ++l) s += hi[l];
+    for (int q = 0; q < 4; ++q)
+      for (int l = 0; l < 4; ++l) s += d[q][l];
     return s + tail;
   }
 };
 
 // Σ p[i]
 void add_sum(const float* p, int64_t n, Lanes& s) {
-  F16 acc = {};
+  F8 lo = {}, hi = {};
   int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) acc += load16(p + i);
-  s.add(acc);
+  for (; i + kLanes <= n; i += kLanes) {
+    lo += load8(p + i);
+    hi += load8(p + i + 8);
+  }
+  s.add(lo, hi);
   for (; i < n; ++i) s.tail += p[i];
 }
 
 // Σ (p[i] − m)²
 void add_sq_dev(const float* p, int64_t n, float m, Lanes& s) {
-  F16 acc = {};
+  F8 lo = {}, hi = {};
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
-    const F16 d = load16(p + i) - m;
-    acc += d * d;
+    const F8 a = load8(p + i) - m, b = load8(p + i + 8) - m;
+    lo += a * a;
+    hi += b * b;
   }
-  s.add(acc);
+  s.add(lo, hi);
   for (; i < n; ++i) s.tail += static_cast<double>(p[i] - m) * (p[i] - m);
 }
 
 // Σ g[i] and Σ g[i]·(p[i] − m), with g[i] taken as 0 where a fused ReLU's output r[i] is 0
 void add_grad_sums(const float* g, const float* r, const float* p, int64_t n, float m, Lanes& sg,
                    Lanes& sgx) {
-  F16 ag = {}, agx = {};
+  F8 g_lo = {}, g_hi = {}, gx_lo = {}, gx_hi = {};
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
-    F16 gv = load16(g + i);
-    if (r) gv = load16(r + i) > 0.0f ? gv : F16{};
-    ag += gv;
-    agx += gv * (load16(p + i) - m);
+    F8 a = load8(g + i), b = load8(g + i + 8);
+    if (r) {
+      a = load8(r + i) > 0.0f ? a : F8{};
+      b = load8(r + i + 8) > 0.0f ? b : F8{};
+    }
+    g_lo += a;
+    g_hi += b;
+    gx_lo += a * (load8(p + i) - m);
+    gx_hi += b * (load8(p + i + 8) - m);
   }
-  sg.add(ag);
-  sgx.add(agx);
+  sg.add(g_lo, g_hi);
+  sgx.add(gx_lo, gx_hi);
   for (; i < n; ++i) {
     const float gi = !r || r[i] > 0.0f ? g[i] : 0.0f;
     sg.tail += gi;

@@ -1,5 +1,6 @@
 #include "engine/layers/conv2d.h"
 
+#include <immintrin.h>
 #include <tbb/enumerable_thread_specific.h>
 
 #include <cmath>
@@ -7,17 +8,15 @@
 #include <stdexcept>
 
 #include "engine/core/gemm.h"
+#include "engine/core/isa.h"
 #include "engine/core/parallel.h"
 #include "engine/layers/direct_conv.h"
 #include "engine/layers/partial_sums.h"
 #include "engine/layers/winograd.h"
 
-#if defined(__AVX512F__)
 // GCC 12's AVX-512 headers build several intrinsics on an "undefined" vector, which its
 // -Wmaybe-uninitialized then reports at every use: a known false positive (GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#endif
 
 namespace qt {
 
@@ -56,15 +55,19 @@ float row_sum(const float* p, int64_t n) {
 }
 
 // d[0, n) = s[0, n). im2col copies rows as short as the output width (10 floats in LeNet-5's
-// conv2), where a memcpy call costs more than the copy: with AVX-512, masked 16-float moves.
-inline void copy_row(float* d, const float* s, int64_t n) {
-#if defined(__AVX512F__)
+// conv2), where a memcpy call costs more than the copy: on the AVX-512 path, masked 16-float
+// moves.
+QT_AVX512 void copy_row_avx512(float* d, const float* s, int64_t n) {
   for (; n >= 16; n -= 16, d += 16, s += 16) _mm512_storeu_ps(d, _mm512_loadu_ps(s));
   const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
   _mm512_mask_storeu_ps(d, m, _mm512_maskz_loadu_ps(m, s));
-#else
-  std::memcpy(d, s, n * sizeof(float));
-#endif
+}
+
+inline void copy_row(bool avx512, float* d, const float* s, int64_t n) {
+  if (avx512)
+    copy_row_avx512(d, s, n);
+  else
+    std::memcpy(d, s, n * sizeof(float));
 }
 
 struct Geometry {
@@ -78,6 +81,7 @@ struct Geometry {
 // the `ns` samples starting at x; col has ns·Ho·Wo columns.
 void im2col(const Geometry& g, const float* x, int64_t ns, float* col) {
   const int64_t cols = ns * g.howo();
+  const bool avx512 = use_avx512();
   for (int64_t c = 0; c < g.c; ++c)
     for (int64_t a = 0; a < g.k; ++a)
       for (int64_t b = 0; b < g.k; ++b) {
@@ -97,7 +101,7 @@ void im2col(const Geometry& g, const float* x, int64_t ns, float* col) {
             const float* src = plane + h * g.w - g.p + b;
             for (int64_t j = 0; j < j0; ++j) dst[j] = 0.0f;
             if (g.s == 1)
-              copy_row(dst + j0, src + j0, j1 - j0);
+              copy_row(avx512, dst + j0, src + j0, j1 - j0);
             else
               for (int64_t j = j0; j < j1; ++j) dst[j] = src[j * g.s];
             for (int64_t j = j1; j < g.wo; ++j) dst[j] = 0.0f;

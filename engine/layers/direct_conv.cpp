@@ -5,12 +5,13 @@
 #include <stdexcept>
 #include <vector>
 
+#include "engine/core/isa.h"
 #include "engine/layers/direct_kernels.h"
 #include "engine/layers/partial_sums.h"
 
 namespace qt {
 
-#if defined(__AVX512F__)
+QT_AVX512_BEGIN
 
 namespace direct {
 
@@ -27,11 +28,7 @@ tbb::enumerable_thread_specific<std::vector<int32_t>>& offsets_scratch() {
   return s;
 }
 
-}  // namespace direct
-
 namespace {
-
-using namespace direct;
 
 // One pass: `planes` input planes h × w with `pad` zero rows above and below, k copies of them
 // (one per column offset), each plane copy ps floats long; outputs on ho rows of width w, of
@@ -105,18 +102,8 @@ void gemm_to_planes(const Grid& g, int64_t m, int64_t taps, const float* pack, c
   grid_to_planes(g, tmp, m, out);
 }
 
-}  // namespace
-
-bool direct_conv_available() {
-  return true;
-}
-
 // y[o] = b[o] + Σ_{c,a,b} W[o, c, a, b]·x_b[c][q + a·W + b − p], one task per sample
-void direct_conv_forward(const ConvStride1& cv, const float* x, const float* w, const float* bias,
-                         float* y) {
-  if (2 * cv.pad > cv.k - 1)
-    throw std::invalid_argument("direct_conv_forward: needs padding ≤ (k − 1)/2, got " +
-                                std::to_string(cv.pad) + " for k " + std::to_string(cv.k));
+void forward(const ConvStride1& cv, const float* x, const float* w, const float* bias, float* y) {
   const Grid g(cv.h, cv.w, cv.pad, cv.k, cv.cin);
   const int64_t taps = cv.cin * cv.k * cv.k, m_pad = round_up(cv.cout, kRows);
   float* pack = grow(call_scratch(), m_pad * taps);
@@ -138,12 +125,8 @@ void direct_conv_forward(const ConvStride1& cv, const float* x, const float* w, 
 
 // dW[o][t] = Σ_{n,q} dy[o][q]·x_t[q] over fixed groups of samples (partials summed in group order);
 // dx[c] = Σ_{o,a,b} W[o, c, k−1−a, k−1−b]·dy_b[o][q + a·W + b − (k−1−p)]
-void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w, const float* dy,
-                          float* dw, float* db, float* dx) {
-  if (2 * cv.pad > cv.k - 1 || (dx && 2 * cv.pad != cv.k - 1))
-    throw std::invalid_argument(
-        "direct_conv_backward: needs padding (k − 1)/2 (≤ without dx), got " +
-        std::to_string(cv.pad) + " for k " + std::to_string(cv.k));
+void backward(const ConvStride1& cv, const float* x, const float* w, const float* dy, float* dw,
+              float* db, float* dx) {
   const Grid gx(cv.h, cv.w, cv.pad, cv.k, cv.cin);                // x: the forward pass
   const Grid gd(gx.ho, gx.wo, cv.k - 1 - cv.pad, cv.k, cv.cout);  // dy padded for dx
   const int64_t taps = cv.cin * cv.k * cv.k, wsize = cv.cout * taps, dtaps = cv.cout * cv.k * cv.k;
@@ -214,21 +197,33 @@ void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w,
   sum_partials(parts, plan.groups, wsize, cv.cout, dw, db);
 }
 
-#else  // no AVX-512: Conv2d uses im2col instead
+}  // namespace
+}  // namespace direct
+
+QT_AVX512_END
 
 bool direct_conv_available() {
-  return false;
+  return use_avx512();
 }
 
-void direct_conv_forward(const ConvStride1&, const float*, const float*, const float*, float*) {
-  throw std::logic_error("direct_conv_forward: built without AVX-512");
+// The checks in plain code: the kernels above may run only on the AVX-512 path.
+void direct_conv_forward(const ConvStride1& cv, const float* x, const float* w, const float* bias,
+                         float* y) {
+  if (2 * cv.pad > cv.k - 1)
+    throw std::invalid_argument("direct_conv_forward: needs padding ≤ (k − 1)/2, got " +
+                                std::to_string(cv.pad) + " for k " + std::to_string(cv.k));
+  if (!use_avx512()) throw std::logic_error("direct_conv_forward: not on the AVX-512 path");
+  direct::forward(cv, x, w, bias, y);
 }
 
-void direct_conv_backward(const ConvStride1&, const float*, const float*, const float*, float*,
-                          float*, float*) {
-  throw std::logic_error("direct_conv_backward: built without AVX-512");
+void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w, const float* dy,
+                          float* dw, float* db, float* dx) {
+  if (2 * cv.pad > cv.k - 1 || (dx && 2 * cv.pad != cv.k - 1))
+    throw std::invalid_argument(
+        "direct_conv_backward: needs padding (k − 1)/2 (≤ without dx), got " +
+        std::to_string(cv.pad) + " for k " + std::to_string(cv.k));
+  if (!use_avx512()) throw std::logic_error("direct_conv_backward: not on the AVX-512 path");
+  direct::backward(cv, x, w, dy, dw, db, dx);
 }
-
-#endif
 
 }  // namespace qt

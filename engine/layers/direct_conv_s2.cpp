@@ -9,17 +9,17 @@
 #include <string>
 #include <vector>
 
+#include "engine/core/isa.h"
 #include "engine/layers/direct_conv.h"
 #include "engine/layers/direct_kernels.h"
 #include "engine/layers/partial_sums.h"
 
 namespace qt {
 
-#if defined(__AVX512F__)
+QT_AVX512_BEGIN
 
+namespace direct {
 namespace {
-
-using namespace direct;
 
 // The phase layout of one pass: `planes` source planes, their phase copies (one per phase and
 // column offset d ∈ [dmin, dmax]) each padded with −dmin zero rows above and dmax below, on rows
@@ -90,20 +90,9 @@ std::vector<char> used_shifts(const PhaseGrid& g) {
   return used;
 }
 
-void check(const ConvStride1& cv, const char* what) {
-  if (!direct_conv_s2_applies(cv.k, cv.pad, cv.h, cv.w))
-    throw std::invalid_argument(std::string(what) +
-                                ": needs padding (k − 1)/2 and an even H × W, got k " +
-                                std::to_string(cv.k) + ", padding " + std::to_string(cv.pad) +
-                                ", " + std::to_string(cv.h) + "×" + std::to_string(cv.w));
-}
-
-}  // namespace
-
 // y[o] = b[o] + Σ_{c,a,b} W[o, c, a, b]·x_αβ[c][q + da·W/2 + db], one task per sample
-void direct_conv_s2_forward(const ConvStride1& cv, const float* x, const float* w,
-                            const float* bias, float* y) {
-  check(cv, "direct_conv_s2_forward");
+void forward_s2(const ConvStride1& cv, const float* x, const float* w, const float* bias,
+                float* y) {
   const PhaseGrid g(cv, cv.cin);
   const int64_t taps = cv.cin * cv.k * cv.k, m_pad = round_up(cv.cout, kRows);
   const int64_t howo = g.hp * g.wp;
@@ -136,9 +125,8 @@ void direct_conv_s2_forward(const ConvStride1& cv, const float* x, const float* 
 
 // dW[o][t] = Σ_{n,q} dy[o][q]·x_t[q] over fixed groups of samples (partials summed in group order);
 // dx_αβ[c] = Σ_{o, taps (a, b) of phase (α, β)} W[o, c, a, b]·dy[o][q − da·W/2 − db]
-void direct_conv_s2_backward(const ConvStride1& cv, const float* x, const float* w, const float* dy,
-                             float* dw, float* db, float* dx) {
-  check(cv, "direct_conv_s2_backward");
+void backward_s2(const ConvStride1& cv, const float* x, const float* w, const float* dy, float* dw,
+                 float* db, float* dx) {
   const PhaseGrid gx(cv, cv.cin);
   const int64_t hp = gx.hp, wp = gx.wp, howo = hp * wp, cols = gx.cols, k = cv.k;
   const int64_t taps = cv.cin * k * k, wsize = cv.cout * taps;
@@ -254,18 +242,32 @@ void direct_conv_s2_backward(const ConvStride1& cv, const float* x, const float*
   sum_partials(parts, plan.groups, wsize, cv.cout, dw, db);
 }
 
-#else  // no AVX-512: Conv2d uses im2col instead
+}  // namespace
+}  // namespace direct
 
-void direct_conv_s2_forward(const ConvStride1&, const float*, const float*, const float*, float*) {
-  throw std::logic_error("direct_conv_s2_forward: built without AVX-512");
+QT_AVX512_END
+
+// The checks in plain code: the kernels above may run only on the AVX-512 path.
+static void check(const ConvStride1& cv, const char* what) {
+  if (!direct_conv_s2_applies(cv.k, cv.pad, cv.h, cv.w))
+    throw std::invalid_argument(std::string(what) +
+                                ": needs the AVX-512 path, padding (k − 1)/2 and an even H × W, "
+                                "got k " +
+                                std::to_string(cv.k) + ", padding " + std::to_string(cv.pad) +
+                                ", " + std::to_string(cv.h) + "×" + std::to_string(cv.w));
 }
 
-void direct_conv_s2_backward(const ConvStride1&, const float*, const float*, const float*, float*,
-                             float*, float*) {
-  throw std::logic_error("direct_conv_s2_backward: built without AVX-512");
+void direct_conv_s2_forward(const ConvStride1& cv, const float* x, const float* w,
+                            const float* bias, float* y) {
+  check(cv, "direct_conv_s2_forward");
+  direct::forward_s2(cv, x, w, bias, y);
 }
 
-#endif
+void direct_conv_s2_backward(const ConvStride1& cv, const float* x, const float* w, const float* dy,
+                             float* dw, float* db, float* dx) {
+  check(cv, "direct_conv_s2_backward");
+  direct::backward_s2(cv, x, w, dy, dw, db, dx);
+}
 
 bool direct_conv_s2_applies(int64_t k, int64_t pad, int64_t h, int64_t w) {
   return direct_conv_available() && 2 * pad == k - 1 && h > 0 && w > 0 && h % 2 == 0 && w % 2 == 0;

@@ -5,7 +5,9 @@
 // samples, or kept as 16-lane partial sums across passes: block_nt_sums, block_nt) with the group
 // loop of both backward passes (dw_groups), and the fixed-order lane sums that make results
 // independent of the thread count.
-// Internal to engine/layers: include only from those two files, and only under __AVX512F__.
+// Internal to engine/layers: include only from those two files. Everything here is compiled for
+// AVX-512 (QT_AVX512_BEGIN, engine/core/isa.h) and may run only on the AVX-512 kernel path.
+#include <immintrin.h>
 #include <tbb/enumerable_thread_specific.h>
 
 #include <algorithm>
@@ -13,14 +15,17 @@
 #include <cstring>
 #include <vector>
 
+#include "engine/core/isa.h"
 #include "engine/core/parallel.h"
 #include "engine/core/tensor.h"
 
-#if defined(__AVX512F__)
 // GCC 12's AVX-512 headers build several intrinsics on an "undefined" vector, which its
-// -Wmaybe-uninitialized then reports at every use: a known false positive (GCC bug 105593).
+// -Wmaybe-uninitialized (at -O2 -Wuninitialized) then reports at every use: a known false positive
+// (GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+QT_AVX512_BEGIN
 
 namespace qt::direct {
 
@@ -347,4 +352,4 @@ void dw_groups(const DwPlan& p, const int32_t* xoff, float* parts, int64_t scrat
 
 }  // namespace qt::direct
 
-#endif
+QT_AVX512_END

@@ -1,18 +1,18 @@
 #include "engine/layers/max_pool2d.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
 
+#include "engine/core/isa.h"
 #include "engine/core/parallel.h"
 
-#if defined(__AVX512F__)
 // GCC 12's AVX-512 headers build several intrinsics on an "undefined" vector, which its
 // -Wmaybe-uninitialized then reports at every use: a known false positive (GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#endif
 
 namespace qt {
 
@@ -38,20 +38,22 @@ Shape MaxPool2d::output_shape(const Shape& in) const {
 
 // The common 2×2 stride-2 case as branch-free selects over a row of windows. A candidate replaces
 // the best so far if greater or NaN, scanning in row-major order.
-#if defined(__AVX512F__)
-// With AVX-512, 16 windows at a time with masked loads and stores: rows as short as LeNet's (14
-// and 5 windows) stay vectorised, where the compiler's loop falls back to a branchy scalar tail
-// that mispredicts on every other window.
-static void pool_2x2(const float* xp, int64_t w, int64_t ho, int64_t wo, float* yp, int32_t* am) {
+
+// Replaces (best, at) by (v, v_at) where v > best or v is NaN.
+QT_AVX512 static inline void take_avx512(__m512& best, __m512i& at, __m512 v, __m512i v_at) {
+  const __mmask16 c =
+      _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  best = _mm512_mask_mov_ps(best, c, v);
+  at = _mm512_mask_mov_epi32(at, c, v_at);
+}
+
+// On the AVX-512 path, 16 windows at a time with masked loads and stores: rows as short as
+// LeNet's (14 and 5 windows) stay vectorised, where the compiler's loop falls back to a branchy
+// scalar tail that mispredicts on every other window.
+QT_AVX512 static void pool_2x2_avx512(const float* xp, int64_t w, int64_t ho, int64_t wo, float* yp,
+                                      int32_t* am) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-  // Replaces (best, at) by (v, v_at) where v > best or v is NaN.
-  auto take = [](__m512& best, __m512i& at, __m512 v, __m512i v_at) {
-    const __mmask16 c =
-        _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-    best = _mm512_mask_mov_ps(best, c, v);
-    at = _mm512_mask_mov_epi32(at, c, v_at);
-  };
   for (int64_t i = 0; i < ho; ++i) {
     const float* r0 = xp + 2 * i * w;
     const float* r1 = r0 + w;
@@ -70,17 +72,17 @@ static void pool_2x2(const float* xp, int64_t w, int64_t ho, int64_t wo, float* 
       __m512 best = _mm512_permutex2var_ps(a_lo, even, a_hi);
       __m512i at = at0;
       const __m512i one = _mm512_set1_epi32(1);
-      take(best, at, _mm512_permutex2var_ps(a_lo, odd, a_hi), _mm512_add_epi32(at0, one));
-      take(best, at, _mm512_permutex2var_ps(b_lo, even, b_hi), _mm512_add_epi32(at0, below));
-      take(best, at, _mm512_permutex2var_ps(b_lo, odd, b_hi),
-           _mm512_add_epi32(_mm512_add_epi32(at0, below), one));
+      take_avx512(best, at, _mm512_permutex2var_ps(a_lo, odd, a_hi), _mm512_add_epi32(at0, one));
+      take_avx512(best, at, _mm512_permutex2var_ps(b_lo, even, b_hi), _mm512_add_epi32(at0, below));
+      take_avx512(best, at, _mm512_permutex2var_ps(b_lo, odd, b_hi),
+                  _mm512_add_epi32(_mm512_add_epi32(at0, below), one));
       const __mmask16 out = static_cast<__mmask16>((1u << n) - 1);
       _mm512_mask_storeu_ps(yp + i * wo + j0, out, best);
       _mm512_mask_storeu_epi32(am + i * wo + j0, out, at);
     }
   }
 }
-#else
+
 static void pool_2x2(const float* xp, int64_t w, int64_t ho, int64_t wo, float* yp, int32_t* am) {
   for (int64_t i = 0; i < ho; ++i) {
     const float* r0 = xp + 2 * i * w;
@@ -107,7 +109,6 @@ static void pool_2x2(const float* xp, int64_t w, int64_t ho, int64_t wo, float* 
     }
   }
 }
-#endif
 
 // y[n, c, i, j] = max_{a, b < k} x[n, c, i·s − p + a, j·s − p + b]
 void MaxPool2d::forward(const Tensor& x, Tensor& y, const Context&) {
@@ -116,13 +117,17 @@ void MaxPool2d::forward(const Tensor& x, Tensor& y, const Context&) {
   const int64_t planes = x.dim(0) * x.dim(1);
   argmax_.resize(static_cast<size_t>(y.size()));
   const int64_t k = k_, s = s_, p = p_;
+  const bool avx512 = use_avx512();
   parallel_for(planes, std::max<int64_t>(1, 16384 / (h * w)), [&](int64_t p0, int64_t p1) {
     for (int64_t pl = p0; pl < p1; ++pl) {
       const float* xp = x.data() + pl * h * w;
       float* yp = y.data() + pl * ho * wo;
       int32_t* am = argmax_.data() + pl * ho * wo;
       if (k == 2 && s == 2 && p == 0) {
-        pool_2x2(xp, w, ho, wo, yp, am);
+        if (avx512)
+          pool_2x2_avx512(xp, w, ho, wo, yp, am);
+        else
+          pool_2x2(xp, w, ho, wo, yp, am);
         continue;
       }
       for (int64_t i = 0; i < ho; ++i) {

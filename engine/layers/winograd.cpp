@@ -10,7 +10,7 @@
 #include "engine/core/parallel.h"
 #include "engine/core/tensor.h"
 
-#if defined(__AVX512F__)
+#if defined(__AVX2__)
 // GCC 12's AVX-512 headers build several intrinsics on an "undefined" vector, which its
 // -Wmaybe-uninitialized then reports at every use: a known false positive (GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -100,14 +100,20 @@ void untransform_weights(const float* du, int64_t cout, int64_t cin, float* dw) 
 // arithmetic loop runs over kLanes lanes and vectorises whatever the image size.
 constexpr int kLanes = 16;
 
-// dst[l] = base[offset[l]] for the kLanes lanes of a block. With AVX-512, one 32-bit-index gather
-// (the compiler's own vectorisation sign-extends the offsets and gathers in two halves).
+// dst[l] = base[offset[l]] for the kLanes lanes of a block: 32-bit-index gathers (the compiler's
+// own vectorisation sign-extends the offsets and gathers in 64-bit halves), one of 16 lanes when
+// the build's baseline has AVX-512 (native), else two of 8.
 inline void gather(const float* base, const int32_t* offset, float* dst) {
-#if defined(__AVX512F__)
   static_assert(kLanes == 16);
+#if defined(__AVX512F__)
   // (The masked form: the plain one trips GCC 12's -Wmaybe-uninitialized inside its header.)
   _mm512_storeu_ps(dst, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF,
                                                  _mm512_loadu_si512(offset), base, 4));
+#elif defined(__AVX2__)
+  for (int h = 0; h < kLanes; h += 8)
+    _mm256_storeu_ps(
+        dst + h, _mm256_i32gather_ps(
+                     base, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(offset + h)), 4));
 #else
   for (int l = 0; l < kLanes; ++l) dst[l] = base[offset[l]];
 #endif
