@@ -130,7 +130,7 @@ const char kAvx512Needs[] = "avx512f avx512bw avx512cd avx512dq avx512vl";
 bool cpu_has_avx512() {
   static const bool has = [] {
     char missing[128];
-    return missing_features(kAvx512Needs, cpu_features(), missing, sizeof missing) == 0;
+    return missing_features(kAvx512Needs, cpu_feature_string(), missing, sizeof missing) == 0;
   }();
   return has;
 }

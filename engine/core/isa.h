@@ -62,6 +62,6 @@ int cpu_level_from_name(const char* name);
 // many are missing.
 int missing_features(const char* required, const char* present, char* out, size_t n);
 // This CPU's extensions among those kBuildFeatures can name, as QTRAIN_CPU presents them.
-const char* cpu_features();
+const char* cpu_feature_string();
 
 }  // namespace qt

@@ -153,7 +153,7 @@ int missing_features(const char* required, const char* present, char* out, size_
   return count;
 }
 
-const char* cpu_features() {
+const char* cpu_feature_string() {
   detect();
   return g_present;
 }
