@@ -162,7 +162,7 @@ TEST_CASE("qtrain eval PACKAGE refuses a manifest with a tensor missing, extra, 
 
   m = good;
   m["tensors"][bias]["bytes"] = 12;  // 3 of its 6 floats
-  refused(m, "tensor 'param/conv1.bias' takes 12 bytes, its 6 float32 values take 24");
+  refused(m, "tensor 'param/conv1.bias': shape [6] in float32 needs more than 12 bytes");
 
   // The untouched manifest still evaluates.
   auto r = p.eval_with(good);

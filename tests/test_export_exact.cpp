@@ -4,6 +4,7 @@
 // manifest go through their serialized forms; test_export runs the files and the command).
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cstring>
 
 #include "app/config.h"
@@ -20,8 +21,9 @@ namespace {
 
 struct Method {
   std::string label, algo;
-  json overrides;  // algo.* keys
-  int epochs;      // 0: as many as the model's layers (iterative binarizes one per epoch)
+  json overrides;      // algo.* keys
+  int epochs;          // 0: as many as the model's layers (iterative binarizes one per epoch)
+  int stop_after = 0;  // > 0: stop the run after this many epochs (a run left inside phase I)
 };
 
 const std::vector<Method>& methods() {
@@ -30,7 +32,7 @@ const std::vector<Method>& methods() {
       {"binaryconnect", "binaryconnect", json::object(), 1},
       {"bwn", "bwn", json::object(), 1},
       {"ste 2-bit", "ste", {{"bits", 2}}, 1},
-      {"binaryrelax phase I", "binaryrelax", {{"phase2_epoch", 1}}, 1},
+      {"binaryrelax phase I", "binaryrelax", {{"phase2_epoch", 1}}, 2, 1},
       {"binaryrelax phase II", "binaryrelax", {{"phase2_epoch", 1}}, 2},
       {"bcgd", "bcgd", {{"rho", 0.01}}, 2},
       {"iterative", "iterative", {{"epochs_per_layer", 1}}, 0},
@@ -105,7 +107,12 @@ TEST_CASE("package logits equal checkpoint logits bit for bit: every algorithm, 
         const TrainConfig cfg = to_train_config(config);
         const DataSplits data = load_splits(cfg.data);
         Trainer trained(cfg, data);
-        REQUIRE(trained.run([](const json&) {}));
+        std::atomic<bool> stop{false};
+        int epochs_run = 0;
+        const bool done = trained.run(
+            [&](const json&) { stop = m.stop_after > 0 && ++epochs_run >= m.stop_after; }, {},
+            &stop);
+        REQUIRE(done == (m.stop_after == 0));
         const Checkpoint ckpt =
             parse_checkpoint(serialize_checkpoint(trained.snapshot()), "the checkpoint");
 
