@@ -15,6 +15,7 @@
 #include "app/cmd_train.h"
 #include "app/config.h"
 #include "app/exit_code.h"
+#include "app/version.h"
 #include "engine/core/blas_kernel.h"
 #include "engine/core/isa.h"
 
@@ -42,7 +43,8 @@ std::string flag_hint(CLI::App& app, int argc, char** argv) {
 // What `qtrain --version` prints: the version, then the instruction sets of the build and the
 // kernel path this CPU takes.
 std::string version_text() {
-  return "qtrain 0.1.0\n" + qt::isa_version_lines() + "\nBLAS: " + qt::blas_info().line();
+  return std::string("qtrain ") + qt::kQtrainVersion + "\n" + qt::isa_version_lines() +
+         "\nBLAS: " + qt::blas_info().line();
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// The options of the training algorithms (ALGORITHMS.md §2), with the papers' defaults; the
+// The options of the training algorithms (docs/math.md §3), with the papers' defaults; the
 // schedules that the papers set in epochs default to the same fractions of the run. Options
 // of an algorithm other than the chosen one are ignored (so one config can serve a sweep over
 // algorithms); the checks below reject combinations that cannot mean anything.

@@ -13,6 +13,7 @@
 #include "app/best_epoch.h"
 #include "app/config.h"
 #include "app/progress.h"
+#include "app/version.h"
 #include "engine/core/blas_kernel.h"
 #include "engine/core/bounded_json.h"
 #include "engine/core/error.h"
@@ -118,7 +119,7 @@ json run_summary(const std::vector<json>& recs, double seconds, bool finished) {
   }
   s["max_test_acc"] = b.max_test ? json(*b.max_test) : json(nullptr);
   s["timing"] = {{"seconds", seconds}};
-  s["versions"] = {{"qtrain", "0.1.0"}, {"checkpoint_format", kCheckpointVersion}};
+  s["versions"] = {{"qtrain", kQtrainVersion}, {"checkpoint_format", kCheckpointVersion}};
   return s;
 }
 

@@ -1,4 +1,4 @@
-// The training algorithms of ALGORITHMS.md §2 on the weight seam, hook by hook, without training:
+// The training algorithms of docs/math.md §3 on the weight seam, hook by hook, without training:
 // BinaryRelax's relaxation and schedules, BCGD's blend, ρ, η and activation quantizer, the sign
 // activations, layer selection, Iterative Training's orders and schedule, ProxyBNN's chain rule,
 // and the algorithm options of the config schema.
@@ -106,7 +106,7 @@ void check_values(const Tensor& got, std::initializer_list<float> want, const ch
 }
 
 // Q(w) of the default binary projection, written out: α = mean|w| over the tensor, α·sign(w) with
-// sign(0) = +1 (ALGORITHMS.md §1).
+// sign(0) = +1 (docs/math.md §1).
 std::vector<double> binary_by_hand(const Tensor& w) {
   double sum = 0;
   for (int64_t i = 0; i < w.size(); ++i) sum += std::fabs(static_cast<double>(w[i]));

@@ -1,4 +1,4 @@
-// Every algorithm of ALGORITHMS.md §2 trains LeNet-5 on a Fashion-MNIST subset: accuracy above a
+// Every algorithm of docs/math.md §3 trains LeNet-5 on a Fashion-MNIST subset: accuracy above a
 // stated floor, every quantized layer of the evaluated network within its set, BCGD with ρ = 0
 // bit-identical to ste, BCGD's ρ > 0 step against a hand computation, exact mid-epoch resume of the
 // step-scheduled algorithms, and the sensitivity pre-training feeding Iterative Training's order.

@@ -1,4 +1,4 @@
-// Projections (ALGORITHMS.md §1): one generic checker run on every projection and many inputs,
+// Projections (docs/math.md §1): one generic checker run on every projection and many inputs,
 // exactness against brute force, the reference code's formulas, and thread-count independence.
 #include <doctest/doctest.h>
 

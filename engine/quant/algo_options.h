@@ -1,6 +1,6 @@
 #pragma once
-// Every option of every training algorithm, with the papers' defaults (ALGORITHMS.md §2).
-// app/options_algorithm.cpp exposes each as "algo.<option>" / "--<option>"; docs/algorithms.md
+// Every option of every training algorithm, with the papers' defaults (docs/math.md §3).
+// app/options_algorithm.cpp exposes each as "algo.<option>" / "--<option>"; docs/math.md
 // explains them.
 #include <cstdint>
 #include <string>

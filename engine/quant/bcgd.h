@@ -1,5 +1,5 @@
 #pragma once
-// bcgd (Yin et al. 2018, seed 003): blended coarse gradient descent, for full quantization.
+// bcgd (Yin et al. 2018, docs/math.md §3): blended coarse gradient descent, for full quantization.
 // Weights: forward and backward at Q(w) (binary, α = mean|w| per layer, by default); after
 // backward and before the SGD step with the coarse gradient, blend: w ← (1 − ρ)·w + ρ·Q(w).
 // ρ of epoch e is min(ρ·rate^(e+1), rho-max); with ρ = 0 this is exactly `ste`.

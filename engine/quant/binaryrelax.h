@@ -1,5 +1,5 @@
 #pragma once
-// binaryrelax (Yin et al. 2018, seed 000). Phase I: u = (λ·Q(w) + w)/(1 + λ) per quantized
+// binaryrelax (Yin et al. 2018, docs/math.md §3). Phase I: u = (λ·Q(w) + w)/(1 + λ) per quantized
 // tensor, forward and backward at u, the gradient with respect to u updates w. λ of epoch e is
 // λ₀·γ^(e+1) (multiplied by γ at the start of every epoch, before its first use), or with
 // `lambda-schedule linear` θ = λ/(1+λ) rises linearly per step from 0 to 1 over phase I (PARQ's

@@ -1,5 +1,5 @@
 #pragma once
-// iterative (Iterative Training, seed 002): cumulative layer binarization. Binary weights are
+// iterative (Iterative Training, Lan 2021): cumulative layer binarization. Binary weights are
 // sign(w), no scale; w is updated through the STE and not clipped. The layers are taken in an
 // order; layer i of the order (0-based) is binary from epoch i·E on, E = `epochs-per-layer`, and
 // stays binary, so the run starts with one binary layer and ends fully binary. E = 0 (the

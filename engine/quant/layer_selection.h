@@ -1,5 +1,5 @@
 #pragma once
-// Which conv and linear weights an algorithm quantizes (ALGORITHMS.md §2), and how options
+// Which conv and linear weights an algorithm quantizes (docs/math.md §2), and how options
 // override it. Layer names are the model's ("conv1", "layer2.1.conv2", "fc").
 #include <string>
 #include <vector>

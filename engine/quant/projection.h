@@ -1,5 +1,5 @@
 #pragma once
-// Projections Q(w) of a float weight tensor onto a quantized set (ALGORITHMS.md §1).
+// Projections Q(w) of a float weight tensor onto a quantized set (docs/math.md §1).
 //
 // They work on plain float spans and know nothing of layers. One scale α per tensor, or one per
 // output channel (per_channel: one per row of shape[0]). Every projection is deterministic and
@@ -81,7 +81,8 @@ ProjectionResult project(const ProjectionSpec& spec, std::span<const float> w, s
 // for one α (to a relative 1e-6). Returns "" when it does, else a one-line reason.
 std::string check_in_set(const ProjectionSpec& spec, std::span<const float> q, int64_t rows = 1);
 
-// The number of distinct values in v (−0 and +0 count as one): the §4 "lies in its set" figure.
+// The number of distinct values in v (−0 and +0 count as one): the "lies in its set" figure of
+// docs/math.md §6.
 int64_t distinct_values(std::span<const float> v);
 
 }  // namespace qt

@@ -1,7 +1,7 @@
 #pragma once
-// proxybnn (seed 004): learning both the basis and the coefficients of the pre-binarization
+// proxybnn (He et al. 2020): learning both the basis and the coefficients of the pre-binarization
 // weights. No full text or code of the paper is reachable here: this is qtrain's documented
-// reconstruction of the abstract (ALGORITHMS.md §2), not the authors' method verbatim.
+// reconstruction of the abstract (docs/math.md §3, ProxyBNN), not the authors' method verbatim.
 //
 // A quantized weight is viewed as R rows of length d (conv (C_out, C_in, k, k): d = k·k; linear
 // (out, in): d = the largest divisor of `in` ≤ proxy-dim). Pre-binarization weights W̃ = C·P:

@@ -1,8 +1,8 @@
 #pragma once
-// What every algorithm of ALGORITHMS.md §2 shares: the quantized weight tensors with their
-// projection, the activation sites (--act), and the §4 per-epoch metrics (projection error,
-// flip ratio, α of each activation quantizer). Each algorithm derives from it and fills
-// Param::used in its own way.
+// What every algorithm of docs/math.md §3 shares: the quantized weight tensors with their
+// projection, the activation sites (--act), and the per-epoch metrics of docs/math.md §6
+// (projection error, flip ratio, α of each activation quantizer). Each algorithm derives from it
+// and fills Param::used in its own way.
 #include <string>
 #include <vector>
 
@@ -91,9 +91,9 @@ class QuantAlgorithm : public Algorithm {
   void set_act_learning(int epoch);
 };
 
-// The §4 end-of-run check of the evaluated network: for each quantized parameter, its distinct
-// values against what its set allows: {"ok": bool, "layers": {name: {"distinct", "allowed"}}}.
-// Calls begin_eval()/end_eval() itself.
+// The end-of-run check (docs/math.md §6) of the evaluated network: for each quantized parameter,
+// its distinct values against what its set allows: {"ok": bool, "layers": {name: {"distinct",
+// "allowed"}}}. Calls begin_eval()/end_eval() itself.
 nlohmann::json check_quantized_sets(Algorithm& algo);
 
 // Throws UsageError on a bad value of any option read by the activation sites.
