@@ -121,7 +121,8 @@ std::string describe(const ConvShape& g, bool bias) {
 }
 
 // |got − want| ≤ tol·(1 + max|want|) everywhere; the first few misses are named.
-void expect_close(const char* what, const std::vector<float>& got, const std::vector<float>& want) {
+void expect_close(const std::string& what, const std::vector<float>& got,
+                  const std::vector<float>& want) {
   constexpr double kTol = 1e-5;
   REQUIRE(got.size() == want.size());
   double scale = 0.0;
@@ -134,7 +135,7 @@ void expect_close(const char* what, const std::vector<float>& got, const std::ve
                                << " differ from the reference convolution");
 }
 
-void expect_same_bits(const char* what, const std::vector<float>& got,
+void expect_same_bits(const std::string& what, const std::vector<float>& got,
                       const std::vector<float>& want) {
   REQUIRE(got.size() == want.size());
   CHECK_MESSAGE(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0,

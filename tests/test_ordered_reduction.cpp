@@ -14,11 +14,12 @@ using namespace qt;
 
 namespace {
 
-// Values of very different magnitudes: a sum in another order gives other bits.
+// Values of very different magnitudes (2^−30 … 2^30: wider than a double holds exactly), so a sum
+// in another order gives other bits.
 std::vector<float> spread_values(int64_t n, uint64_t seed) {
   Rng rng(seed);
   std::vector<float> v(static_cast<size_t>(n));
-  for (float& f : v) f = rng.normal() * std::ldexp(1.0f, static_cast<int>(rng.below(24)) - 12);
+  for (float& f : v) f = rng.normal() * std::ldexp(1.0f, static_cast<int>(rng.below(60)) - 30);
   return v;
 }
 
