@@ -91,6 +91,7 @@ ConvShape Conv2d::shape_for(const Shape& in) const {
   return {in[0], in_, out_, in[2], in[3], k_, s_, p_};
 }
 
+// y = W ⋆ x + b, by the algorithm algorithm_for picks
 void Conv2d::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   y.resize(output_shape(x.shape()));
   // The model's workspace, or (a layer used alone) the layer's own; backward uses the same.
@@ -118,6 +119,7 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   }
 }
 
+// dx = Wᵀ ⋆ dy (transposed convolution), dW = dy ⋆ x, db = Σ_{n,i,j} dy: by the same algorithm
 void Conv2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
   if (!ws_) throw std::logic_error(name() + ": backward before forward");
   const ConvShape g = shape_for(x.shape());
