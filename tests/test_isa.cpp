@@ -14,9 +14,9 @@
 
 #include "engine/core/isa.h"
 #include "engine/core/random.h"
+#include "engine/kernels/conv_direct.h"
 #include "engine/layers/batch_norm.h"
 #include "engine/layers/conv2d.h"
-#include "engine/layers/direct_conv.h"
 #include "engine/layers/max_pool2d.h"
 #include "test_sweep_util.h"
 

@@ -1,17 +1,17 @@
-// Finite-difference gradient checks for every layer (one line each), a direct-convolution
-// reference, thread-count independence, and the layers' own semantics (BatchNorm's running
-// statistics, dropout's mask, cross-entropy's values).
+// Finite-difference gradient checks for every layer (one line each), thread-count independence,
+// and the layers' own semantics (BatchNorm's running statistics, dropout's mask, cross-entropy's
+// values).
 #include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "engine/core/parallel.h"
+#include "engine/kernels/conv_direct.h"
 #include "engine/layers/avg_pool2d.h"
 #include "engine/layers/batch_norm.h"
 #include "engine/layers/channel_pad_shortcut.h"
 #include "engine/layers/conv2d.h"
 #include "engine/layers/cross_entropy.h"
-#include "engine/layers/direct_conv.h"
 #include "engine/layers/dropout.h"
 #include "engine/layers/flatten.h"
 #include "engine/layers/global_avg_pool.h"
@@ -362,114 +362,8 @@ TEST_CASE("cross-entropy values") {
   CHECK_THROWS_AS(softmax_cross_entropy(big, few, nullptr, nullptr), std::invalid_argument);
 }
 
-// Direct convolution in double: y, and the gradients for L = Σ y ⊙ r.
-struct DirectConv {
-  std::vector<double> y, dx, dw, db;
-};
-
-static DirectConv direct_conv(const Tensor& x, const Tensor& w, const float* b, const Tensor& r,
-                              int64_t s, int64_t p) {
-  const int64_t n = x.dim(0), ci = x.dim(1), h = x.dim(2), wd = x.dim(3), co = w.dim(0),
-                k = w.dim(2);
-  const int64_t ho = (h + 2 * p - k) / s + 1, wo = (wd + 2 * p - k) / s + 1;
-  DirectConv d;
-  d.y.assign(n * co * ho * wo, 0.0);
-  d.dx.assign(x.size(), 0.0);
-  d.dw.assign(w.size(), 0.0);
-  d.db.assign(co, 0.0);
-  for (int64_t t = 0; t < n; ++t)
-    for (int64_t o = 0; o < co; ++o)
-      for (int64_t i = 0; i < ho; ++i)
-        for (int64_t j = 0; j < wo; ++j) {
-          const int64_t yi = ((t * co + o) * ho + i) * wo + j;
-          double acc = b ? b[o] : 0.0;
-          const double g = r[yi];
-          for (int64_t c = 0; c < ci; ++c)
-            for (int64_t a = 0; a < k; ++a)
-              for (int64_t bb = 0; bb < k; ++bb) {
-                const int64_t hh = i * s - p + a, ww = j * s - p + bb;
-                if (hh < 0 || hh >= h || ww < 0 || ww >= wd) continue;
-                const int64_t xi = ((t * ci + c) * h + hh) * wd + ww,
-                              wi = ((o * ci + c) * k + a) * k + bb;
-                acc += static_cast<double>(x[xi]) * w[wi];
-                d.dx[xi] += g * w[wi];
-                d.dw[wi] += g * x[xi];
-              }
-          d.y[yi] = acc;
-          d.db[o] += g;
-        }
-  return d;
-}
-
-static void expect_close(const char* what, const float* got, const std::vector<double>& want,
-                         double tol) {
-  double scale = 0.0;
-  for (double v : want) scale = std::max(scale, std::abs(v));
-  int bad = 0;
-  for (size_t i = 0; i < want.size(); ++i)
-    if (std::abs(got[i] - want[i]) > tol * (1.0 + scale) && ++bad <= 3)
-      FAIL_CHECK(what << "[" << i << "]: got " << got[i] << ", direct convolution gives "
-                      << want[i]);
-  CHECK_MESSAGE(bad == 0, what << ": " << bad << " of " << want.size()
-                               << " differ from the direct convolution");
-}
-
-TEST_CASE("conv2d matches a direct convolution") {
-  struct Case {
-    int64_t n, ci, co, k, s, p, h, w;
-    bool bias;
-  };
-  // Batches and planes large enough for several chunks of every algorithm (and several dW groups
-  // of the direct one), next to small and odd shapes.
-  for (Case c : {Case{5, 3, 4, 3, 1, 1, 9, 8, true}, Case{40, 3, 8, 3, 1, 1, 10, 10, false},
-                 Case{6, 5, 7, 1, 1, 0, 6, 7, true}, Case{4, 4, 6, 1, 2, 0, 7, 7, false},
-                 Case{3, 2, 5, 5, 1, 2, 11, 12, true}, Case{9, 3, 4, 3, 2, 1, 9, 9, true},
-                 Case{2, 16, 16, 3, 1, 1, 33, 33, true}, Case{7, 2, 3, 5, 2, 0, 13, 10, false},
-                 Case{9, 16, 16, 3, 1, 1, 33, 33, false}, Case{25, 4, 4, 3, 1, 1, 64, 64, true},
-                 Case{20, 12, 10, 3, 1, 1, 2, 2, true}, Case{6, 9, 11, 3, 1, 0, 7, 5, true},
-                 Case{6, 9, 11, 3, 1, 1, 7, 5, true}, Case{4, 3, 6, 5, 1, 2, 12, 12, false},
-                 Case{40, 16, 8, 3, 1, 1, 8, 8, true}, Case{9, 3, 4, 3, 2, 1, 10, 10, true},
-                 Case{40, 16, 32, 3, 2, 1, 16, 16, false}, Case{5, 4, 6, 5, 2, 2, 12, 8, true},
-                 Case{6, 8, 8, 1, 2, 0, 8, 8, false}, Case{20, 12, 10, 3, 2, 1, 4, 4, true},
-                 Case{24, 6, 16, 5, 1, 0, 14, 14, true}, Case{40, 4, 8, 3, 1, 0, 12, 12, false},
-                 Case{5, 3, 5, 5, 1, 1, 13, 11, true}, Case{20, 32, 32, 3, 1, 1, 8, 8, true},
-                 Case{21, 32, 24, 3, 1, 1, 6, 6, false}, Case{18, 32, 20, 3, 2, 1, 12, 10, true},
-                 // Planes too large for a one-pass dW: passes into 16-lane partial sums.
-                 Case{40, 2, 3, 3, 1, 1, 64, 64, true}, Case{40, 2, 3, 3, 2, 1, 128, 128, false}})
-    for (ConvAlgo a : kAlgos) {
-      INFO("n ", c.n, ", ", c.ci, " -> ", c.co, ", k ", c.k, ", s ", c.s, ", p ", c.p, ", ", c.h,
-           "×", c.w);
-      ParamStore st;
-      Conv2d conv(st, "conv", c.ci, c.co, c.k, c.s, c.p, c.bias);
-      conv.set_algorithm(a);
-      if (conv.algorithm_for({c.n, c.ci, c.h, c.w}) != a) continue;
-      INFO("algorithm ", std::string(algo_name(a)));
-      st.finalize();
-      Rng rng(c.n * 100 + c.k);
-      conv.init(rng);
-      Tensor x({c.n, c.ci, c.h, c.w});
-      fill_normal(x, rng);
-      Tensor y, dx;
-      conv.forward(x, y, Context{});
-      Tensor r(y.shape());
-      fill_normal(r, rng);
-      conv.backward(x, y, r, &dx);
-      DirectConv d = direct_conv(x, conv.weight()->used,
-                                 c.bias ? conv.bias()->used.data() : nullptr, r, c.s, c.p);
-      REQUIRE(static_cast<size_t>(y.size()) == d.y.size());
-      expect_close("y", y.data(), d.y, 1e-5);
-      expect_close("dx", dx.data(), d.dx, 1e-5);
-      expect_close("dW", conv.weight()->grad.data(), d.dw, 1e-5);
-      if (c.bias) expect_close("db", conv.bias()->grad.data(), d.db, 1e-5);
-      // dx == nullptr skips dx and still gives the same parameter gradients.
-      Tensor dw_before = Tensor(conv.weight()->shape);
-      dw_before.copy_from(conv.weight()->grad);
-      st.zero_grad();
-      conv.backward(x, y, r, nullptr);
-      CHECK(std::memcmp(dw_before.data(), conv.weight()->grad.data(),
-                        dw_before.size() * sizeof(float)) == 0);
-    }
-}
+// Every convolution kernel is checked against the reference convolution in test_kernels.cpp; the
+// tests here check Conv2d's choice among them and its gradients through each.
 
 TEST_CASE("a forced convolution algorithm falls back to im2col where it does not apply") {
   ParamStore st;

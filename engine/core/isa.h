@@ -3,11 +3,11 @@
 // path the engine takes.
 //
 // The portable build compiles everything for x86-64-v3 (AVX2, FMA, BMI2) and its AVX-512 kernels
-// for AVX-512 (engine/layers/direct_kernels.h and the functions marked kAvx512Target), choosing
-// them at run time when the CPU has AVX-512F/BW/CD/DQ/VL. A native build (QTRAIN_NATIVE) compiles
-// everything for the building machine. Before any other code runs, a check (isa_check.cpp, built
-// for plain x86-64 so that it runs anywhere) compares the CPU with the build's requirements and
-// ends the process with one message and exit code 1 rather than dying of SIGILL later.
+// for AVX-512 (engine/kernels/conv_direct_blocks.h and the functions marked kAvx512Target),
+// choosing them at run time when the CPU has AVX-512F/BW/CD/DQ/VL. A native build (QTRAIN_NATIVE)
+// compiles everything for the building machine. Before any other code runs, a check (isa_check.cpp,
+// built for plain x86-64 so that it runs anywhere) compares the CPU with the build's requirements
+// and ends the process with one message and exit code 1 rather than dying of SIGILL later.
 //
 // QTRAIN_CPU=x86-64|x86-64-v2|avx2|avx512 (also x86-64-v3, x86-64-v4) makes the process treat the
 // CPU as having no more than that level's extensions: the AVX2 kernels on an AVX-512 machine, or

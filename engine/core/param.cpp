@@ -4,20 +4,6 @@
 
 namespace qt {
 
-const char* role_name(ParamRole r) {
-  switch (r) {
-    case ParamRole::Weight:
-      return "weight";
-    case ParamRole::Bias:
-      return "bias";
-    case ParamRole::Norm:
-      return "norm";
-    case ParamRole::Scale:
-      return "scale";
-  }
-  return "?";
-}
-
 Tensor& Param::substitute() {
   if (substitute_.size() != value.size()) substitute_ = Tensor(shape);
   used = Tensor::view(substitute_.data(), shape);

@@ -23,8 +23,6 @@ enum class ParamRole {
   Scale,  // an activation quantizer's resolution α
 };
 
-const char* role_name(ParamRole r);
-
 struct Param {
   std::string name;   // "conv1.weight"
   std::string layer;  // "conv1": the layer that owns it

@@ -5,58 +5,27 @@
 #include <stdexcept>
 
 #include "engine/core/parallel.h"
+#include "engine/kernels/ordered_reduction.h"
 
 namespace qt {
 
 namespace {
 
 // Sums with 16 running float lanes per plane, added lane by lane into 16 double lanes over the
-// planes of a channel, which are summed once at its end: vectorised without reassociating, and the
-// result is the same whoever computes it. GCC's vector types rather than loops over lane arrays,
-// which GCC 12 left scalar; in halves of 8 lanes, one register of every x86-64-v3 CPU (without
-// 512-bit registers, GCC moves 16-lane vectors through memory, 2–5× slower).
-using F8 = float __attribute__((vector_size(32)));
-using D4 = double __attribute__((vector_size(32)));
+// planes of a channel, which are summed once at its end (DoubleLanes16,
+// engine/kernels/ordered_reduction.h): vectorised without reassociating, and the result is the
+// same whoever computes it.
 constexpr int kLanes = 16;
 
-F8 load8(const float* p) {
-  F8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-struct Lanes {
-  D4 d[4] = {};       // lanes 0–3, 4–7, 8–11, 12–15
-  double tail = 0.0;  // the values beyond the last whole block of each plane
-  // Adds float lanes 0–7 (lo) and 8–15 (hi).
-  void add(F8 lo, F8 hi) {
-    d[0] += __builtin_convertvector(__builtin_shufflevector(lo, lo, 0, 1, 2, 3), D4);
-    d[1] += __builtin_convertvector(__builtin_shufflevector(lo, lo, 4, 5, 6, 7), D4);
-    d[2] += __builtin_convertvector(__builtin_shufflevector(hi, hi, 0, 1, 2, 3), D4);
-    d[3] += __builtin_convertvector(__builtin_shufflevector(hi, hi, 4, 5, 6, 7), D4);
-  }
-  double total() const {
-    double s = 0.0;
-    for (int q = 0; q < 4; ++q)
-      for (int l = 0; l < 4; ++l) s += d[q][l];
-    return s + tail;
-  }
-};
-
 // Σ p[i]
-void add_sum(const float* p, int64_t n, Lanes& s) {
-  F8 lo = {}, hi = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    lo += load8(p + i);
-    hi += load8(p + i + 8);
-  }
-  s.add(lo, hi);
-  for (; i < n; ++i) s.tail += p[i];
+void add_sum(const float* p, int64_t n, DoubleLanes16& s) {
+  const FloatLanes16 r = float_lanes16(p, n);
+  s.add(r.lo, r.hi);
+  for (int64_t i = r.tail; i < n; ++i) s.tail += p[i];
 }
 
 // Σ (p[i] − m)²
-void add_sq_dev(const float* p, int64_t n, float m, Lanes& s) {
+void add_sq_dev(const float* p, int64_t n, float m, DoubleLanes16& s) {
   F8 lo = {}, hi = {};
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
@@ -69,8 +38,8 @@ void add_sq_dev(const float* p, int64_t n, float m, Lanes& s) {
 }
 
 // Σ g[i] and Σ g[i]·(p[i] − m), with g[i] taken as 0 where a fused ReLU's output r[i] is 0
-void add_grad_sums(const float* g, const float* r, const float* p, int64_t n, float m, Lanes& sg,
-                   Lanes& sgx) {
+void add_grad_sums(const float* g, const float* r, const float* p, int64_t n, float m,
+                   DoubleLanes16& sg, DoubleLanes16& sgx) {
   F8 g_lo = {}, g_hi = {}, gx_lo = {}, gx_hi = {};
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
@@ -172,7 +141,7 @@ void BatchNorm::forward_impl(const Tensor& x, Tensor& y, const Context& ctx, boo
                  for (int64_t c = c0; c < c1; ++c) {
                    float mean, inv;
                    if (ctx.training) {
-                     Lanes sum, sq;
+                     DoubleLanes16 sum, sq;
                      for (int64_t i = 0; i < n; ++i) add_sum(xp + (i * C + c) * hw, hw, sum);
                      mean = static_cast<float>(sum.total() / static_cast<double>(count));
                      for (int64_t i = 0; i < n; ++i)
@@ -223,7 +192,7 @@ void BatchNorm::backward_impl(const Tensor& x, const float* relu_y, const Tensor
       C, std::max<int64_t>(1, 65536 / std::max<int64_t>(count, 1)), [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
           const float mean = mean_[c], inv = inv_std_[c];
-          Lanes lg, lgx;
+          DoubleLanes16 lg, lgx;
           for (int64_t i = 0; i < n; ++i)
             add_grad_sums(g + (i * C + c) * hw, relu_y ? relu_y + (i * C + c) * hw : nullptr,
                           xp + (i * C + c) * hw, hw, mean, lg, lgx);

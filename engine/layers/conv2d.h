@@ -1,10 +1,15 @@
 #pragma once
 // 2-d convolution over NCHW, square kernels: y = W ⋆ x + b, x (N, Cin, H, W), W (Cout, Cin, k, k),
-// y (N, Cout, Ho, Wo) with Ho = (H + 2p − k)/s + 1. Three ways to compute it, all the same function
-// up to rounding: im2col + one GEMM per chunk of samples (any shape); a direct stride-1 convolution
-// over shifted views of the padded input (direct_conv.h); Winograd F(2×2, 3×3) for 3×3 stride-1
-// kernels (winograd.h). The choice depends on the shapes only, and so does the split of the work:
-// results are identical for every thread count.
+// y (N, Cout, Ho, Wo) with Ho = (H + 2p − k)/s + 1. A dispatcher over three algorithms in
+// engine/kernels, all the same function up to rounding (each checked against
+// conv_reference.h): im2col + GEMM (any shape, conv_im2col.h); a direct convolution over shifted
+// views of the padded input (stride 1 and 2, conv_direct.h); Winograd F(2×2, 3×3) for 3×3
+// stride-1 kernels (conv_winograd.h). The choice depends on the shapes only, and so does the
+// split of the work: results are identical for every thread count.
+#include <memory>
+
+#include "engine/kernels/conv_shape.h"
+#include "engine/kernels/workspace.h"
 #include "engine/layers/layer.h"
 
 namespace qt {
@@ -37,10 +42,14 @@ class Conv2d : public Layer {
   ConvAlgo algorithm_for(const Shape& in) const;
 
  private:
+  ConvShape shape_for(const Shape& in) const;
+
   int64_t in_, out_, k_, s_, p_;
   Param* weight_;
   Param* bias_ = nullptr;
   ConvAlgo algo_ = ConvAlgo::Auto;
+  Workspace* ws_ = nullptr;            // the last forward's: the model's, or own_ws_
+  std::unique_ptr<Workspace> own_ws_;  // made only when the layer runs outside a model
 };
 
 }  // namespace qt

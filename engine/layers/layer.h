@@ -13,9 +13,14 @@
 
 namespace qt {
 
+class Workspace;  // engine/kernels/workspace.h
+
 struct Context {
   bool training = true;
   uint64_t noise_key = 0;  // per-step key for counter-based randomness (dropout)
+  // Scratch memory for the kernels: the model's (Model::forward sets it). Null: a layer that
+  // needs scratch uses its own.
+  Workspace* workspace = nullptr;
 };
 
 class Layer {

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "engine/core/gemm.h"
+#include "engine/kernels/gemm.h"
 #include "engine/core/parallel.h"
 
 namespace qt {

@@ -128,7 +128,9 @@ Tensor& Model::forward(const Tensor& x, const Context& ctx) {
                      std::to_string(options.height) + ", " + std::to_string(options.width) +
                      ") images, got " + shape_str(x.shape()));
   input_ = &x;
-  net->forward(x, logits_, ctx);
+  Context c = ctx;
+  if (!c.workspace) c.workspace = &workspace_;
+  net->forward(x, logits_, c);
   return logits_;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/core/param.h"
+#include "engine/kernels/workspace.h"
 #include "engine/layers/layer.h"
 #include "engine/layers/sequential.h"
 
@@ -95,6 +96,7 @@ class Model {
 
  private:
   Tensor logits_;
+  Workspace workspace_;  // the kernels' scratch, handed to the layers in forward's Context
   const Tensor* input_ = nullptr;
 };
 

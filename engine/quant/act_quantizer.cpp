@@ -5,7 +5,7 @@
 
 #include "engine/core/error.h"
 #include "engine/core/parallel.h"
-#include "engine/quant/ordered_sum.h"
+#include "engine/kernels/ordered_reduction.h"
 
 namespace qt {
 
@@ -121,34 +121,28 @@ float dsigma_dalpha(float v, float alpha, float top, float lim) {
 }
 
 // Σ dy·∂σ/∂α over [0, n), in double: blocks of kBlock map ∂σ/∂α into a buffer, then add
-// dy·∂σ/∂α into kLanes interleaved lanes (element i to lane i % kLanes), summed in lane order at
+// dy·∂σ/∂α into 16 interleaved lanes (element i to lane i % 16), summed in lane order at
 // the end. A fixed order for a given n: the sum does not depend on the threads.
 template <AlphaGrad K>
 [[gnu::noinline]] double alpha_grad_span(const float* x, const float* dy, int64_t n, float alpha,
                                          float top) {
   constexpr int64_t kBlock = 256;
-  constexpr int kLanes = 16;
   const float lim = top * alpha;
-  double lane[kLanes] = {};
+  Lanes<double, 16> lanes;
   float d[kBlock];
   for (int64_t b = 0; b < n; b += kBlock) {
     const int64_t len = std::min(kBlock, n - b);
     for (int64_t j = 0; j < len; ++j) d[j] = dsigma_dalpha<K>(x[b + j], alpha, top, lim);
-    int64_t j = 0;
-    for (; j + kLanes <= len; j += kLanes)
-      for (int l = 0; l < kLanes; ++l)
-        lane[l] += static_cast<double>(dy[b + j + l]) * static_cast<double>(d[j + l]);
-    for (int l = 0; j < len; ++j, ++l)
-      lane[l] += static_cast<double>(dy[b + j]) * static_cast<double>(d[j]);
+    lanes.add(
+        len, [&](int64_t j) { return static_cast<double>(dy[b + j]) * static_cast<double>(d[j]); });
   }
-  double s = 0;
-  for (int l = 0; l < kLanes; ++l) s += lane[l];
-  return s;
+  return lanes.total();
 }
 
 double alpha_grad_sum(AlphaGrad kind, const float* x, const float* dy, int64_t n, float alpha,
                       float top) {
-  return ordered_sum(n, [&](int64_t i0, int64_t i1) {
+  // Chunks of 2^14 elements, partials in chunk order (engine/kernels/ordered_reduction.h).
+  return chunked_reduce<double>(n, int64_t{1} << 14, [&](int64_t i0, int64_t i1) {
     const float* xs = x + i0;
     const float* gs = dy + i0;
     switch (kind) {

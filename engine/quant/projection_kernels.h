@@ -2,10 +2,10 @@
 // Building blocks shared by the projections, and the per-tensor kernels that projection.cpp
 // dispatches to (per channel, it calls them once per row).
 //
-// Determinism: every reduction runs over fixed chunks of kChunk elements. Inside a chunk,
-// kLanes interleaved double accumulators (element b + j goes to lane j % kLanes), summed in
-// lane order; then the chunk partials in chunk order. Nothing depends on how TBB splits the
-// work, so results are identical for every thread count.
+// Determinism (engine/kernels/ordered_reduction.h): every reduction runs over fixed chunks of
+// kChunk elements. Inside a chunk, kLanes interleaved double accumulators (element b + j goes to
+// lane j % kLanes), summed in lane order; then the chunk partials in chunk order. Nothing depends
+// on how TBB splits the work, so results are identical for every thread count.
 //
 // Speed: the per-element work goes through blocks of kBlock: one plain loop maps a block into
 // local buffers, a second adds the buffers into the lanes. GCC vectorizes both; a single loop
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "engine/core/parallel.h"
+#include "engine/kernels/ordered_reduction.h"
 
 namespace qt::detail {
 
@@ -25,26 +26,10 @@ constexpr int64_t kChunk = int64_t{1} << 15;
 constexpr int64_t kBlock = 256;  // a multiple of kLanes
 constexpr int kLanes = 8;
 
-// One chunk, kept out of line: inlined into TBB's task body, GCC leaves the element loops
-// scalar and branchy (3-5× slower); here it vectorizes them.
-template <class T, class Fn>
-[[gnu::noinline]] T run_chunk(const Fn& fn, int64_t b, int64_t e) {
-  return fn(b, e);
-}
-
-// fn(begin, end) → T for every chunk, summed in chunk order (T needs += and a zero T{}).
+// fn(begin, end) → T for every chunk of kChunk, summed in chunk order (T needs += and a zero T{}).
 template <class T, class Fn>
 T chunked_reduce(int64_t n, const Fn& fn) {
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-  if (chunks <= 1) return n > 0 ? run_chunk<T>(fn, 0, n) : T{};
-  std::vector<T> part(chunks);
-  parallel_for(chunks, 1, [&](int64_t b, int64_t e) {
-    for (int64_t c = b; c < e; ++c)
-      part[c] = run_chunk<T>(fn, c * kChunk, std::min(n, (c + 1) * kChunk));
-  });
-  T total{};
-  for (const T& p : part) total += p;
-  return total;
+  return qt::chunked_reduce<T>(n, kChunk, fn);
 }
 
 // Two sums at once (most passes need two: Σ|w|k and Σk², ‖w − Q‖² and ‖w‖², …).
@@ -61,27 +46,17 @@ struct Sums {
 // i .. i+len−1 into A[0..len) and B[0..len).
 template <class Fill>
 Sums block_sums(int64_t b, int64_t e, Fill&& fill) {
-  double sa[kLanes] = {}, sb[kLanes] = {};
+  Lanes<double, kLanes> sa, sb;
   double ta[kBlock], tb[kBlock];
   for (int64_t i = b; i < e; i += kBlock) {
     const int64_t len = std::min(kBlock, e - i);
     fill(i, len, ta, tb);
-    int64_t j = 0;
-    for (; j + kLanes <= len; j += kLanes)
-      for (int l = 0; l < kLanes; ++l) {
-        sa[l] += ta[j + l];
-        sb[l] += tb[j + l];
-      }
-    for (int l = 0; j < len; ++j, ++l) {
-      sa[l] += ta[j];
-      sb[l] += tb[j];
-    }
+    sa.add(len, [&](int64_t j) { return ta[j]; });
+    sb.add(len, [&](int64_t j) { return tb[j]; });
   }
   Sums r;
-  for (int l = 0; l < kLanes; ++l) {
-    r.a += sa[l];
-    r.b += sb[l];
-  }
+  r.a = sa.total();
+  r.b = sb.total();
   return r;
 }
 

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "engine/core/error.h"
-#include "engine/core/gemm.h"
+#include "engine/kernels/gemm.h"
 #include "engine/core/parallel.h"
 
 namespace qt {

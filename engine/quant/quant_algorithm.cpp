@@ -203,9 +203,7 @@ std::vector<std::pair<std::string, Tensor*>> QuantAlgorithm::state_tensors() {
 }
 
 json QuantAlgorithm::state_json() const {
-  json j = {{"epoch", epoch_}, {"epochs", epochs_}, {"step_in_epoch", step_in_epoch_}};
-  add_state(j);
-  return j;
+  return {{"epoch", epoch_}, {"epochs", epochs_}, {"step_in_epoch", step_in_epoch_}};
 }
 
 void QuantAlgorithm::load_state_json(const json& j) {
@@ -230,7 +228,6 @@ void QuantAlgorithm::load_state_json(const json& j) {
   step_in_epoch_ = step;
   on_epoch(epoch_);
   set_act_learning(epoch_);
-  load_state(j);
 }
 
 std::vector<std::pair<Param*, int64_t>> QuantAlgorithm::quantized_params() {

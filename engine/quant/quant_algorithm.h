@@ -69,10 +69,9 @@ class QuantAlgorithm : public Algorithm {
   virtual void on_epoch(int epoch) { (void)epoch; }
   // What Q acts on: w itself, or ProxyBNN's W̃ = C·P.
   virtual const Tensor& latent(QuantTarget& t) { return t.param->value; }
-  // Algorithm-specific fields of the epoch record and of the resume state.
+  // Algorithm-specific fields of the epoch record. (The resume state needs none: everything an
+  // algorithm derives from the epoch comes back through on_epoch.)
   virtual void add_record(nlohmann::json& rec) { (void)rec; }
-  virtual void add_state(nlohmann::json& j) const { (void)j; }
-  virtual void load_state(const nlohmann::json& j) { (void)j; }
 
   // t.q = Q(latent(t)), t.fit its α and error.
   void project(QuantTarget& t);

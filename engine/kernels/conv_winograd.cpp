@@ -1,14 +1,12 @@
-#include "engine/layers/winograd.h"
-
-#include <tbb/enumerable_thread_specific.h>
+#include "engine/kernels/conv_winograd.h"
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
-#include "engine/core/gemm.h"
 #include "engine/core/parallel.h"
-#include "engine/core/tensor.h"
+#include "engine/kernels/gemm.h"
+#include "engine/kernels/ordered_reduction.h"
 
 #if defined(__AVX2__)
 // GCC 12's AVX-512 headers build several intrinsics on an "undefined" vector, which its
@@ -25,21 +23,9 @@ namespace {
 // cache); the chunk size depends on the shapes only.
 constexpr int64_t kChunkFloats = int64_t{1} << 22;
 
-// Scratch of the calling thread (transformed weights, inputs, outputs of a chunk) and of each
-// worker (padded rows). Shared by all convolutions: layers run one at a time on a thread, so the
-// memory is that of the largest layer, not the sum; values never depend on which buffer is used.
-tbb::enumerable_thread_specific<Tensor> g_call_scratch;
-tbb::enumerable_thread_specific<Tensor> g_task_scratch;
-
-float* grow(tbb::enumerable_thread_specific<Tensor>& ets, int64_t n) {
-  Tensor& t = ets.local();
-  if (t.size() < n) t.resize({n});
-  return t.data();
-}
-
 struct Tiles {
   int64_t th, tw;  // 2×2 output tiles per column and per row
-  explicit Tiles(const Conv3x3& g) : th((g.ho() + 1) / 2), tw((g.wo() + 1) / 2) {}
+  explicit Tiles(const ConvShape& g) : th((g.ho() + 1) / 2), tw((g.wo() + 1) / 2) {}
   int64_t per_image() const { return th * tw; }
   int64_t padded_width() const { return 2 * tw + 2; }  // input columns under a row of tiles
   int64_t padded_height() const { return 2 * th + 2; }
@@ -130,15 +116,8 @@ void tile_offsets(const Tiles& tl, int64_t ns, int64_t width, int64_t stride, in
   }
 }
 
-// Offsets into the padded input planes (hp × wp) and into the output planes rounded up to whole
-// tiles (2th × 2tw), for the chunk being processed.
-struct ChunkOffsets {
-  std::vector<int32_t> in, out;
-};
-tbb::enumerable_thread_specific<ChunkOffsets> g_offsets;
-
 // xp[s][c] = x[s][c] zero-padded to hp × wp.
-void pad_chunk(const Conv3x3& g, const Tiles& tl, const float* x, int64_t ns, float* xp) {
+void pad_chunk(const ConvShape& g, const Tiles& tl, const float* x, int64_t ns, float* xp) {
   const int64_t wp = tl.padded_width(), plane = tl.padded_height() * wp;
   parallel_for(ns * g.cin, grain_for(plane), [&](int64_t p0, int64_t p1) {
     for (int64_t pl = p0; pl < p1; ++pl) {
@@ -152,7 +131,7 @@ void pad_chunk(const Conv3x3& g, const Tiles& tl, const float* x, int64_t ns, fl
 
 // V[ξ][c][t] = (Bᵀ d B)[ξ] for the 4×4 input tile d under output tile t,
 // Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]; t runs over (sample, tile row, tile column).
-void transform_input(const Conv3x3& g, const Tiles& tl, const float* xp, const int32_t* off,
+void transform_input(const ConvShape& g, const Tiles& tl, const float* xp, const int32_t* off,
                      int64_t big_t, float* v) {
   const int64_t wp = tl.padded_width(), plane = tl.padded_height() * wp, xi = g.cin * big_t;
   parallel_for(g.cin, 1, [&](int64_t c0, int64_t c1) {
@@ -189,7 +168,7 @@ void transform_input(const Conv3x3& g, const Tiles& tl, const float* xp, const i
 // dxp[s][c] += B dV[·][c][t] Bᵀ at tile t's 4×4 window of the padded plane (the adjoint of
 // transform_input), B = [1 0 0 0; 0 1 −1 1; −1 1 1 0; 0 0 0 −1]. Windows overlap, so each channel
 // is accumulated by one task, in column order; dxp starts zeroed.
-void untransform_input(const Conv3x3& g, const Tiles& tl, const float* dv, const int32_t* off,
+void untransform_input(const ConvShape& g, const Tiles& tl, const float* dv, const int32_t* off,
                        int64_t big_t, float* dxp) {
   const int64_t wp = tl.padded_width(), plane = tl.padded_height() * wp, xi = g.cin * big_t;
   parallel_for(g.cin, 1, [&](int64_t c0, int64_t c1) {
@@ -225,7 +204,7 @@ void untransform_input(const Conv3x3& g, const Tiles& tl, const float* dv, const
 }
 
 // The inner part of the padded planes: x[s][c] = xp[s][c][p .. p + H][p .. p + W].
-void unpad_chunk(const Conv3x3& g, const Tiles& tl, const float* xp, int64_t ns, float* x) {
+void unpad_chunk(const ConvShape& g, const Tiles& tl, const float* xp, int64_t ns, float* x) {
   const int64_t wp = tl.padded_width(), plane = tl.padded_height() * wp;
   parallel_for(ns * g.cin, grain_for(plane), [&](int64_t p0, int64_t p1) {
     for (int64_t pl = p0; pl < p1; ++pl)
@@ -236,7 +215,7 @@ void unpad_chunk(const Conv3x3& g, const Tiles& tl, const float* xp, int64_t ns,
 }
 
 // yt[s][o] (planes 2th × 2tw) = Aᵀ M[·][o][t] A + b[o] at each tile,  Aᵀ = [1 1 1 0; 0 1 −1 −1].
-void untransform_output(const Conv3x3& g, const Tiles& tl, const float* mt, const int32_t* off,
+void untransform_output(const ConvShape& g, const Tiles& tl, const float* mt, const int32_t* off,
                         int64_t big_t, const float* bias, float* yt) {
   const int64_t w2 = 2 * tl.tw, plane = 2 * tl.th * w2, xi = g.cout * big_t;
   parallel_for(g.cout, 1, [&](int64_t o0, int64_t o1) {
@@ -269,7 +248,7 @@ void untransform_output(const Conv3x3& g, const Tiles& tl, const float* mt, cons
 }
 
 // Between the output planes (Ho × Wo) and the same planes rounded up to whole tiles (zero-filled).
-void tiles_to_planes(const Conv3x3& g, const Tiles& tl, const float* yt, int64_t ns, float* y) {
+void tiles_to_planes(const ConvShape& g, const Tiles& tl, const float* yt, int64_t ns, float* y) {
   const int64_t w2 = 2 * tl.tw, plane = 2 * tl.th * w2, ho = g.ho(), wo = g.wo();
   parallel_for(ns * g.cout, grain_for(plane), [&](int64_t p0, int64_t p1) {
     for (int64_t pl = p0; pl < p1; ++pl)
@@ -279,20 +258,13 @@ void tiles_to_planes(const Conv3x3& g, const Tiles& tl, const float* yt, int64_t
 }
 
 // Also db_part[s·Cout + o] = Σ dy over the plane.
-void planes_to_tiles(const Conv3x3& g, const Tiles& tl, const float* dy, int64_t ns, float* yt,
+void planes_to_tiles(const ConvShape& g, const Tiles& tl, const float* dy, int64_t ns, float* yt,
                      float* db_part) {
   const int64_t w2 = 2 * tl.tw, plane = 2 * tl.th * w2, ho = g.ho(), wo = g.wo();
   parallel_for(ns * g.cout, grain_for(plane), [&](int64_t p0, int64_t p1) {
     for (int64_t pl = p0; pl < p1; ++pl) {
       const float* src = dy + pl * ho * wo;
-      float lane[kLanes] = {};
-      int64_t i = 0;
-      for (; i + kLanes <= ho * wo; i += kLanes)
-        for (int l = 0; l < kLanes; ++l) lane[l] += src[i + l];
-      float sum = 0.0f;
-      for (int l = 0; l < kLanes; ++l) sum += lane[l];
-      for (; i < ho * wo; ++i) sum += src[i];
-      db_part[pl] = sum;
+      db_part[pl] = sum_in_lane_order(src, ho * wo);
       float* d = yt + pl * plane;
       std::memset(d, 0, plane * sizeof(float));
       for (int64_t r = 0; r < ho; ++r) std::memcpy(d + r * w2, src + r * wo, wo * sizeof(float));
@@ -302,7 +274,7 @@ void planes_to_tiles(const Conv3x3& g, const Tiles& tl, const float* dy, int64_t
 
 // dM[ξ][o][t] = (A dy_t Aᵀ)[ξ] for the 2×2 tile of dy (the adjoint of untransform_output),
 // A = [1 0; 1 1; 1 −1; 0 −1]; dy comes rounded up to whole tiles with zeros.
-void transform_grad(const Conv3x3& g, const Tiles& tl, const float* yt, const int32_t* off,
+void transform_grad(const ConvShape& g, const Tiles& tl, const float* yt, const int32_t* off,
                     int64_t big_t, float* dm) {
   const int64_t w2 = 2 * tl.tw, plane = 2 * tl.th * w2, xi = g.cout * big_t;
   parallel_for(g.cout, 1, [&](int64_t o0, int64_t o1) {
@@ -337,7 +309,7 @@ void transform_grad(const Conv3x3& g, const Tiles& tl, const float* yt, const in
 }
 
 // Samples per chunk: as many as the scratch budget allows (at least one).
-int64_t chunk_samples(const Conv3x3& g, const Tiles& tl) {
+int64_t chunk_samples(const ConvShape& g, const Tiles& tl) {
   const int64_t per_sample = 16 * tl.per_image() * (2 * g.cin + g.cout) +
                              g.cin * tl.padded_height() * tl.padded_width() +
                              g.cout * 4 * tl.per_image();
@@ -351,48 +323,49 @@ int64_t chunk_samples(const Conv3x3& g, const Tiles& tl) {
 
 // y = Aᵀ[Σ_c U[·][o][c] ⊙ V[·][c][t]]A + b: per ξ, M[ξ] (Cout × T) = U[ξ] (Cout × Cin)·V[ξ] (Cin ×
 // T)
-void winograd_forward(const Conv3x3& g, const float* x, const float* w, const float* bias,
-                      float* y) {
+void winograd_forward(Workspace& ws, const ConvShape& g, const float* x, const float* w,
+                      const float* bias, float* y) {
   const Tiles tl(g);
   const int64_t ns = chunk_samples(g, tl), per = tl.per_image(), ucount = 16 * g.cout * g.cin;
   const int64_t xplane = tl.padded_height() * tl.padded_width(), yplane = 4 * per;
   const int64_t big_t = ns * per;
-  float* u = grow(g_call_scratch,
-                  ucount + 16 * big_t * (g.cin + g.cout) + ns * (g.cin * xplane + g.cout * yplane));
+  float* u =
+      ws.floats(ucount + 16 * big_t * (g.cin + g.cout) + ns * (g.cin * xplane + g.cout * yplane));
   float* v = u + ucount;
   float* m = v + 16 * g.cin * big_t;
   float* xp = m + 16 * g.cout * big_t;
   float* yt = xp + ns * g.cin * xplane;
-  ChunkOffsets& off = g_offsets.local();
-  off.in.resize(static_cast<size_t>(big_t + kLanes));
-  off.out.resize(static_cast<size_t>(big_t + kLanes));
+  // Offsets into the padded input planes (hp × wp) and into the output planes rounded up to whole
+  // tiles (2th × 2tw), for the chunk being processed.
+  int32_t* off_in = ws.offsets(2 * (big_t + kLanes));
+  int32_t* off_out = off_in + big_t + kLanes;
   transform_weights(w, g.cout, g.cin, u);
   for (int64_t n0 = 0; n0 < g.n; n0 += ns) {
     const int64_t cn = std::min(ns, g.n - n0), t = cn * per;
-    tile_offsets(tl, cn, tl.padded_width(), g.cin * xplane, off.in.data());
-    tile_offsets(tl, cn, 2 * tl.tw, g.cout * yplane, off.out.data());
+    tile_offsets(tl, cn, tl.padded_width(), g.cin * xplane, off_in);
+    tile_offsets(tl, cn, 2 * tl.tw, g.cout * yplane, off_out);
     pad_chunk(g, tl, x + n0 * g.cin * g.h * g.w, cn, xp);
-    transform_input(g, tl, xp, off.in.data(), t, v);
+    transform_input(g, tl, xp, off_in, t, v);
     parallel_for(16, 1, [&](int64_t k0, int64_t k1) {
       for (int64_t k = k0; k < k1; ++k)
         gemm(false, false, g.cout, t, g.cin, 1.0f, u + k * g.cout * g.cin, g.cin, v + k * g.cin * t,
              t, 0.0f, m + k * g.cout * t, t);
     });
-    untransform_output(g, tl, m, off.out.data(), t, bias, yt);
+    untransform_output(g, tl, m, off_out, t, bias, yt);
     tiles_to_planes(g, tl, yt, cn, y + n0 * g.cout * g.ho() * g.wo());
   }
 }
 
 // dM = A dy Aᵀ;  dU[ξ] = Σ_chunks dM[ξ]·V[ξ]ᵀ, dw = Gᵀ dU G;  dV[ξ] = U[ξ]ᵀ·dM[ξ], dx = B dV Bᵀ
 // placed back
-void winograd_backward(const Conv3x3& g, const float* x, const float* w, const float* dy, float* dw,
-                       float* db, float* dx) {
+void winograd_backward(Workspace& ws, const ConvShape& g, const float* x, const float* w,
+                       const float* dy, float* dw, float* db, float* dx) {
   const Tiles tl(g);
   const int64_t ns = chunk_samples(g, tl), per = tl.per_image(), ucount = 16 * g.cout * g.cin;
   const int64_t xplane = tl.padded_height() * tl.padded_width(), yplane = 4 * per;
   const int64_t big_t = ns * per;
-  float* u = grow(g_call_scratch, 2 * ucount + 16 * big_t * (2 * g.cin + g.cout) +
-                                      ns * (g.cin * xplane + g.cout * yplane) + g.n * g.cout);
+  float* u = ws.floats(2 * ucount + 16 * big_t * (2 * g.cin + g.cout) +
+                       ns * (g.cin * xplane + g.cout * yplane) + g.n * g.cout);
   float* du = u + ucount;
   float* v = du + ucount;
   float* dm = v + 16 * g.cin * big_t;
@@ -400,18 +373,19 @@ void winograd_backward(const Conv3x3& g, const float* x, const float* w, const f
   float* xp = dv + 16 * g.cin * big_t;
   float* yt = xp + ns * g.cin * xplane;
   float* db_part = yt + ns * g.cout * yplane;
-  ChunkOffsets& off = g_offsets.local();
-  off.in.resize(static_cast<size_t>(big_t + kLanes));
-  off.out.resize(static_cast<size_t>(big_t + kLanes));
+  // Offsets into the padded input planes (hp × wp) and into the output planes rounded up to whole
+  // tiles (2th × 2tw), for the chunk being processed.
+  int32_t* off_in = ws.offsets(2 * (big_t + kLanes));
+  int32_t* off_out = off_in + big_t + kLanes;
   if (dx) transform_weights(w, g.cout, g.cin, u);
   for (int64_t n0 = 0; n0 < g.n; n0 += ns) {
     const int64_t cn = std::min(ns, g.n - n0), t = cn * per;
-    tile_offsets(tl, cn, tl.padded_width(), g.cin * xplane, off.in.data());
-    tile_offsets(tl, cn, 2 * tl.tw, g.cout * yplane, off.out.data());
+    tile_offsets(tl, cn, tl.padded_width(), g.cin * xplane, off_in);
+    tile_offsets(tl, cn, 2 * tl.tw, g.cout * yplane, off_out);
     pad_chunk(g, tl, x + n0 * g.cin * g.h * g.w, cn, xp);
-    transform_input(g, tl, xp, off.in.data(), t, v);
+    transform_input(g, tl, xp, off_in, t, v);
     planes_to_tiles(g, tl, dy + n0 * g.cout * g.ho() * g.wo(), cn, yt, db_part + n0 * g.cout);
-    transform_grad(g, tl, yt, off.out.data(), t, dm);
+    transform_grad(g, tl, yt, off_out, t, dm);
     const float beta = n0 == 0 ? 0.0f : 1.0f;  // dU accumulates over chunks, in chunk order
     parallel_for(16, 1, [&](int64_t k0, int64_t k1) {
       for (int64_t k = k0; k < k1; ++k) {
@@ -425,16 +399,13 @@ void winograd_backward(const Conv3x3& g, const float* x, const float* w, const f
     });
     if (!dx) continue;
     std::memset(xp, 0, cn * g.cin * xplane * sizeof(float));
-    untransform_input(g, tl, dv, off.in.data(), t, xp);
+    untransform_input(g, tl, dv, off_in, t, xp);
     unpad_chunk(g, tl, xp, cn, dx + n0 * g.cin * g.h * g.w);
   }
   untransform_weights(du, g.cout, g.cin, dw);
-  if (db)
-    for (int64_t o = 0; o < g.cout; ++o) {
-      float s = 0.0f;
-      for (int64_t i = 0; i < g.n; ++i) s += db_part[i * g.cout + o];
-      db[o] = s;
-    }
+  // db[o] = Σ_samples db_part[s·Cout + o] in sample order. (Each part is a sum from +0, never −0,
+  // so starting from the first part gives the bits of starting from 0.)
+  if (db && g.n > 0) sum_pieces(db_part, g.n, g.cout, g.cout, db);
 }
 
 }  // namespace qt

@@ -13,35 +13,36 @@
 // For "same" convolutions (Wo = W) y, dx and dy are the grids themselves: nothing is copied out.
 // Work is split by samples and fixed groups of samples, so results are bit-identical for every
 // thread count. Needs AVX-512 (direct_conv_available()); Conv2d falls back to im2col otherwise.
+// Scratch comes from the caller's Workspace; nothing is allocated in steady state.
 #include <cstdint>
+
+#include "engine/kernels/conv_shape.h"
+#include "engine/kernels/workspace.h"
 
 namespace qt {
 
-struct ConvStride1 {
-  int64_t n, cin, cout, h, w, k, pad;  // input (N, Cin, H, W), k×k kernel, padding on each side
-  int64_t ho() const { return h + 2 * pad - k + 1; }
-  int64_t wo() const { return w + 2 * pad - k + 1; }
-};
-
+// Whether the direct kernels can run here (the AVX-512 kernel path).
 bool direct_conv_available();
 
-// y (N, Cout, H, W) = conv(x, w) + bias; w is (Cout, Cin, k, k), bias nullable.
-void direct_conv_forward(const ConvStride1& g, const float* x, const float* w, const float* bias,
-                         float* y);
+// Stride 1 (g.stride is ignored). y (N, Cout, Ho, Wo) = conv(x, w) + bias; w is (Cout, Cin, k, k),
+// bias nullable; any 2·pad ≤ k − 1 (outputs no wider than the input: the grid drops the extra
+// columns).
+void direct_conv_forward(Workspace& ws, const ConvShape& g, const float* x, const float* w,
+                         const float* bias, float* y);
 
 // dw and db (nullable) are overwritten; dx (nullable) receives dL/dx. dx needs a "same"
-// convolution, 2·pad = k − 1 (rows of y, x, dy and dx all W wide); the forward pass and dW take
-// any 2·pad ≤ k − 1 (outputs no wider than the input: the grid drops the extra columns).
-void direct_conv_backward(const ConvStride1& g, const float* x, const float* w, const float* dy,
-                          float* dw, float* db, float* dx);
+// convolution, 2·pad = k − 1 (rows of y, x, dy and dx all W wide); dW and db take any
+// 2·pad ≤ k − 1.
+void direct_conv_backward(Workspace& ws, const ConvShape& g, const float* x, const float* w,
+                          const float* dy, float* dw, float* db, float* dx);
 
-// Stride 2 (direct_conv_s2.cpp): the same kernels over the four phases of the input, for
-// "same"-padded kernels (2·pad = k − 1) on even H × W; g holds the input's sizes, y and dy are
-// (N, Cout, H/2, W/2). ResNet's downsampling convolutions.
+// Stride 2 (conv_direct_s2.cpp): the same kernels over the four phases of the input, for
+// "same"-padded kernels (2·pad = k − 1) on even H × W; y and dy are (N, Cout, H/2, W/2).
+// ResNet's downsampling convolutions.
 bool direct_conv_s2_applies(int64_t k, int64_t pad, int64_t h, int64_t w);
-void direct_conv_s2_forward(const ConvStride1& g, const float* x, const float* w, const float* bias,
-                            float* y);
-void direct_conv_s2_backward(const ConvStride1& g, const float* x, const float* w, const float* dy,
-                             float* dw, float* db, float* dx);
+void direct_conv_s2_forward(Workspace& ws, const ConvShape& g, const float* x, const float* w,
+                            const float* bias, float* y);
+void direct_conv_s2_backward(Workspace& ws, const ConvShape& g, const float* x, const float* w,
+                             const float* dy, float* dw, float* db, float* dx);
 
 }  // namespace qt

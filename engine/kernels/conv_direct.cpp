@@ -1,4 +1,4 @@
-#include "engine/layers/direct_conv.h"
+#include "engine/kernels/conv_direct.h"
 
 #include <algorithm>
 #include <cstring>
@@ -6,27 +6,13 @@
 #include <vector>
 
 #include "engine/core/isa.h"
-#include "engine/layers/direct_kernels.h"
-#include "engine/layers/partial_sums.h"
+#include "engine/kernels/conv_direct_blocks.h"
 
 namespace qt {
 
 QT_AVX512_BEGIN
 
 namespace direct {
-
-tbb::enumerable_thread_specific<Tensor>& task_scratch() {
-  static tbb::enumerable_thread_specific<Tensor> s;
-  return s;
-}
-tbb::enumerable_thread_specific<Tensor>& call_scratch() {
-  static tbb::enumerable_thread_specific<Tensor> s;
-  return s;
-}
-tbb::enumerable_thread_specific<std::vector<int32_t>>& offsets_scratch() {
-  static tbb::enumerable_thread_specific<std::vector<int32_t>> s;
-  return s;
-}
 
 namespace {
 
@@ -103,18 +89,18 @@ void gemm_to_planes(const Grid& g, int64_t m, int64_t taps, const float* pack, c
 }
 
 // y[o] = b[o] + Σ_{c,a,b} W[o, c, a, b]·x_b[c][q + a·W + b − p], one task per sample
-void forward(const ConvStride1& cv, const float* x, const float* w, const float* bias, float* y) {
+void forward(Workspace& ws, const ConvShape& cv, const float* x, const float* w, const float* bias,
+             float* y) {
   const Grid g(cv.h, cv.w, cv.pad, cv.k, cv.cin);
   const int64_t taps = cv.cin * cv.k * cv.k, m_pad = round_up(cv.cout, kRows);
-  float* pack = grow(call_scratch(), m_pad * taps);
+  float* pack = ws.floats(m_pad * taps);
   pack_rows(
       cv.cout, taps, [&](int64_t o, int64_t t) { return w[o * taps + t]; }, pack);
-  std::vector<int32_t>& off = offsets_scratch().local();
-  off.resize(static_cast<size_t>(taps));
-  tap_offsets(g, taps, 0, off.data());
-  const int32_t* offp = off.data();
+  int32_t* offp = ws.offsets(taps);
+  tap_offsets(g, taps, 0, offp);
+  ws.prepare_tasks();
   parallel_for(cv.n, 1, [&](int64_t n0, int64_t n1) {
-    float* xin = grow(task_scratch(), g.floats() + (g.dense() ? 0 : cv.cout * g.cols));
+    float* xin = ws.task(g.floats() + (g.dense() ? 0 : cv.cout * g.cols));
     float* tmp = xin + g.floats();
     for (int64_t s = n0; s < n1; ++s) {
       fill_copies(g, x + s * cv.cin * cv.h * cv.w, xin);
@@ -125,8 +111,8 @@ void forward(const ConvStride1& cv, const float* x, const float* w, const float*
 
 // dW[o][t] = Σ_{n,q} dy[o][q]·x_t[q] over fixed groups of samples (partials summed in group order);
 // dx[c] = Σ_{o,a,b} W[o, c, k−1−a, k−1−b]·dy_b[o][q + a·W + b − (k−1−p)]
-void backward(const ConvStride1& cv, const float* x, const float* w, const float* dy, float* dw,
-              float* db, float* dx) {
+void backward(Workspace& ws, const ConvShape& cv, const float* x, const float* w, const float* dy,
+              float* dw, float* db, float* dx) {
   const Grid gx(cv.h, cv.w, cv.pad, cv.k, cv.cin);                // x: the forward pass
   const Grid gd(gx.ho, gx.wo, cv.k - 1 - cv.pad, cv.k, cv.cout);  // dy padded for dx
   const int64_t taps = cv.cin * cv.k * cv.k, wsize = cv.cout * taps, dtaps = cv.cout * cv.k * cv.k;
@@ -137,8 +123,7 @@ void backward(const ConvStride1& cv, const float* x, const float* w, const float
   const int64_t xfloats = gx.floats() + gx.cols + kV;  // the copies, then a zero region
   const int64_t grid_floats = dy_is_grid ? 0 : sb * m8 * gx.cols;
 
-  float* pack =
-      grow(call_scratch(), (dx ? round_up(cv.cin, kRows) * dtaps : 0) + plan.groups * plan.part());
+  float* pack = ws.floats((dx ? round_up(cv.cin, kRows) * dtaps : 0) + plan.groups * plan.part());
   float* parts = pack + (dx ? round_up(cv.cin, kRows) * dtaps : 0);
   if (dx)
     pack_rows(
@@ -148,11 +133,10 @@ void backward(const ConvStride1& cv, const float* x, const float* w, const float
           return w[((o * cv.cin + c) * cv.k + (cv.k - 1 - a)) * cv.k + (cv.k - 1 - b)];
         },
         pack);
-  std::vector<int32_t>& off = offsets_scratch().local();
-  off.resize(static_cast<size_t>(plan.taps3 + dtaps));
-  tap_offsets(gx, plan.taps3, static_cast<int32_t>(gx.floats()), off.data());
-  tap_offsets(gd, dtaps, 0, off.data() + plan.taps3);
-  const int32_t* doff = off.data() + plan.taps3;
+  int32_t* off = ws.offsets(plan.taps3 + dtaps);
+  tap_offsets(gx, plan.taps3, static_cast<int32_t>(gx.floats()), off);
+  tap_offsets(gd, dtaps, 0, off + plan.taps3);
+  const int32_t* doff = off + plan.taps3;
 
   // A task's scratch: the pass's input copies, its dy grids, then dy's copies and an output grid
   // for dx.
@@ -165,7 +149,7 @@ void backward(const ConvStride1& cv, const float* x, const float* w, const float
     fill_copies(gx, x + s * cv.cin * cv.h * cv.w, xs);
     std::memset(xs + gx.floats(), 0, (gx.cols + kV) * sizeof(float));
     for (int64_t o = 0; o < cv.cout; ++o)
-      pb[o] += plane_sum(dys + o * gx.ho * gx.wo, gx.ho * gx.wo);
+      pb[o] += sum_pairwise(dys + o * gx.ho * gx.wo, gx.ho * gx.wo);
     xs_out = xs;
     if (dy_is_grid) {
       g = dys;
@@ -193,8 +177,8 @@ void backward(const ConvStride1& cv, const float* x, const float* w, const float
     gemm_to_planes(gd, cv.cin, dtaps, pack, doff, dyin, nullptr, tmp,
                    dx + s * cv.cin * cv.h * cv.w);
   };
-  dw_groups(plan, off.data(), parts, scratch, sample, dx_of);
-  sum_partials(parts, plan.groups, wsize, cv.cout, dw, db);
+  dw_groups(ws, plan, off, parts, scratch, sample, dx_of);
+  sum_weight_partials(parts, plan.groups, wsize, cv.cout, dw, db);
 }
 
 }  // namespace
@@ -207,23 +191,23 @@ bool direct_conv_available() {
 }
 
 // The checks in plain code: the kernels above may run only on the AVX-512 path.
-void direct_conv_forward(const ConvStride1& cv, const float* x, const float* w, const float* bias,
-                         float* y) {
+void direct_conv_forward(Workspace& ws, const ConvShape& cv, const float* x, const float* w,
+                         const float* bias, float* y) {
   if (2 * cv.pad > cv.k - 1)
     throw std::invalid_argument("direct_conv_forward: needs padding ≤ (k − 1)/2, got " +
                                 std::to_string(cv.pad) + " for k " + std::to_string(cv.k));
   if (!use_avx512()) throw std::logic_error("direct_conv_forward: not on the AVX-512 path");
-  direct::forward(cv, x, w, bias, y);
+  direct::forward(ws, cv, x, w, bias, y);
 }
 
-void direct_conv_backward(const ConvStride1& cv, const float* x, const float* w, const float* dy,
-                          float* dw, float* db, float* dx) {
+void direct_conv_backward(Workspace& ws, const ConvShape& cv, const float* x, const float* w,
+                          const float* dy, float* dw, float* db, float* dx) {
   if (2 * cv.pad > cv.k - 1 || (dx && 2 * cv.pad != cv.k - 1))
     throw std::invalid_argument(
         "direct_conv_backward: needs padding (k − 1)/2 (≤ without dx), got " +
         std::to_string(cv.pad) + " for k " + std::to_string(cv.k));
   if (!use_avx512()) throw std::logic_error("direct_conv_backward: not on the AVX-512 path");
-  direct::backward(cv, x, w, dy, dw, db, dx);
+  direct::backward(ws, cv, x, w, dy, dw, db, dx);
 }
 
 }  // namespace qt

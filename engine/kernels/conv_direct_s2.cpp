@@ -5,14 +5,14 @@
 // on a grid exactly W/2 wide: the same shifted GEMM and dW kernels as stride 1, with no im2col
 // copy. dx splits the same way: phase (α, β) of dx is Σ over the taps of that phase of the flipped
 // weights times dy shifted by (−da, −db), four shifted GEMMs, then interleaved into dx.
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "engine/core/isa.h"
-#include "engine/layers/direct_conv.h"
-#include "engine/layers/direct_kernels.h"
-#include "engine/layers/partial_sums.h"
+#include "engine/kernels/conv_direct.h"
+#include "engine/kernels/conv_direct_blocks.h"
 
 namespace qt {
 
@@ -26,7 +26,7 @@ namespace {
 // hp × wp (the output grid); ps floats per copy.
 struct PhaseGrid {
   int64_t k, pad, planes, hp, wp, dmin, dmax, cols, ps;
-  PhaseGrid(const ConvStride1& cv, int64_t planes_)
+  PhaseGrid(const ConvShape& cv, int64_t planes_)
       : k(cv.k), pad(cv.pad), planes(planes_), hp(cv.h / 2), wp(cv.w / 2) {
     dmin = split(0).d;
     dmax = split(k - 1).d;
@@ -91,23 +91,23 @@ std::vector<char> used_shifts(const PhaseGrid& g) {
 }
 
 // y[o] = b[o] + Σ_{c,a,b} W[o, c, a, b]·x_αβ[c][q + da·W/2 + db], one task per sample
-void forward_s2(const ConvStride1& cv, const float* x, const float* w, const float* bias,
-                float* y) {
+void forward_s2(Workspace& ws, const ConvShape& cv, const float* x, const float* w,
+                const float* bias, float* y) {
   const PhaseGrid g(cv, cv.cin);
   const int64_t taps = cv.cin * cv.k * cv.k, m_pad = round_up(cv.cout, kRows);
   const int64_t howo = g.hp * g.wp;
-  float* pack = grow(call_scratch(), m_pad * taps);
+  float* pack = ws.floats(m_pad * taps);
   pack_rows(
       cv.cout, taps, [&](int64_t o, int64_t t) { return w[o * taps + t]; }, pack);
-  std::vector<int32_t>& off = offsets_scratch().local();
-  off.resize(static_cast<size_t>(taps));
+  int32_t* off = ws.offsets(taps);
   for (int64_t c = 0; c < cv.cin; ++c)
     for (int64_t a = 0; a < cv.k; ++a)
       for (int64_t b = 0; b < cv.k; ++b) off[(c * cv.k + a) * cv.k + b] = g.x_offset(c, a, b);
-  const int32_t* offp = off.data();
+  const int32_t* offp = off;
   const std::vector<char> used = used_shifts(g);
+  ws.prepare_tasks();
   parallel_for(cv.n, 1, [&](int64_t n0, int64_t n1) {
-    float* xin = grow(task_scratch(), g.floats() + (g.dense() ? 0 : cv.cout * g.cols));
+    float* xin = ws.task(g.floats() + (g.dense() ? 0 : cv.cout * g.cols));
     float* tmp = xin + g.floats();
     for (int64_t s = n0; s < n1; ++s) {
       fill_phases(g, x + s * cv.cin * cv.h * cv.w, used, xin);
@@ -125,8 +125,8 @@ void forward_s2(const ConvStride1& cv, const float* x, const float* w, const flo
 
 // dW[o][t] = Σ_{n,q} dy[o][q]·x_t[q] over fixed groups of samples (partials summed in group order);
 // dx_αβ[c] = Σ_{o, taps (a, b) of phase (α, β)} W[o, c, a, b]·dy[o][q − da·W/2 − db]
-void backward_s2(const ConvStride1& cv, const float* x, const float* w, const float* dy, float* dw,
-                 float* db, float* dx) {
+void backward_s2(Workspace& ws, const ConvShape& cv, const float* x, const float* w,
+                 const float* dy, float* dw, float* db, float* dx) {
   const PhaseGrid gx(cv, cv.cin);
   const int64_t hp = gx.hp, wp = gx.wp, howo = hp * wp, cols = gx.cols, k = cv.k;
   const int64_t taps = cv.cin * k * k, wsize = cv.cout * taps;
@@ -148,10 +148,10 @@ void backward_s2(const ConvStride1& cv, const float* x, const float* w, const fl
   for (int64_t a = 0; a < k; ++a)
     for (int64_t b = 0; b < k; ++b)
       phase_taps[gx.split(a).phase * 2 + gx.split(b).phase].push_back(a * k + b);
-  float* pack = grow(call_scratch(), (dx ? cin8 * cv.cout * k * k : 0) + plan.groups * plan.part());
+  float* pack = ws.floats((dx ? cin8 * cv.cout * k * k : 0) + plan.groups * plan.part());
   float* parts = pack + (dx ? cin8 * cv.cout * k * k : 0);
-  std::vector<int32_t>& off = offsets_scratch().local();
-  off.assign(static_cast<size_t>(taps3 + cv.cout * k * k), 0);
+  int32_t* off = ws.offsets(taps3 + cv.cout * k * k);
+  std::fill(off, off + taps3 + cv.cout * k * k, 0);
   for (int64_t t = taps; t < taps3; ++t) off[t] = static_cast<int32_t>(gx.floats());
   for (int64_t c = 0; c < cv.cin; ++c)
     for (int64_t a = 0; a < k; ++a)
@@ -166,7 +166,7 @@ void backward_s2(const ConvStride1& cv, const float* x, const float* w, const fl
       const int64_t nt = static_cast<int64_t>(pt.size()), kk = cv.cout * nt;
       phase_k[ph] = kk;
       phase_pack[ph] = pack + at * cin8;
-      phase_off[ph] = off.data() + taps3 + at;
+      phase_off[ph] = off + taps3 + at;
       for (int64_t o = 0; o < cv.cout; ++o)
         for (int64_t i = 0; i < nt; ++i)
           off[taps3 + at + o * nt + i] = dy_offset(o, pt[i] / k, pt[i] % k);
@@ -193,7 +193,7 @@ void backward_s2(const ConvStride1& cv, const float* x, const float* w, const fl
     float* xs = mine + slot * xfloats;
     fill_phases(gx, x + s * cv.cin * cv.h * cv.w, used, xs);
     std::memset(xs + gx.floats(), 0, (cols + kV) * sizeof(float));
-    for (int64_t o = 0; o < cv.cout; ++o) pb[o] += plane_sum(dys + o * howo, howo);
+    for (int64_t o = 0; o < cv.cout; ++o) pb[o] += sum_pairwise(dys + o * howo, howo);
     xs_out = xs;
     if (dy_is_grid) {
       g = dys;
@@ -238,8 +238,8 @@ void backward_s2(const ConvStride1& cv, const float* x, const float* w, const fl
         }
     }
   };
-  dw_groups(plan, off.data(), parts, scratch, sample, dx_of);
-  sum_partials(parts, plan.groups, wsize, cv.cout, dw, db);
+  dw_groups(ws, plan, off, parts, scratch, sample, dx_of);
+  sum_weight_partials(parts, plan.groups, wsize, cv.cout, dw, db);
 }
 
 }  // namespace
@@ -248,7 +248,7 @@ void backward_s2(const ConvStride1& cv, const float* x, const float* w, const fl
 QT_AVX512_END
 
 // The checks in plain code: the kernels above may run only on the AVX-512 path.
-static void check(const ConvStride1& cv, const char* what) {
+static void check(const ConvShape& cv, const char* what) {
   if (!direct_conv_s2_applies(cv.k, cv.pad, cv.h, cv.w))
     throw std::invalid_argument(std::string(what) +
                                 ": needs the AVX-512 path, padding (k − 1)/2 and an even H × W, "
@@ -257,16 +257,16 @@ static void check(const ConvStride1& cv, const char* what) {
                                 ", " + std::to_string(cv.h) + "×" + std::to_string(cv.w));
 }
 
-void direct_conv_s2_forward(const ConvStride1& cv, const float* x, const float* w,
+void direct_conv_s2_forward(Workspace& ws, const ConvShape& cv, const float* x, const float* w,
                             const float* bias, float* y) {
   check(cv, "direct_conv_s2_forward");
-  direct::forward_s2(cv, x, w, bias, y);
+  direct::forward_s2(ws, cv, x, w, bias, y);
 }
 
-void direct_conv_s2_backward(const ConvStride1& cv, const float* x, const float* w, const float* dy,
-                             float* dw, float* db, float* dx) {
+void direct_conv_s2_backward(Workspace& ws, const ConvShape& cv, const float* x, const float* w,
+                             const float* dy, float* dw, float* db, float* dx) {
   check(cv, "direct_conv_s2_backward");
-  direct::backward_s2(cv, x, w, dy, dw, db, dx);
+  direct::backward_s2(ws, cv, x, w, dy, dw, db, dx);
 }
 
 bool direct_conv_s2_applies(int64_t k, int64_t pad, int64_t h, int64_t w) {

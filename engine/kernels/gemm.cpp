@@ -1,4 +1,4 @@
-#include "engine/core/gemm.h"
+#include "engine/kernels/gemm.h"
 
 #include <cblas.h>
 

@@ -5,22 +5,18 @@
 // is the exact adjoint of that computation (the transforms transposed), so its gradients are those
 // of the function the forward computed. Work is split by shapes only: bit-identical results for
 // every thread count.
-#include <cstdint>
+#include "engine/kernels/conv_shape.h"
+#include "engine/kernels/workspace.h"
 
 namespace qt {
 
-struct Conv3x3 {
-  int64_t n, cin, cout, h, w, pad;  // input (N, Cin, H, W), padding on each side
-  int64_t ho() const { return h + 2 * pad - 2; }
-  int64_t wo() const { return w + 2 * pad - 2; }
-};
-
-// y (N, Cout, Ho, Wo) = conv(x, w) + bias; w is (Cout, Cin, 3, 3), bias nullable.
-void winograd_forward(const Conv3x3& g, const float* x, const float* w, const float* bias,
-                      float* y);
+// g.k = 3, g.stride = 1. y (N, Cout, Ho, Wo) = conv(x, w) + bias; w is (Cout, Cin, 3, 3), bias
+// nullable.
+void winograd_forward(Workspace& ws, const ConvShape& g, const float* x, const float* w,
+                      const float* bias, float* y);
 
 // dw (Cout, Cin, 3, 3) and db (nullable) are overwritten; dx (nullable) receives dL/dx.
-void winograd_backward(const Conv3x3& g, const float* x, const float* w, const float* dy, float* dw,
-                       float* db, float* dx);
+void winograd_backward(Workspace& ws, const ConvShape& g, const float* x, const float* w,
+                       const float* dy, float* dw, float* db, float* dx);
 
 }  // namespace qt

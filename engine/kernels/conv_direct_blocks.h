@@ -5,10 +5,9 @@
 // samples, or kept as 16-lane partial sums across passes: block_nt_sums, block_nt) with the group
 // loop of both backward passes (dw_groups), and the fixed-order lane sums that make results
 // independent of the thread count.
-// Internal to engine/layers: include only from those two files. Everything here is compiled for
+// Internal to engine/kernels: include only from those two files. Everything here is compiled for
 // AVX-512 (QT_AVX512_BEGIN, engine/core/isa.h) and may run only on the AVX-512 kernel path.
 #include <immintrin.h>
-#include <tbb/enumerable_thread_specific.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -18,6 +17,8 @@
 #include "engine/core/isa.h"
 #include "engine/core/parallel.h"
 #include "engine/core/tensor.h"
+#include "engine/kernels/ordered_reduction.h"
+#include "engine/kernels/workspace.h"
 
 // GCC 12's AVX-512 headers build several intrinsics on an "undefined" vector, which its
 // -Wmaybe-uninitialized (at -O2 -Wuninitialized) then reports at every use: a known false positive
@@ -39,20 +40,6 @@ constexpr int64_t kFront = 16;  // zeros before each plane copy: taps read up to
 
 inline int64_t round_up(int64_t v, int64_t m) {
   return (v + m - 1) / m * m;
-}
-
-// Scratch of each worker (input copies, gradient grids, the dW lanes) and of the calling thread
-// (packed weights, tap offsets, partial weight gradients). Shared by all direct convolutions, which
-// run one at a time on a thread: the memory is that of the largest layer. Values never depend on
-// which buffer is used.
-tbb::enumerable_thread_specific<Tensor>& task_scratch();
-tbb::enumerable_thread_specific<Tensor>& call_scratch();
-tbb::enumerable_thread_specific<std::vector<int32_t>>& offsets_scratch();
-
-inline float* grow(tbb::enumerable_thread_specific<Tensor>& ets, int64_t n) {
-  Tensor& t = ets.local();
-  if (t.size() < n) t.resize({n});
-  return t.data();
 }
 
 // Weights as blocks of kRows output rows: pack[rb][t][r] = w(rb·kRows + r, t), zero beyond m rows.
@@ -165,14 +152,12 @@ inline void block_nt(int64_t ns, const float* const* g, int64_t ldg, const float
     for (int j = 0; j < kGt; ++j) _mm512_storeu_ps(acc + (i * kGt + j) * kV, a[i][j]);
 }
 
-// Σ of the 16 lanes in a fixed pairwise order (_mm512_reduce_add_ps trips GCC 12's
-// -Wmaybe-uninitialized inside its own header).
+// Σ of the 16 lanes in a fixed pairwise order (fold_pairwise16; _mm512_reduce_add_ps trips GCC
+// 12's -Wmaybe-uninitialized inside its own header).
 inline float lane_sum(__m512 v) {
   alignas(64) float t[kV];
   _mm512_store_ps(t, v);
-  for (int64_t w = kV / 2; w > 0; w /= 2)
-    for (int64_t i = 0; i < w; ++i) t[i] += t[i + w];
-  return t[0];
+  return fold_pairwise16(t);
 }
 
 // r[i] = Σ_lanes v[i] for 16 vectors at once, in a fixed order of pairwise adds: within 128-bit
@@ -191,16 +176,6 @@ inline __m512 lane_sums16(const float* v) {
                          _mm512_shuffle_f32x4(t[2 * i], t[2 * i + 1], 0xDD));
   return _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], 0x88),
                        _mm512_shuffle_f32x4(u[0], u[1], 0xDD));
-}
-
-// Σ p[i] over a plane, by 16 lanes then lane_sum: vectorised, and the same for every split.
-inline float plane_sum(const float* p, int64_t n) {
-  __m512 acc = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + kV <= n; i += kV) acc = _mm512_add_ps(acc, _mm512_loadu_ps(p + i));
-  float s = lane_sum(acc);
-  for (; i < n; ++i) s += p[i];
-  return s;
 }
 
 // The dW lanes of a group, acc[(o0·taps3 + t0·kGo) + (i·kGt + j)][16] for blocks of kGo channels
@@ -323,12 +298,13 @@ struct DwPlan {
 // sample(s, slot, db, scratch, g, x) readies sample s in pass slot `slot` (its input copies in the
 // task's `scratch`, g and x its dW operands for dw_pass) and adds its db into db[0, Cout); then
 // the pass's dW; then dx_of(s, scratch) for each of its samples. Each task has `scratch` floats
-// of its own after the lanes.
+// of its own after the lanes, from the workspace.
 template <class Sample, class Dx>
-void dw_groups(const DwPlan& p, const int32_t* xoff, float* parts, int64_t scratch, Sample sample,
-               Dx dx_of) {
+void dw_groups(Workspace& ws, const DwPlan& p, const int32_t* xoff, float* parts, int64_t scratch,
+               Sample sample, Dx dx_of) {
+  ws.prepare_tasks();
   parallel_for(p.groups, 1, [&](int64_t g0, int64_t g1) {
-    float* acc = grow(task_scratch(), p.lanes() + scratch);
+    float* acc = ws.task(p.lanes() + scratch);
     float* mine = acc + p.lanes();
     const float* gptr[2 * kQBlock];
     const float* xptr[2 * kQBlock];
