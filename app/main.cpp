@@ -6,15 +6,15 @@
 #include <string>
 #include <vector>
 
-#include "app/cmd_datasets.h"
-#include "app/cmd_eval.h"
-#include "app/cmd_models.h"
-#include "app/cmd_report.h"
-#include "app/cmd_sensitivity.h"
-#include "app/cmd_sweep.h"
-#include "app/cmd_train.h"
-#include "app/config.h"
-#include "app/exit_code.h"
+#include "app/cli/cmd_datasets.h"
+#include "app/cli/cmd_eval.h"
+#include "app/cli/cmd_models.h"
+#include "app/cli/cmd_report.h"
+#include "app/cli/cmd_sensitivity.h"
+#include "app/cli/cmd_sweep.h"
+#include "app/cli/cmd_train.h"
+#include "app/cli/exit_code.h"
+#include "app/config/config.h"
 #include "engine/core/blas_kernel.h"
 #include "engine/core/isa.h"
 
