@@ -10,7 +10,7 @@
 #include <limits>
 #include <set>
 
-#include "app/config.h"
+#include "app/config/config.h"
 #include "engine/core/error.h"
 #include "engine/core/parallel.h"
 #include "engine/layers/linear.h"
@@ -186,7 +186,7 @@ TEST_CASE("binaryrelax: λ of epoch e is λ0·γ^(e+1), and the used weights are
 
 TEST_CASE("binaryrelax: the linear schedule rises per step from θ = 0 to 1 over phase I") {
   AlgoOptions a = algo("binaryrelax");
-  a.lambda_schedule = "linear";
+  a.lambda_schedule = LambdaSchedule::Linear;
   a.phase2_epoch = 4;
   a.steps_per_epoch = 10;
   CHECK(relax_theta(a, 0, 0) == 0.0);

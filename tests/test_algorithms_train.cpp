@@ -10,13 +10,13 @@
 #include <filesystem>
 #include <functional>
 
-#include "app/cmd_sensitivity.h"
-#include "app/config.h"
+#include "app/cli/cmd_sensitivity.h"
+#include "app/config/config.h"
+#include "app/train/trainer.h"
 #include "engine/core/parallel.h"
 #include "engine/quant/iterative.h"
 #include "engine/quant/projection.h"
 #include "engine/quant/quant_algorithm.h"
-#include "engine/train/trainer.h"
 
 using namespace qt;
 using json = nlohmann::json;
@@ -241,7 +241,7 @@ TEST_CASE("a mid-epoch resume continues exactly (step-scheduled relaxations, α 
   cfg_a.algo.alpha_stage = 1;
   cfg_a.algo.rho = 1e-3;
   auto cfg_b = config("binaryrelax", 3);
-  cfg_b.algo.lambda_schedule = "linear";
+  cfg_b.algo.lambda_schedule = LambdaSchedule::Linear;
   cfg_b.algo.phase2_epoch = 2;
   auto cfg_c = config("iterative", 3);
   cfg_c.algo.epochs_per_layer = 1;

@@ -7,13 +7,13 @@
 #include <cstring>
 #include <filesystem>
 
+#include "app/train/checkpoint.h"
+#include "app/train/trainer.h"
 #include "engine/core/error.h"
 #include "engine/core/files.h"
 #include "engine/core/parallel.h"
 #include "engine/quant/iterative.h"
 #include "engine/quant/quant_algorithm.h"
-#include "engine/train/checkpoint.h"
-#include "engine/train/trainer.h"
 
 using namespace qt;
 using json = nlohmann::json;
@@ -175,7 +175,7 @@ std::vector<TrainConfig> algorithm_configs() {
     cs.push_back(c);
   };
   add("binaryrelax", [](AlgoOptions& a) {  // phase I, θ rising per step
-    a.lambda_schedule = "linear";
+    a.lambda_schedule = LambdaSchedule::Linear;
     a.phase2_epoch = 2;
   });
   add("binaryrelax", [](AlgoOptions& a) { a.phase2_epoch = 1; });  // phase II

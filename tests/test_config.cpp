@@ -8,12 +8,12 @@
 #include <sstream>
 #include <string>
 
-#include "app/cmd_datasets.h"
-#include "app/cmd_sensitivity.h"
-#include "app/cmd_sweep.h"
-#include "app/cmd_train.h"
-#include "app/config.h"
-#include "app/config_flags.h"
+#include "app/cli/cmd_datasets.h"
+#include "app/cli/cmd_sensitivity.h"
+#include "app/cli/cmd_sweep.h"
+#include "app/cli/cmd_train.h"
+#include "app/cli/config_flags.h"
+#include "app/config/config.h"
 #include "datasets/dataset_writers.h"
 #include "engine/core/error.h"
 #include "test_datasets_fixtures.h"

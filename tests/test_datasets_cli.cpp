@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "app/cmd_datasets.h"
+#include "app/cli/cmd_datasets.h"
 #include "datasets/dataset_writers.h"
 #include "datasets/verify.h"
 #include "engine/core/error.h"

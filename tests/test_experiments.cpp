@@ -4,7 +4,7 @@
 // and experiments/README.md lists each file.
 #include <algorithm>
 
-#include "app/sweep_spec.h"
+#include "app/sweep/sweep_spec.h"
 #include "test_sweep_util.h"
 
 using namespace sweep_test;

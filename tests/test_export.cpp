@@ -6,10 +6,10 @@
 #include <cstring>
 #include <filesystem>
 
-#include "app/config.h"
-#include "app/evaluate_checkpoint.h"
-#include "app/export_package.h"
-#include "app/run_training.h"
+#include "app/config/config.h"
+#include "app/package/evaluate_checkpoint.h"
+#include "app/package/export_package.h"
+#include "app/run/run_training.h"
 #include "engine/core/error.h"
 #include "engine/core/files.h"
 #include "test_sweep_util.h"

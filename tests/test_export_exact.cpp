@@ -7,12 +7,12 @@
 #include <atomic>
 #include <cstring>
 
-#include "app/config.h"
-#include "app/export_package.h"
+#include "app/config/config.h"
+#include "app/package/export_package.h"
+#include "app/train/trainer.h"
 #include "datasets/registry.h"
 #include "engine/core/parallel.h"
 #include "engine/quant/act_quantizer.h"
-#include "engine/train/trainer.h"
 
 using namespace qt;
 using json = nlohmann::json;

@@ -10,12 +10,12 @@
 #include <optional>
 #include <set>
 
-#include "app/config.h"
-#include "app/restored_run.h"
+#include "app/config/config.h"
+#include "app/run/restored_run.h"
+#include "app/train/checkpoint.h"
+#include "app/train/trainer.h"
 #include "engine/core/bounded_json.h"
 #include "engine/core/random.h"
-#include "engine/train/checkpoint.h"
-#include "engine/train/trainer.h"
 #include "test_fuzz_util.h"
 #include "test_sweep_util.h"
 
@@ -56,7 +56,7 @@ std::string base_checkpoint(const json& config) {
   return serialize_checkpoint(c);
 }
 
-// The file's layout (engine/train/checkpoint.h), rewritten with correct checksums after an edit.
+// The file's layout (app/train/checkpoint.h), rewritten with correct checksums after an edit.
 struct Section {
   std::string name, payload;
 };

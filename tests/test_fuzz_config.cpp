@@ -7,8 +7,8 @@
 #include <chrono>
 #include <functional>
 
-#include "app/config.h"
-#include "app/sweep_spec.h"
+#include "app/config/config.h"
+#include "app/sweep/sweep_spec.h"
 #include "engine/core/random.h"
 #include "test_fuzz_util.h"
 #include "test_sweep_util.h"

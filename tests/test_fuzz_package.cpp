@@ -4,9 +4,9 @@
 // extended, bits flipped). Each one must evaluate, or be refused with a DataError or UsageError
 // (exit 3 or 2); a manifest that lies about sizes must never make the loader read outside
 // weights.bin or allocate what the files cannot hold. tools/sanitize runs this under ASan + UBSan.
-#include "app/config.h"
-#include "app/export_package.h"
-#include "app/run_training.h"
+#include "app/config/config.h"
+#include "app/package/export_package.h"
+#include "app/run/run_training.h"
 #include "engine/core/random.h"
 #include "test_fuzz_util.h"
 #include "test_sweep_util.h"

@@ -11,16 +11,18 @@
 #include <string>
 #include <vector>
 
-#include "app/config.h"
-#include "app/report.h"
-#include "app/report_data.h"
-#include "app/report_groups.h"
-#include "app/report_series.h"
-#include "app/svg_plot.h"
-#include "app/svg_plot_axis.h"
-#include "app/svg_plot_rows.h"
-#include "app/sweep_plan.h"
-#include "app/sweep_spec.h"
+#include "app/config/config.h"
+#include "app/report/report.h"
+#include "app/report/report_data.h"
+#include "app/report/report_groups.h"
+#include "app/report/report_html.h"
+#include "app/report/report_markdown.h"
+#include "app/report/report_series.h"
+#include "app/report/svg_plot.h"
+#include "app/report/svg_plot_axis.h"
+#include "app/report/svg_plot_rows.h"
+#include "app/sweep/sweep_plan.h"
+#include "app/sweep/sweep_spec.h"
 #include "engine/core/error.h"
 
 namespace fs = std::filesystem;
@@ -498,8 +500,8 @@ TEST_CASE(
   CHECK(s.name == "demo");
   CHECK(s.varied == std::vector<std::string>{"model", "seed"});
   REQUIRE(s.runs.size() == 4);
-  CHECK(s.runs[2].state == "failed");
-  CHECK(s.runs[3].state == "new");
+  CHECK(s.runs[2].state == RunState::Failed);
+  CHECK(s.runs[3].state == RunState::New);
   const std::string md = render_markdown(build_report(root.string(), {}));
   CHECK(md.find("2 finished, 0 in progress or stopped, 1 failed, 1 not started.") !=
         std::string::npos);

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <regex>
 
-#include "app/report.h"
+#include "app/report/report.h"
 #include "test_sweep_util.h"
 
 using namespace sweep_test;

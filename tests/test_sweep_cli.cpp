@@ -3,8 +3,8 @@
 // a re-run touches nothing finished, a failing run is reported with its error line.
 #include <cmath>
 
-#include "app/sweep_spec.h"
-#include "app/sweep_summary.h"
+#include "app/sweep/sweep_spec.h"
+#include "app/sweep/sweep_summary.h"
 #include "test_sweep_util.h"
 
 using namespace sweep_test;

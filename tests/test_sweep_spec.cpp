@@ -9,7 +9,7 @@
 #include <set>
 #include <string>
 
-#include "app/sweep_spec.h"
+#include "app/sweep/sweep_spec.h"
 #include "engine/core/error.h"
 
 using ojson = nlohmann::ordered_json;

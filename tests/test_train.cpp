@@ -6,11 +6,11 @@
 #include <fstream>
 #include <set>
 
-#include "app/best_epoch.h"
-#include "app/config.h"
-#include "app/run_training.h"
+#include "app/config/config.h"
+#include "app/run/best_epoch.h"
+#include "app/run/run_training.h"
+#include "app/train/trainer.h"
 #include "engine/core/parallel.h"
-#include "engine/train/trainer.h"
 
 using namespace qt;
 using json = nlohmann::json;

@@ -2,7 +2,7 @@
 // SGD momentum update) of qtrain's models on random data, and measures the machine's sgemm peak.
 // Prints key=value lines that tools/bench parses (one per model, per layer, or for the peak).
 //
-// A step is timed as the trainer runs it (engine/train/trainer.cpp): the algorithm's
+// A step is timed as the trainer runs it (app/train/trainer.cpp): the algorithm's
 // before_forward, forward, loss, backward, its adjust_gradients, the SGD update, its after_step.
 // With --algo other than float, a float model of the same network is built beside it and the two
 // take turns step by step, so that both medians see the same machine load and their ratio is the
@@ -22,9 +22,9 @@
 #include <thread>
 #include <vector>
 
-#include "app/config.h"
-#include "app/config_flags.h"
-#include "app/exit_code.h"
+#include "app/cli/config_flags.h"
+#include "app/cli/exit_code.h"
+#include "app/config/config.h"
 #include "engine/core/blas_kernel.h"
 #include "engine/core/error.h"
 #include "engine/core/parallel.h"
@@ -134,7 +134,7 @@ struct Trainee {
     algo->start_epoch(epoch, epochs);  // once per epoch in training: not timed
   }
 
-  // The trainer's step (engine/train/trainer.cpp), timed piece by piece; `record` false for the
+  // The trainer's step (app/train/trainer.cpp), timed piece by piece; `record` false for the
   // warm-up.
   void train_step(const RandomBatch& b, StopClock clock, bool record) {
     ctx.noise_key = derive(0, static_cast<uint64_t>(steps_taken++));

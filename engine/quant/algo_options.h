@@ -1,12 +1,16 @@
 #pragma once
 // Every option of every training algorithm, with the papers' defaults (docs/math.md §3).
-// app/options_algorithm.cpp exposes each as "algo.<option>" / "--<option>"; docs/math.md
+// app/config/options_algorithm.cpp exposes each as "algo.<option>" / "--<option>"; docs/math.md
 // explains them.
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace qt {
+
+// BinaryRelax's phase I: λ_e = λ₀·γ^(e+1) per epoch (the paper), or θ = λ/(1+λ) rising
+// linearly from 0 to 1 per step (PARQ).
+enum class LambdaSchedule { Exponential, Linear };
 
 struct AlgoOptions {
   std::string name =
@@ -39,10 +43,10 @@ struct AlgoOptions {
       false;  // the BCGD code's quirk: base LR for everything once α is learned
 
   // BinaryRelax
-  std::string lambda_schedule = "exponential";  // exponential | linear
-  double lambda0 = 1.0;                         // λ₀
-  double lambda_growth = 1.04;                  // γ: λ of epoch e is λ₀·γ^(e+1)
-  int phase2_epoch = 150;                       // first epoch (0-based) of phase II: exact Q(w)
+  LambdaSchedule lambda_schedule = LambdaSchedule::Exponential;
+  double lambda0 = 1.0;         // λ₀
+  double lambda_growth = 1.04;  // γ: λ of epoch e is λ₀·γ^(e+1)
+  int phase2_epoch = 150;       // first epoch (0-based) of phase II: exact Q(w)
 
   // BCGD
   double rho = 1e-5;      // blending: w ← (1 − ρ)·w + ρ·Q(w) before each step

@@ -15,7 +15,7 @@ double relax_lambda(const AlgoOptions& opt, int epoch) {
 
 double relax_theta(const AlgoOptions& opt, int epoch, int64_t step) {
   if (epoch >= opt.phase2_epoch) return 1.0;
-  if (opt.lambda_schedule == "linear") {
+  if (opt.lambda_schedule == LambdaSchedule::Linear) {
     // θ = t / T over phase I's T = phase2-epoch · steps-per-epoch steps (per epoch without a step
     // count)
     const int64_t n = opt.steps_per_epoch > 0 ? opt.steps_per_epoch : 1;
@@ -50,8 +50,9 @@ double lambda_of(double theta) {
 }  // namespace
 
 void BinaryRelax::fill(double theta) {
-  const double lam = opt_.lambda_schedule == "linear" || theta >= 1.0 ? lambda_of(theta)
-                                                                      : relax_lambda(opt_, epoch_);
+  const double lam = opt_.lambda_schedule == LambdaSchedule::Linear || theta >= 1.0
+                         ? lambda_of(theta)
+                         : relax_lambda(opt_, epoch_);
   for (QuantTarget& t : targets_) {
     project(t);
     relax_mix(t.param->value, t.q, lam, t.param->substitute());
@@ -80,7 +81,8 @@ void BinaryRelax::add_record(nlohmann::json& rec) {
   if (phase2) return;
   const double theta = relax_theta(opt_, epoch_, std::max<int64_t>(0, step_in_epoch_ - 1));
   rec["theta"] = theta;
-  rec["lambda"] = opt_.lambda_schedule == "linear" ? lambda_of(theta) : relax_lambda(opt_, epoch_);
+  rec["lambda"] = opt_.lambda_schedule == LambdaSchedule::Linear ? lambda_of(theta)
+                                                                 : relax_lambda(opt_, epoch_);
   if (std::isinf(rec["lambda"].get<double>())) rec.erase("lambda");
 }
 

@@ -1,0 +1,83 @@
+#include "app/cli/cmd_eval.h"
+
+#include <cstdio>
+#include <memory>
+
+#include "app/package/evaluate_checkpoint.h"
+#include "app/package/export_package.h"
+#include "engine/core/files.h"
+
+namespace qt {
+
+void add_eval_command(CLI::App& app) {
+  struct Args {
+    EvalRequest req;
+    std::string json_out;
+    bool json_stdout = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "eval",
+      "Evaluate a checkpoint: loss, accuracy, per-class accuracy, confusion matrix; check that "
+      "every "
+      "quantized layer lies in its set; report the model size at its quantized widths.");
+  cmd->add_option("checkpoint", a->req.checkpoint,
+                  "a checkpoint file, a run directory (its last checkpoint) or a package from "
+                  "`qtrain export`")
+      ->required();
+  cmd->add_option("--split", a->req.split, "which split: train, val or test [default: test]");
+  cmd->add_option("--data-dir", a->req.data_dir,
+                  "folder with the dataset (default: the run's data.dir)");
+  cmd->add_option("--threads", a->req.threads, "worker threads (0 = all cores) [default: 0]");
+  cmd->add_option("--json", a->json_out, "also write the result as JSON to this file");
+  cmd->add_flag("--json-stdout", a->json_stdout, "print the JSON instead of the table");
+  cmd->callback([a]() {
+    if (is_package(a->req.checkpoint)) {
+      nlohmann::json r =
+          evaluate_package(a->req.checkpoint, a->req.split, a->req.data_dir, a->req.threads);
+      if (!a->json_out.empty()) write_file_atomic(a->json_out, r.dump(2) + "\n");
+      std::printf(a->json_stdout ? "%s\n" : "%s",
+                  a->json_stdout
+                      ? r.dump(2).c_str()
+                      : ("package " + a->req.checkpoint + " on " + a->req.split + ": loss " +
+                         std::to_string(r["loss"].get<double>()) + ", accuracy " +
+                         std::to_string(100 * r["accuracy"].get<double>()) + "%\n")
+                            .c_str());
+      return;
+    }
+    nlohmann::json r = evaluate_checkpoint(a->req);
+    if (!a->json_out.empty()) write_file_atomic(a->json_out, r.dump(2) + "\n");
+    if (a->json_stdout)
+      std::printf("%s\n", r.dump(2).c_str());
+    else
+      std::printf("%s", format_evaluation(r).c_str());
+  });
+}
+
+}  // namespace qt
+
+namespace qt {
+
+void add_export_command(CLI::App& app) {
+  struct Args {
+    std::string checkpoint, out;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand("export",
+                                     "Write the evaluated network with its quantized layers packed "
+                                     "(1 bit per binary weight, 2 per "
+                                     "ternary, b per b-bit, with their exact values) and a JSON "
+                                     "manifest; `qtrain eval` reads it.");
+  cmd->add_option("checkpoint", a->checkpoint, "a checkpoint file or a run directory")->required();
+  cmd->add_option("--out", a->out, "the package folder to write")->required();
+  cmd->callback([a]() {
+    nlohmann::json m = export_package(a->checkpoint, a->out);
+    std::printf(
+        "wrote %s/manifest.json and weights.bin (%llu bytes; quantized weights packed in %llu "
+        "bits)\n",
+        a->out.c_str(), static_cast<unsigned long long>(m["weights_bytes"].get<uint64_t>()),
+        static_cast<unsigned long long>(m["packed_weight_bits"].get<uint64_t>()));
+  });
+}
+
+}  // namespace qt

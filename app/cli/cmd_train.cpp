@@ -1,0 +1,93 @@
+#include "app/cli/cmd_train.h"
+
+#include <limits>
+#include <memory>
+
+#include "app/cli/config_flags.h"
+#include "app/config/config.h"
+#include "app/run/describe_run.h"
+#include "app/run/interrupt.h"
+#include "app/run/progress.h"
+#include "app/run/run_training.h"
+#include "engine/core/error.h"
+#include "engine/quant/make_algorithm.h"
+
+namespace qt {
+
+using json = nlohmann::json;
+
+namespace {
+
+struct TrainArgs {
+  ConfigFlags config;
+  std::string out, resume, init_from;
+  double checkpoint_every = 300;
+  bool dry_run = false, quiet = false, list_layers = false;
+};
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto args = std::make_shared<TrainArgs>();
+  CLI::App* cmd =
+      app.add_subcommand("train", "Train one network: model, dataset, algorithm, schedule.");
+  cmd->add_option("--out", args->out,
+                  "run directory [default: runs/<model>-<dataset>-<algo>-<hash>]");
+  cmd->add_option(
+      "--resume", args->resume,
+      "continue the run in this directory from its last checkpoint (its config.json is used)");
+  cmd->add_option("--init-from", args->init_from,
+                  "start from the weights (and BatchNorm statistics) of this checkpoint, with a "
+                  "fresh optimizer");
+  cmd->add_option("--checkpoint-every", args->checkpoint_every,
+                  "seconds between mid-epoch checkpoints (0 = only at epoch ends) [default: 300]")
+      ->check(finite_number(0, std::numeric_limits<double>::infinity()));
+  cmd->add_flag(
+      "--dry-run", args->dry_run,
+      "print the resolved configuration, the model summary and the quantized layers, and exit");
+  cmd->add_flag("--list-layers", args->list_layers,
+                "list the model's conv and linear layers (the names --layers takes) and which are "
+                "quantized, and exit");
+  cmd->add_flag("-q,--quiet", args->quiet, "no per-epoch lines");
+  add_config_flags(*cmd, args->config);
+  cmd->callback([args]() {
+    if (!args->resume.empty()) {
+      for (auto& [key, o] : args->config.options)
+        if (o->count() && key != "threads")
+          throw UsageError("--resume continues a run with its own config.json: " + o->get_name() +
+                           " cannot change it (only --threads can)");
+      if (!args->config.config_file.empty() || !args->config.sets.empty() ||
+          !args->init_from.empty())
+        throw UsageError(
+            "--resume continues a run with its own config.json: drop --config, --set and "
+            "--init-from");
+    }
+    // complete: the defaults that follow the run's length become numbers, as config.json has them
+    const json cfg = complete_config(resolve_config(args->config));
+    validate_config(cfg);
+    if (args->list_layers) {
+      TrainConfig t = to_train_config(cfg);
+      std::printf("%s", describe_layers(t.model, model_options_for(t), t.algo, t.epochs).c_str());
+      return;
+    }
+    if (args->dry_run) {
+      std::printf("%s\n\n%s", cfg.dump(2).c_str(), describe_run(to_train_config(cfg)).c_str());
+      return;
+    }
+    RunOptions opt;
+    opt.out = args->out;
+    opt.quiet = args->quiet;
+    opt.progress = stderr_is_terminal();
+    opt.checkpoint_every = args->checkpoint_every;
+    opt.init_from = args->init_from;
+    if (!args->resume.empty() && args->config.options.at("threads")->count())
+      opt.threads = cfg["threads"].get<int>();
+    opt.stop = install_interrupt_handler();
+    RunResult r =
+        args->resume.empty() ? run_training(cfg, opt) : resume_training(args->resume, opt);
+    if (!r.finished)
+      throw Interrupted("interrupted; checkpoint saved in " + r.dir + "/checkpoints/last.ckpt");
+  });
+}
+
+}  // namespace qt

@@ -1,0 +1,279 @@
+#include "app/train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "datasets/batch_stream.h"
+#include "engine/core/error.h"
+#include "engine/core/random.h"
+#include "engine/layers/cross_entropy.h"
+#include "engine/quant/make_algorithm.h"
+
+namespace qt {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+}  // namespace
+
+Trainer::Trainer(const TrainConfig& cfg, const DataSplits& data) : cfg_(cfg), data_(data) {
+  if (data.train.size() == 0) throw UsageError("the training split is empty");
+  cfg_.model_options.in_channels = data.train.channels;
+  cfg_.model_options.height = data.train.height;
+  cfg_.model_options.width = data.train.width;
+  cfg_.model_options.classes = data.train.classes;
+  validate_schedule(cfg_.schedule, cfg_.epochs);
+  // The algorithm's per-step schedules need the epoch's length; its random layer order, the seed.
+  cfg_.algo.seed = cfg_.seed;
+  cfg_.algo.steps_per_epoch = (data.train.size() + cfg_.batch_size - 1) / cfg_.batch_size;
+  algo_ = make_algorithm(cfg_.algo);
+  algo_->configure(cfg_.model_options);
+  model_ = make_model(cfg_.model, cfg_.model_options);
+  model_->init(derive(cfg_.seed, "init"));
+  algo_->attach(*model_);
+  std::vector<Param*> params = model_->params.params();
+  for (Param* p : algo_->extra_params()) params.push_back(p);
+  optimizer_ = make_optimizer(cfg_.optimizer, params);
+}
+
+Trainer::~Trainer() = default;
+
+bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&)>& on_progress,
+                        const std::atomic<bool>* stop) {
+  const int e = epoch_;
+  const float lr =
+      algo_->learning_rate(learning_rate(cfg_.schedule, cfg_.lr, e, cfg_.epochs), cfg_.lr, e);
+  if (batch_ == 0) algo_->start_epoch(e, cfg_.epochs);
+
+  const auto t0 = Clock::now();
+  const double seconds_before = train_seconds_;
+  const int64_t seen_before = seen_;
+  // The order and the augmentation depend only on (seed, epoch): a resumed epoch sees the same
+  // batches.
+  auto order = epoch_order(data_.train.size(), derive(cfg_.seed, "shuffle"), e, true);
+  BatchStream stream(data_.train, std::move(order), cfg_.batch_size, false, data_.norm, data_.aug,
+                     derive(derive(cfg_.seed, "augment"), static_cast<uint64_t>(e)), batch_);
+  Batch batch;
+  Context ctx;
+  ctx.training = true;
+  TrainProgress progress{e, cfg_.epochs, batch_, stream.batches(), 0, 0, 0, 0};
+  while (!(stop && stop->load()) && stream.next(batch)) {
+    ctx.noise_key = derive(cfg_.seed, static_cast<uint64_t>(step_));
+    algo_->before_forward();
+    const Tensor& logits = model_->forward(batch.x, ctx);
+    int64_t c = 0;
+    float loss = softmax_cross_entropy(logits, batch.y, &dlogits_, &c);
+    if (!std::isfinite(loss))
+      throw std::runtime_error("the training loss became " + std::to_string(loss) + " at epoch " +
+                               std::to_string(e + 1) + ", batch " + std::to_string(batch_ + 1) +
+                               ": lower the learning rate (--lr)");
+    model_->backward(dlogits_);
+    algo_->adjust_gradients();
+    optimizer_->step(lr);
+    algo_->after_step();
+    ++step_;
+    ++batch_;
+    const int64_t n = batch.x.dim(0);
+    loss_sum_ += static_cast<double>(loss) * n;
+    correct_ += c;
+    seen_ += n;
+    train_seconds_ = seconds_before + seconds_since(t0);
+    if (on_progress) {
+      progress.batch = batch_;
+      progress.loss = loss_sum_ / seen_;
+      progress.accuracy = static_cast<double>(correct_) / seen_;
+      progress.elapsed_seconds = train_seconds_;
+      progress.images_per_second = (seen_ - seen_before) / std::max(1e-9, seconds_since(t0));
+      on_progress(progress);
+    }
+  }
+  if (batch_ < stream.batches()) return false;
+  algo_->end_epoch(e);
+
+  const auto t1 = Clock::now();
+  EvalResult val = evaluate(*model_, *algo_, data_.val, data_.norm, cfg_.eval_batch_size);
+  EvalResult test = evaluate(*model_, *algo_, data_.test, data_.norm, cfg_.eval_batch_size);
+  // Further evaluations the algorithm asks for (BinaryRelax's phase I: also at Q(w)).
+  json variants = json::object();
+  for (const std::string& v : algo_->eval_variants()) {
+    algo_->set_eval_variant(v);
+    EvalResult vv = evaluate(*model_, *algo_, data_.val, data_.norm, cfg_.eval_batch_size);
+    EvalResult vt = evaluate(*model_, *algo_, data_.test, data_.norm, cfg_.eval_batch_size);
+    algo_->set_eval_variant("");
+    variants[v] = {{"test_loss", vt.loss}, {"test_acc", vt.accuracy}};
+    if (vv.samples) variants[v]["val_loss"] = vv.loss, variants[v]["val_acc"] = vv.accuracy;
+  }
+  const double eval_seconds = seconds_since(t1);
+
+  rec = json::object();
+  rec["schema_version"] = 1;
+  rec["epoch"] = e + 1;
+  rec["lr"] = lr;
+  rec["train_loss"] = loss_sum_ / seen_;
+  rec["train_acc"] = static_cast<double>(correct_) / seen_;
+  if (val.samples) {
+    rec["val_loss"] = val.loss;
+    rec["val_acc"] = val.accuracy;
+  }
+  rec["test_loss"] = test.loss;
+  rec["test_acc"] = test.accuracy;
+  rec["algorithm"] = algo_->epoch_record();
+  if (!variants.empty()) rec["algorithm"]["eval"] = variants;
+  rec["timing"] = {{"train_seconds", train_seconds_},
+                   {"eval_seconds", eval_seconds},
+                   {"images_per_second", seen_ / std::max(1e-9, train_seconds_)}};
+  ++epoch_;
+  batch_ = 0;
+  loss_sum_ = 0;
+  correct_ = seen_ = 0;
+  train_seconds_ = 0;
+  return true;
+}
+
+bool Trainer::run(const std::function<void(const json&)>& on_epoch,
+                  const std::function<void(const TrainProgress&)>& on_progress,
+                  const std::atomic<bool>* stop) {
+  while (epoch_ < cfg_.epochs) {
+    json rec;
+    if (!run_epoch(rec, on_progress, stop)) return false;
+    on_epoch(rec);
+    if (stop && stop->load()) return epoch_ >= cfg_.epochs;
+  }
+  return true;
+}
+
+Checkpoint Trainer::snapshot() {
+  Checkpoint c;
+  for (Param* p : model_->params.params()) c.tensors.emplace_back("param/" + p->name, p->value);
+  for (Buffer* b : model_->params.buffers()) c.tensors.emplace_back("buffer/" + b->name, b->value);
+  for (auto& [name, t] : optimizer_->state()) c.tensors.emplace_back("optim/" + name, *t);
+  for (Param* p : algo_->extra_params()) c.tensors.emplace_back("extra/" + p->name, p->value);
+  for (auto& [name, t] : algo_->state_tensors()) c.tensors.emplace_back("algo/" + name, *t);
+  // Tensor copies of views would alias live memory: make every saved tensor own its data.
+  for (auto& [name, t] : c.tensors) {
+    Tensor owned(t.shape());
+    owned.copy_from(t);
+    t = std::move(owned);
+  }
+  c.meta = {{"model", cfg_.model},
+            {"algorithm", algo_->name()},
+            {"epoch", epoch_},
+            {"step", step_},
+            {"batch", batch_},
+            {"loss_sum", loss_sum_},
+            {"correct", correct_},
+            {"seen", seen_},
+            {"train_seconds", train_seconds_},
+            {"optimizer_steps", optimizer_->steps()},
+            {"algorithm_state", algo_->state_json()}};
+  return c;
+}
+
+namespace {
+
+// Far above any count a run reaches, and exact in a double.
+constexpr int64_t kMaxCount = int64_t{1} << 52;
+
+// An integer of the checkpoint's meta section, in [lo, hi].
+int64_t meta_integer(const json& m, const char* key, int64_t lo, int64_t hi) {
+  const json* v = m.contains(key) ? &m[key] : nullptr;
+  if (!v || !v->is_number_integer())
+    throw DataError(std::string("the checkpoint's meta section lacks the integer '") + key + "'" +
+                    (v ? ", found " + v->dump().substr(0, 60) : std::string()));
+  // An unsigned value beyond int64 is out of range, not wrapped around.
+  const bool fits =
+      !v->is_number_unsigned() || v->get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX);
+  const int64_t x = fits ? v->get<int64_t>() : 0;
+  if (!fits || x < lo || x > hi)
+    throw DataError(std::string("the checkpoint's meta section has ") + key + " = " + v->dump() +
+                    ", expected " + std::to_string(lo) + " … " + std::to_string(hi) +
+                    " for this run");
+  return x;
+}
+
+// A finite number ≥ 0 of the checkpoint's meta section.
+double meta_number(const json& m, const char* key) {
+  const json* v = m.contains(key) ? &m[key] : nullptr;
+  if (!v || !v->is_number() || !std::isfinite(v->get<double>()) || v->get<double>() < 0)
+    throw DataError(std::string("the checkpoint's meta section lacks '") + key +
+                    "' as a finite number ≥ 0" +
+                    (v ? ", found " + v->dump().substr(0, 60) : std::string()));
+  return v->get<double>();
+}
+
+// Every tensor `want` names must be in the checkpoint with the same shape; checked before any copy.
+void check_tensors(const Checkpoint& c, const std::vector<std::pair<std::string, Tensor*>>& want,
+                   const std::string& what) {
+  for (auto& [name, t] : want) {
+    const Tensor* s = c.find(name);
+    if (!s)
+      throw DataError("the checkpoint has no tensor '" + name + "': it was not written by this " +
+                      what + " (check --model and --algo)");
+    if (s->shape() != t->shape())
+      throw DataError("the checkpoint's tensor '" + name + "' has shape " + shape_str(s->shape()) +
+                      ", this " + what + " needs " + shape_str(t->shape()));
+  }
+}
+
+}  // namespace
+
+void Trainer::load_weights(const Checkpoint& c) {
+  std::vector<std::pair<std::string, Tensor*>> want;
+  for (Param* p : model_->params.params()) {
+    // An activation quantizer's α is the algorithm's own (BCGD starting from a float network
+    // whose sites were ReLUs): it keeps its initial value when the checkpoint has none.
+    if (p->role == ParamRole::Scale && !c.find("param/" + p->name)) continue;
+    want.emplace_back("param/" + p->name, &p->value);
+  }
+  for (Buffer* b : model_->params.buffers()) want.emplace_back("buffer/" + b->name, &b->value);
+  check_tensors(c, want, "model (" + cfg_.model + ")");
+  for (auto& [name, t] : want) t->copy_from(*c.find(name));
+}
+
+void Trainer::restore(const Checkpoint& c) {
+  std::vector<std::pair<std::string, Tensor*>> want;
+  for (Param* p : model_->params.params()) want.emplace_back("param/" + p->name, &p->value);
+  for (Buffer* b : model_->params.buffers()) want.emplace_back("buffer/" + b->name, &b->value);
+  for (auto& [name, t] : optimizer_->state()) want.emplace_back("optim/" + name, t);
+  for (Param* p : algo_->extra_params()) want.emplace_back("extra/" + p->name, &p->value);
+  for (auto& [name, t] : algo_->state_tensors()) want.emplace_back("algo/" + name, t);
+  check_tensors(c, want, "run");
+  // A checkpoint of this run holds exactly these tensors: one more means it belongs to another
+  // configuration (another algorithm, model option or optimizer) than the one stored with it.
+  if (c.tensors.size() != want.size())
+    for (auto& [name, t] : c.tensors)
+      if (std::none_of(want.begin(), want.end(), [&](auto& w) { return w.first == name; }))
+        throw DataError("the checkpoint has a tensor '" + name +
+                        "' this run does not have: it was written by another configuration");
+  // The position must be one this run can stand at: a checkpoint whose checksums pass may still
+  // have been edited, and a batch index past the epoch's end would read past the data.
+  const json& m = c.meta;
+  const int64_t epoch = meta_integer(m, "epoch", 0, cfg_.epochs);
+  const int64_t batch = meta_integer(m, "batch", 0, cfg_.algo.steps_per_epoch);
+  const int64_t step = meta_integer(m, "step", 0, kMaxCount);
+  const int64_t seen = meta_integer(m, "seen", 0, kMaxCount);
+  const int64_t correct = meta_integer(m, "correct", 0, seen);
+  const int64_t optimizer_steps = meta_integer(m, "optimizer_steps", 0, kMaxCount);
+  const double loss_sum = meta_number(m, "loss_sum");
+  const double train_seconds = m.contains("train_seconds") ? meta_number(m, "train_seconds") : 0;
+  const json algo_state = m.contains("algorithm_state") ? m["algorithm_state"] : json::object();
+  if (!algo_state.is_object())
+    throw DataError("the checkpoint's meta section has algorithm_state = " +
+                    algo_state.dump().substr(0, 60) + ", expected an object");
+  algo_->load_state_json(algo_state);
+  for (auto& [name, t] : want) t->copy_from(*c.find(name));
+  epoch_ = static_cast<int>(epoch);
+  step_ = step;
+  batch_ = batch;
+  loss_sum_ = loss_sum;
+  correct_ = correct;
+  seen_ = seen;
+  train_seconds_ = train_seconds;
+  optimizer_->set_steps(optimizer_steps);
+}
+
+}  // namespace qt
