@@ -102,7 +102,11 @@ void check_close(const std::string& what, const Tensor& got, const Tensor& want,
   for (int64_t i = 0; i < want.size(); ++i) scale = std::max(scale, std::fabs(double{want[i]}));
   for (int64_t i = 0; i < want.size(); ++i) {
     const double e = std::fabs(double{got[i]} - double{want[i]});
-    if (!(e <= worst)) worst = e, at = i;  // NaN counts as the worst
+    if (!(e <= worst)) {
+      worst = e;
+      at = i;
+      if (std::isnan(e)) break;  // a NaN is the worst and fails the check
+    }
   }
   const double err = scale > 0 ? worst / scale : worst;
   CHECK_MESSAGE(err <= tol, what, ": entry ", at, " is ", got[at], ", PyTorch's ", want[at],
