@@ -36,7 +36,7 @@ const std::vector<Folder> kFolders = {
     {"app/version.h", {}},  // generated from app/version.h.in into the build tree
     {"app/train", {"engine/quant", "engine/optim", "datasets"}},
     {"app/config", {"app/train"}},
-    {"app/run", {"app/config"}},
+    {"app/run", {"app/config", "app/version.h"}},
     {"app/package", {"app/run"}},
     {"app/sweep", {"app/run", "app/text"}},
     {"app/report", {"app/sweep", "app/text"}},
