@@ -558,14 +558,14 @@ TEST_CASE("layer selection: each algorithm's default, and the overrides") {
   a.layers = {"fc1", "conv2"};
   CHECK(target_names(*setup(a).algo) == V{"conv2", "fc1"});
   a.layers = {"conv"};
-  a.last_layer = "quantized";
+  a.last_layer = LayerForce::Quantized;
   CHECK(target_names(*setup(a).algo) == V{"conv1", "conv2", "fc3"});
   a = algo("ste");
-  a.first_layer = "float";
+  a.first_layer = LayerForce::Float;
   CHECK(target_names(*setup(a).algo) == V{"conv2", "fc1", "fc2"});
   a = algo("iterative");
   a.layers = {"linear"};
-  a.last_layer = "float";
+  a.last_layer = LayerForce::Float;
   CHECK(target_names(*setup(a).algo) == V{"fc1", "fc2"});
 
   a = algo("ste");

@@ -42,7 +42,7 @@ LayerSensitivity run_layer(const TrainConfig& base, const DataSplits& data,
   TrainConfig t = base;
   t.algo.name = "iterative";
   t.algo.layers = {layer};
-  t.algo.first_layer = t.algo.last_layer = "default";
+  t.algo.first_layer = t.algo.last_layer = LayerForce::Default;
   t.algo.order = "forward";
   t.algo.epochs_per_layer = 1;
   t.algo.reset_after_eval = false;

@@ -10,12 +10,25 @@
 #include "app/config/config.h"
 #include "engine/core/error.h"
 #include "engine/models/model.h"
+#include "engine/quant/act_quantizer.h"
 #include "engine/quant/iterative.h"
 #include "engine/quant/make_algorithm.h"
 
 namespace qt {
 
 using json = nlohmann::json;
+
+namespace {
+
+// The table's choices have checked the name already; this only turns it into the enum.
+LayerForce parse_layer_force(const std::string& s) {
+  if (s == "quantized") return LayerForce::Quantized;
+  if (s == "float") return LayerForce::Float;
+  if (s == "default") return LayerForce::Default;
+  throw UsageError("'" + s + "': expected default, quantized or float");
+}
+
+}  // namespace
 
 void add_algorithm_options(std::vector<ConfigOption>& v) {
   auto add = [&](ConfigOption o) { v.push_back(std::move(o)); };
@@ -90,7 +103,7 @@ void add_algorithm_options(std::vector<ConfigOption>& v) {
       .kind = OptKind::String,
       .def = "default",
       .choices = {"default", "quantized", "float"},
-      .apply = [](TrainConfig& t, const json& x) { t.algo.first_layer = x; },
+      .apply = [](TrainConfig& t, const json& x) { t.algo.first_layer = parse_layer_force(x); },
   });
   add({
       .key = "algo.last_layer",
@@ -99,7 +112,7 @@ void add_algorithm_options(std::vector<ConfigOption>& v) {
       .kind = OptKind::String,
       .def = "default",
       .choices = {"default", "quantized", "float"},
-      .apply = [](TrainConfig& t, const json& x) { t.algo.last_layer = x; },
+      .apply = [](TrainConfig& t, const json& x) { t.algo.last_layer = parse_layer_force(x); },
   });
 
   // Activations
@@ -132,7 +145,7 @@ void add_algorithm_options(std::vector<ConfigOption>& v) {
       .kind = OptKind::String,
       .def = "inplt",
       .choices = {"inplt", "relu", "idnty"},
-      .apply = [](TrainConfig& t, const json& x) { t.algo.act_backward = x; },
+      .apply = [](TrainConfig& t, const json& x) { t.algo.act_backward = parse_act_backward(x); },
   });
   add({
       .key = "algo.alpha_grad",
@@ -142,7 +155,7 @@ void add_algorithm_options(std::vector<ConfigOption>& v) {
       .kind = OptKind::String,
       .def = "mean",
       .choices = {"mean", "min", "ae", "pact"},
-      .apply = [](TrainConfig& t, const json& x) { t.algo.alpha_grad = x; },
+      .apply = [](TrainConfig& t, const json& x) { t.algo.alpha_grad = parse_alpha_grad(x); },
   });
   add({
       .key = "algo.alpha_init",
@@ -426,8 +439,8 @@ void add_algorithm_checks(std::vector<ConfigCheck>& v) {
                         : a.name == "binaryconnect" ? "sign(w)"
                                                     : "α·sign per channel") +
                        "): drop --projection/--bits, or use --algo ste");
-    if (a.name == "float" &&
-        (!a.layers.empty() || a.first_layer != "default" || a.last_layer != "default"))
+    if (a.name == "float" && (!a.layers.empty() || a.first_layer != LayerForce::Default ||
+                              a.last_layer != LayerForce::Default))
       throw UsageError(
           "--algo float quantizes no weights: drop --layers/--first-layer/--last-layer");
     auto algo = make_quant_algorithm(a);

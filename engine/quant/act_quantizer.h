@@ -13,11 +13,9 @@
 #include <string>
 
 #include "engine/layers/layer.h"
+#include "engine/quant/algo_options.h"
 
 namespace qt {
-
-enum class ActBackward { Inplt, Relu, Idnty };
-enum class AlphaGrad { Mean, Min, Ae, Pact };
 
 ActBackward parse_act_backward(const std::string& s);  // UsageError listing the valid names
 AlphaGrad parse_alpha_grad(const std::string& s);

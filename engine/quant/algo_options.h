@@ -12,6 +12,14 @@ namespace qt {
 // linearly from 0 to 1 per step (PARQ).
 enum class LambdaSchedule { Exponential, Linear };
 
+// --first-layer / --last-layer: the algorithm's choice, or forced in or out of quantization.
+enum class LayerForce { Default, Quantized, Float };
+
+// The b-bit activation quantizer's backward (engine/quant/act_quantizer.h): in x, 1 on (0, Lα]
+// (inplt), for x > 0 (relu) or everywhere (idnty); in α, the mean, min, ae or pact rule.
+enum class ActBackward { Inplt, Relu, Idnty };
+enum class AlphaGrad { Mean, Min, Ae, Pact };
+
 struct AlgoOptions {
   std::string name =
       "float";  // float | binaryconnect | bwn | ste | binaryrelax | bcgd | iterative | proxybnn
@@ -27,15 +35,15 @@ struct AlgoOptions {
   // names or the words "conv", "linear", "all"; first_layer / last_layer then force the first and
   // the last weighted layer in ("quantized") or out ("float").
   std::vector<std::string> layers;
-  std::string first_layer = "default";
-  std::string last_layer = "default";
+  LayerForce first_layer = LayerForce::Default;
+  LayerForce last_layer = LayerForce::Default;
 
   // Activations at every activation site of the model. "default" = the b-bit quantizer for bcgd,
   // the model's own activation (ReLU) otherwise.
-  std::string act = "default";         // default | relu | hardtanh | binary | binary-bireal | quant
-  int act_bits = 4;                    // quant: L = 2^b − 1 levels above 0
-  std::string act_backward = "inplt";  // quant, backward in x: inplt | relu | idnty
-  std::string alpha_grad = "mean";     // quant, backward in α: mean | min | ae | pact
+  std::string act = "default";  // default | relu | hardtanh | binary | binary-bireal | quant
+  int act_bits = 4;             // quant: L = 2^b − 1 levels above 0
+  ActBackward act_backward = ActBackward::Inplt;  // quant, backward in x
+  AlphaGrad alpha_grad = AlphaGrad::Mean;         // quant, backward in α
   double alpha_init = 0;     // quant: starting α; 0 = the table {1: 1.2221, 2: 0.6511, 4: 0.1946}
   int alpha_stage = 0;       // quant: epochs in which α = max(x)/L per batch instead of learned
   double alpha_rate = 0.01;  // quant: the α gradient's rate factor (before clipping to [−1, 1])

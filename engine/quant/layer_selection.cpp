@@ -92,17 +92,11 @@ std::vector<Param*> select_layers(Model& model, const AlgoOptions& opt) {
     }
   }
   if (!all.empty()) {
-    auto force = [&](const std::string& how, size_t i, const char* flag) {
-      if (how == "quantized")
-        take[i] = 1;
-      else if (how == "float")
-        take[i] = 0;
-      else if (how != "default")
-        throw UsageError(std::string(flag) + " '" + how +
-                         "': expected default, quantized or float");
+    auto force = [&](LayerForce how, size_t i) {
+      if (how != LayerForce::Default) take[i] = how == LayerForce::Quantized;
     };
-    force(opt.first_layer, 0, "--first-layer");
-    force(opt.last_layer, all.size() - 1, "--last-layer");
+    force(opt.first_layer, 0);
+    force(opt.last_layer, all.size() - 1);
   }
   std::vector<Param*> r;
   for (size_t i = 0; i < all.size(); ++i)

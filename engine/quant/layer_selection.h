@@ -23,8 +23,8 @@ LayerDefault default_layers(const std::string& algorithm);
 std::string describe_default(LayerDefault d);
 
 // The weight parameters to quantize, in forward order: the algorithm's default or opt.layers
-// (names, or "conv", "linear", "all"), then opt.first_layer / opt.last_layer ("quantized" adds,
-// "float" removes). Throws UsageError on an unknown layer name, listing the valid ones.
+// (names, or "conv", "linear", "all"), then opt.first_layer / opt.last_layer (LayerForce::Quantized
+// adds, Float removes). Throws UsageError on an unknown layer name, listing the valid ones.
 std::vector<Param*> select_layers(Model& model, const AlgoOptions& opt);
 
 // The names of the weighted (conv and linear) layers, in forward order.

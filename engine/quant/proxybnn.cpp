@@ -3,8 +3,8 @@
 #include <cmath>
 
 #include "engine/core/error.h"
-#include "engine/kernels/gemm.h"
 #include "engine/core/parallel.h"
+#include "engine/kernels/gemm.h"
 
 namespace qt {
 

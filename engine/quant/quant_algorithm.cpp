@@ -14,8 +14,8 @@ using json = nlohmann::json;
 ActQuantConfig act_quant_config(const AlgoOptions& opt) {
   ActQuantConfig c;
   c.bits = opt.act_bits;
-  c.backward = parse_act_backward(opt.act_backward);
-  c.alpha_grad = parse_alpha_grad(opt.alpha_grad);
+  c.backward = opt.act_backward;
+  c.alpha_grad = opt.alpha_grad;
   c.rate = static_cast<float>(opt.alpha_rate);
   c.alpha_init =
       opt.alpha_init > 0 ? static_cast<float>(opt.alpha_init) : alpha_table(opt.act_bits);
