@@ -5,7 +5,11 @@
 //   void store(int64_t*, V)
 // No include guard: it is meant to be included several times. Internal to packed_conv.cpp.
 
-enum class Mode { XnorBinary, XnorTernary, BitSerial };
+enum class Mode { XnorBinary, XnorTernary, BitSerialBinary, BitSerialTernary };
+
+constexpr bool bit_serial(Mode m) {
+  return m == Mode::BitSerialBinary || m == Mode::BitSerialTernary;
+}
 
 constexpr int64_t kP = 4;  // output pixels of one row per register block
 
@@ -14,7 +18,7 @@ template <Mode M>
 void conv_items(const ConvShape& g, int bits, const PackedWeights& w, const uint64_t* x,
                 const float* scale, const float* shift, float* y, int64_t item0, int64_t item1) {
   const int64_t ho = g.ho(), wo = g.wo(), tiles = w.cout_pad / kOutTile, words = w.words;
-  const int64_t xpix = M == Mode::BitSerial ? bits * words : words;  // words per input pixel
+  const int64_t xpix = bit_serial(M) ? bits * words : words;  // words per input pixel
   for (int64_t item = item0; item < item1; ++item) {
     const int64_t n = item / (ho * tiles), i = item / tiles % ho, o0 = item % tiles * kOutTile;
     for (int64_t j0 = 0; j0 < wo; j0 += kP) {
@@ -44,6 +48,19 @@ void conv_items(const ConvShape& g, int bits, const PackedWeights& w, const uint
                 const V xb = bcast(xp[p][c]);
                 acc[p][0] = add(acc[p][0], pc(xorv(xb, p0)));
                 acc[p][1] = add(acc[p][1], pc(xorv(xb, p1)));
+              }
+            } else if constexpr (M == Mode::BitSerialBinary) {
+              // neg = NOT pos on the real channels, and q is 0 elsewhere:
+              // popcount(q AND pos) − popcount(q AND neg) = 2·popcount(q AND pos) − popcount(q)
+              for (int64_t p = 0; p < kP; ++p) {
+                if (!in[p]) continue;
+                for (int j = 0; j < bits; ++j) {
+                  const V q = bcast(xp[p][j * words + c]), cq = pc(q);
+                  const V d0 = sub(shl(pc(andv(q, p0)), 1), cq);
+                  const V d1 = sub(shl(pc(andv(q, p1)), 1), cq);
+                  acc[p][0] = add(acc[p][0], shl(d0, j));
+                  acc[p][1] = add(acc[p][1], shl(d1, j));
+                }
               }
             } else {
               const V n0 = load(w.neg.data() + at), n1 = load(w.neg.data() + at + 8);
@@ -98,8 +115,10 @@ inline void run(const ConvShape& g, int bits, const PackedWeights& w, const uint
                 const float* scale, const float* shift, float* y, bool xnor) {
   const int64_t items = g.n * g.ho() * (w.cout_pad / kOutTile);
   parallel_for(items, 1, [&](int64_t i0, int64_t i1) {
-    if (!xnor)
-      conv_items<Mode::BitSerial>(g, bits, w, x, scale, shift, y, i0, i1);
+    if (!xnor && w.ternary)
+      conv_items<Mode::BitSerialTernary>(g, bits, w, x, scale, shift, y, i0, i1);
+    else if (!xnor)
+      conv_items<Mode::BitSerialBinary>(g, bits, w, x, scale, shift, y, i0, i1);
     else if (w.ternary)
       conv_items<Mode::XnorTernary>(g, bits, w, x, scale, shift, y, i0, i1);
     else

@@ -10,7 +10,7 @@ namespace qt {
 
 namespace {
 
-// acc[o] += x where bit `bit` of pos[o] is set, −x where it is set in neg[o], over o in [0, n).
+// Ternary: acc[o] += x where bit `bit` of pos[o] is set, −x where it is set in neg[o].
 [[gnu::noinline]] void select_add(float* acc, const uint64_t* pos, const uint64_t* neg, int64_t n,
                                   int bit, float x) {
   for (int64_t o = 0; o < n; ++o) {
@@ -18,6 +18,11 @@ namespace {
     const float q = (neg[o] >> bit) & 1 ? x : 0.0f;
     acc[o] += p - q;
   }
+}
+
+// Binary: acc[o] += x where bit `bit` of pos[o] is set, −x where it is not.
+[[gnu::noinline]] void select_add(float* acc, const uint64_t* pos, int64_t n, int bit, float x) {
+  for (int64_t o = 0; o < n; ++o) acc[o] += (pos[o] >> bit) & 1 ? x : -x;
 }
 
 }  // namespace
@@ -47,8 +52,11 @@ void signselect_conv(const ConvShape& g, const PackedWeights& w, const float* x,
               if (ix < 0 || ix >= g.w) continue;
               const float v = x[((n * g.cin + c) * g.h + iy) * g.w + ix];
               const int64_t at = ((a * g.k + b) * w.words + c / 64) * pad;
-              select_add(acc.data(), w.pos.data() + at, w.neg.data() + at, g.cout,
-                         static_cast<int>(c % 64), v);
+              const int bit = static_cast<int>(c % 64);
+              if (w.ternary)
+                select_add(acc.data(), w.pos.data() + at, w.neg.data() + at, g.cout, bit, v);
+              else
+                select_add(acc.data(), w.pos.data() + at, g.cout, bit, v);
             }
           }
         for (int64_t o = 0; o < g.cout; ++o)

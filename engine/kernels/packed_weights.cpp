@@ -100,6 +100,7 @@ bool pack_weights(const float* w, int64_t cout, int64_t cin, int64_t k, PackedWe
         (v > 0.0f ? out.pos : out.neg)[at] |= uint64_t{1} << (c % 64);
       }
   }
+  if (!out.ternary) out.neg.clear();  // NOT pos on the real channels: the kernels derive it
   return true;
 }
 

@@ -6,9 +6,10 @@
 // (binary: ±β_o; ternary: with zeros) becomes two bit planes, `pos` (W > 0) and `neg` (W < 0),
 // laid out [tap = a·k + b][word of Cin][Cout rounded up to kOutTile]: bit c % 64 of word c / 64.
 // Output channels are contiguous so that one vector covers 8 of them; padding channels and the
-// padding bits of the last word are 0 in both planes. β_o is kept apart (`beta`): the kernels
-// compute integer sums and the caller multiplies by the scales.
-// A linear layer (out, in) is the same with k = 1 on a 1×1 image.
+// padding bits of the last word are 0 in both planes. Binary weights keep `pos` only (1 bit per
+// weight): `neg` is NOT pos on the real channels, and the kernels derive it. β_o is kept apart
+// (`beta`): the kernels compute integer sums and the caller multiplies by the scales. A linear
+// layer (out, in) is the same with k = 1 on a 1×1 image.
 //
 // Inputs (NCHW floats in, packed NHWC words out), one pixel's channels in `words` 64-bit words:
 //   binary  x ∈ {−1, +1}: bit 1 for +1 (x ≥ 0: sign(0) = +1), [n][h][w][words];
@@ -37,7 +38,7 @@ constexpr int64_t kOutTile = 16;  // output channels per register block (two vec
 struct PackedWeights {
   int64_t cout = 0, cin = 0, k = 1, words = 0, cout_pad = 0;
   bool ternary = false;            // some weight is 0
-  std::vector<uint64_t> pos, neg;  // [k·k][words][cout_pad]
+  std::vector<uint64_t> pos, neg;  // [k·k][words][cout_pad]; neg empty when binary
   std::vector<float> beta;         // [cout] the magnitude of row o (0 for an all-zero row)
   int64_t bytes() const {
     return static_cast<int64_t>((pos.size() + neg.size()) * 8 + beta.size() * 4);
