@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <bit>
+#include <vector>
 #include <stdexcept>
 
 #include "engine/core/isa.h"
