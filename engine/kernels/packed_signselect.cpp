@@ -13,7 +13,7 @@ namespace {
 
 // acc[j] += x[j·stride] (add) or −= (subtract) for j in [j0, j1): additions only.
 template <bool Add>
-[[gnu::noinline]] void add_row(float* acc, const float* x, int64_t j0, int64_t j1, int64_t stride) {
+inline void add_row(float* acc, const float* x, int64_t j0, int64_t j1, int64_t stride) {
   if (stride == 1) {
     for (int64_t j = j0; j < j1; ++j) acc[j] = Add ? acc[j] + x[j] : acc[j] - x[j];
     return;
