@@ -32,6 +32,33 @@ void signselect_conv(const ConvShape& g, const PackedWeights& w, const float* x,
         " against " + std::to_string(w.cin) + " → " + std::to_string(w.cout) + ", k " +
         std::to_string(w.k) + ")");
   const int64_t ho = g.ho(), wo = g.wo(), pad = w.cout_pad;
+  if (g.k == 1 && g.h == 1 && g.w == 1 && g.pad == 0) {
+    // A linear layer: per sample, every input's sign bits select over the output channels.
+    parallel_for(g.n, 1, [&](int64_t n0, int64_t n1) {
+      std::vector<float> acc(static_cast<size_t>(pad));
+      for (int64_t n = n0; n < n1; ++n) {
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        for (int64_t c = 0; c < g.cin; ++c) {
+          const float v = x[n * g.cin + c];
+          const uint64_t* pw = w.pos.data() + (c / 64) * pad;
+          const int bit = static_cast<int>(c % 64);
+          if (w.ternary) {
+            const uint64_t* nw = w.neg.data() + (c / 64) * pad;
+            for (int64_t o = 0; o < g.cout; ++o) {
+              const float p = (pw[o] >> bit) & 1 ? v : 0.0f, q = (nw[o] >> bit) & 1 ? v : 0.0f;
+              acc[static_cast<size_t>(o)] += p - q;
+            }
+          } else {
+            for (int64_t o = 0; o < g.cout; ++o)
+              acc[static_cast<size_t>(o)] += (pw[o] >> bit) & 1 ? v : -v;
+          }
+        }
+        for (int64_t o = 0; o < g.cout; ++o)
+          y[n * g.cout + o] = scale[o] * acc[static_cast<size_t>(o)] + shift[o];
+      }
+    });
+    return;
+  }
   // One task per output row (sample, channel, row): the row's sums run over c, a, b.
   parallel_for(g.n * g.cout * ho, 1, [&](int64_t r0, int64_t r1) {
     std::vector<float> acc(static_cast<size_t>(wo));
