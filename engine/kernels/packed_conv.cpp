@@ -3,8 +3,8 @@
 #include <immintrin.h>
 
 #include <bit>
-#include <vector>
 #include <stdexcept>
+#include <vector>
 
 #include "engine/core/isa.h"
 #include "engine/core/parallel.h"
