@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   qt::add_sweep_command(app);
   qt::add_eval_command(app);
   qt::add_export_command(app);
+  qt::add_infer_command(app);
   qt::add_datasets_command(app);
   qt::add_models_command(app);
   qt::add_sensitivity_command(app);

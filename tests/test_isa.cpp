@@ -348,11 +348,13 @@ TEST_CASE("the start-up check runs first and uses no AVX; AVX-512 only in the AV
   CHECK(check_fns >= 3);
   if (build_has("avx512f")) return;  // a native AVX-512 build may use it anywhere
   // The portable build: EVEX only in the kernels compiled for AVX-512 (direct convolutions in
-  // qt::direct, the *_avx512 functions), and there indeed.
+  // qt::direct, the packed popcount convolutions in qt::packed_avx512, the *_avx512 functions),
+  // and there indeed.
   int kernels = 0;
   for (const auto& [name, kinds] : fns) {
     const bool evex = kinds.find('e') != std::string::npos;
     const bool kernel = name.find("qt::direct::") != std::string::npos ||
+                        name.find("qt::packed_avx512::") != std::string::npos ||
                         name.find("_avx512(") != std::string::npos;
     kernels += evex && kernel;
     if (evex && !kernel) FAIL_CHECK("AVX-512 instructions outside the AVX-512 kernels: " << name);

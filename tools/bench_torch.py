@@ -9,6 +9,9 @@ Modes, each printing key=value lines that tools/bench parses:
                         it sees in the model), then the whole forward and forward+backward
   --cpu-clock           (with --threads 1) time by the process's CPU clock, not the wall clock
   --baseline            peak RSS of the interpreter with torch imported, nothing else
+  --infer               float inference (eval mode, no gradients) of model@size specs (vgg11@32,
+                        resnet18@224): batch-1 median latency and the throughput at --batch
+                        (16 at 224×224), for tools/bench --infer
   --count               parameter counts of every model on its natural input (the figures that
                         tests/test_models.cpp asserts), plus a few adapted variants
 """
@@ -266,6 +269,26 @@ def bench(name, args):
     sys.stdout.flush()
 
 
+def infer(spec, args):
+    """Float inference as a deployed model runs: eval mode, no autograd."""
+    name, _, size = spec.partition("@")
+    nc, nh, nw, ncl = natural_input(name)
+    size = int(size) if size else nh
+    classes = 1000 if size >= 224 else 10
+    torch.manual_seed(0)
+    model, (c, h, w, _) = make(name, nc, size if nc == 3 else nh, size if nc == 3 else nw, classes)
+    model.eval()
+    batch = min(args.batch, 16) if size >= 224 else args.batch
+    x1 = torch.randn(1, c, h, w)
+    xb = torch.randn(batch, c, h, w)
+    with torch.no_grad():
+        b1 = median_ms(lambda: model(x1), args.warmup, args.steps, clock_of(args))
+        bb = median_ms(lambda: model(xb), 1, 3, clock_of(args))
+    print("model=%s@%d batch=%d threads=%d b1_ms=%.3f img_per_s=%.1f torch=%s" %
+          (name, size, batch, torch.get_num_threads(), b1, batch * 1000 / bb, torch.__version__))
+    sys.stdout.flush()
+
+
 def profile(name, args):
     """Each leaf module alone on the input shape it sees in the model: forward, then backward."""
     torch.manual_seed(0)
@@ -317,6 +340,7 @@ def main():
     p.add_argument("--cpu-clock", action="store_true",
                    help="time by the process's CPU clock instead of the wall clock (needs --threads 1)")
     p.add_argument("--count", action="store_true")
+    p.add_argument("--infer", action="store_true")
     p.add_argument("--baseline", action="store_true", help="peak RSS after importing torch only")
     args = p.parse_args()
     if args.cpu_clock and args.threads != 1:
@@ -335,7 +359,7 @@ def main():
         print("model=resnet18 input=3x32x32 classes=10 params=%d" % count(make("resnet18", 3, 32, 32, 10)[0]))
         return
     for name in args.models.split(","):
-        (profile if args.profile else bench)(name, args)
+        (infer if args.infer else profile if args.profile else bench)(name, args)
 
 
 if __name__ == "__main__":

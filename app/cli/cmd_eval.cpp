@@ -5,6 +5,8 @@
 
 #include "app/package/evaluate_checkpoint.h"
 #include "app/package/export_package.h"
+#include "app/package/infer_package.h"
+#include "engine/core/error.h"
 #include "engine/core/files.h"
 
 namespace qt {
@@ -12,7 +14,7 @@ namespace qt {
 void add_eval_command(CLI::App& app) {
   struct Args {
     EvalRequest req;
-    std::string json_out;
+    std::string json_out, engine = "float";
     bool json_stdout = false;
   };
   auto a = std::make_shared<Args>();
@@ -31,7 +33,25 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--threads", a->req.threads, "worker threads (0 = all cores) [default: 0]");
   cmd->add_option("--json", a->json_out, "also write the result as JSON to this file");
   cmd->add_flag("--json-stdout", a->json_stdout, "print the JSON instead of the table");
+  cmd->add_option("--engine", a->engine,
+                  "float (qtrain's layers) or packed (a package on the bit-packed kernels, as "
+                  "`qtrain infer`) [default: float]")
+      ->check(CLI::IsMember({"float", "packed"}));
   cmd->callback([a]() {
+    if (a->engine == "packed") {
+      if (!is_package(a->req.checkpoint))
+        throw UsageError("--engine packed runs a package from `qtrain export`: " +
+                         a->req.checkpoint + " has no manifest.json");
+      InferRequest ir;
+      ir.package = a->req.checkpoint;
+      ir.split = a->req.split;
+      ir.data_dir = a->req.data_dir;
+      ir.threads = a->req.threads;
+      nlohmann::json r = infer_package(ir);
+      if (!a->json_out.empty()) write_file_atomic(a->json_out, r.dump(2) + "\n");
+      std::printf("%s", a->json_stdout ? (r.dump(2) + "\n").c_str() : format_inference(r).c_str());
+      return;
+    }
     if (is_package(a->req.checkpoint)) {
       nlohmann::json r =
           evaluate_package(a->req.checkpoint, a->req.split, a->req.data_dir, a->req.threads);
@@ -57,6 +77,41 @@ void add_eval_command(CLI::App& app) {
 }  // namespace qt
 
 namespace qt {
+
+void add_infer_command(CLI::App& app) {
+  struct Args {
+    InferRequest req;
+    std::string json_out;
+    bool json_stdout = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "infer",
+      "Run a package from `qtrain export` on the bit-packed kernels: XNOR and popcount for binary "
+      "weights and activations, bit-serial popcount for b-bit activations, sign-selected additions "
+      "for float inputs; float layers stay float. Prints accuracy, the kernel of each layer, the "
+      "weights' memory, batch-1 latency and throughput.");
+  cmd->add_option("package", a->req.package, "a package folder from `qtrain export`")->required();
+  cmd->add_option("--split", a->req.split, "which split: train, val or test [default: test]");
+  cmd->add_option("--data-dir", a->req.data_dir,
+                  "folder with the dataset (default: the run's data.dir)");
+  cmd->add_option("--threads", a->req.threads, "worker threads (0 = all cores) [default: 0]");
+  cmd->add_option("--batch-size", a->req.batch_size,
+                  "images per forward pass (0 = the run's eval batch size) [default: 0]");
+  cmd->add_option("--latency-images", a->req.latency_images,
+                  "batch-1 passes timed for the latency (0 = none) [default: 20]");
+  cmd->add_option("--json", a->json_out, "also write the result as JSON to this file");
+  cmd->add_flag("--json-stdout", a->json_stdout, "print the JSON instead of the table");
+  cmd->callback([a]() {
+    if (!is_package(a->req.package))
+      throw UsageError(a->req.package +
+                       ": not a package (no manifest.json): make one with "
+                       "`qtrain export RUN --out DIR`");
+    nlohmann::json r = infer_package(a->req);
+    if (!a->json_out.empty()) write_file_atomic(a->json_out, r.dump(2) + "\n");
+    std::printf("%s", a->json_stdout ? (r.dump(2) + "\n").c_str() : format_inference(r).c_str());
+  });
+}
 
 void add_export_command(CLI::App& app) {
   struct Args {

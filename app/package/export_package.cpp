@@ -7,6 +7,7 @@
 
 #include "app/package/package_manifest.h"
 #include "app/package/package_tensor.h"
+#include "app/package/packed_runner.h"
 #include "app/run/restored_run.h"
 #include "engine/core/bounded_json.h"
 #include "engine/core/error.h"
@@ -110,12 +111,22 @@ json export_package(const std::string& checkpoint, const std::string& out_dir) {
   set_threads(0);  // as `qtrain eval`: OpenBLAS on one thread, the network computed as there
   RestoredRun run(checkpoint, "");
   PackedNetwork net = pack_network(run.trainer.model(), run.trainer.algorithm());
+  // Each conv and linear layer's weight set, input set and packed kernel (packed_runner.h), for
+  // `qtrain infer`; a layer that cannot run packed says why.
+  json layers = json::array();
+  run.trainer.algorithm().begin_eval();
+  {
+    PackedRunner plan(run.trainer.model(), quantized_weights(net.tensors), false, out_dir);
+    for (const PackedLayerInfo& l : plan.layers()) layers.push_back(to_json(l));
+  }
+  run.trainer.algorithm().end_eval();
   json manifest = {{"schema_version", 1},
                    {"format", "qtrain-package"},
                    {"source_checkpoint", run.path},
                    {"config", run.ckpt.meta["config"]},
                    {"epoch", run.ckpt.meta.value("epoch", 0)},
                    {"tensors", net.tensors},
+                   {"layers", layers},
                    {"weights_bytes", net.blob.size()},
                    {"packed_weight_bits", net.packed_bits}};
   make_dirs(out_dir);

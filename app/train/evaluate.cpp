@@ -17,21 +17,29 @@ std::vector<double> EvalResult::per_class_accuracy() const {
 
 EvalResult evaluate(Model& model, Algorithm& algo, const Dataset& data, const Normalization& norm,
                     int64_t batch_size) {
+  Context ctx;
+  ctx.training = false;
+  algo.begin_eval();
+  EvalResult r = evaluate([&](const Tensor& x) -> const Tensor& { return model.forward(x, ctx); },
+                          data, norm, batch_size);
+  algo.end_eval();
+  return r;
+}
+
+EvalResult evaluate(const LogitsFn& forward, const Dataset& data, const Normalization& norm,
+                    int64_t batch_size) {
   EvalResult r;
   r.classes = data.classes;
   r.confusion.assign(static_cast<size_t>(data.classes) * data.classes, 0);
   if (data.size() == 0) return r;
-  algo.begin_eval();
   std::vector<int64_t> order(data.size());
   for (int64_t i = 0; i < data.size(); ++i) order[i] = i;
   BatchStream stream(data, order, batch_size, false, norm, Augmentation{}, 0);
   Batch batch;
-  Context ctx;
-  ctx.training = false;
   double loss_sum = 0;
   int64_t correct = 0;
   while (stream.next(batch)) {
-    const Tensor& logits = model.forward(batch.x, ctx);
+    const Tensor& logits = forward(batch.x);
     int64_t c = 0;
     float loss = softmax_cross_entropy(logits, batch.y, nullptr, &c);
     loss_sum += static_cast<double>(loss) * batch.x.dim(0);
@@ -45,7 +53,6 @@ EvalResult evaluate(Model& model, Algorithm& algo, const Dataset& data, const No
       r.confusion[batch.y[i] * data.classes + best]++;
     }
   }
-  algo.end_eval();
   r.samples = data.size();
   r.loss = loss_sum / r.samples;
   r.accuracy = static_cast<double>(correct) / r.samples;

@@ -2,6 +2,7 @@
 // Evaluation: loss, accuracy and the confusion matrix of a model on a dataset, with the weights
 // the algorithm evaluates (Q(w) in BinaryRelax's phase II, u in its phase I, ...).
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "datasets/dataset.h"
@@ -20,6 +21,10 @@ struct EvalResult {
 };
 
 EvalResult evaluate(Model& model, Algorithm& algo, const Dataset& data, const Normalization& norm,
+                    int64_t batch_size);
+// The same for any function from a batch of images to its logits (the packed engine's).
+using LogitsFn = std::function<const Tensor&(const Tensor& x)>;
+EvalResult evaluate(const LogitsFn& logits, const Dataset& data, const Normalization& norm,
                     int64_t batch_size);
 
 }  // namespace qt
