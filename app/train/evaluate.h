@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "app/train/communicator.h"
 #include "datasets/dataset.h"
 #include "engine/models/model.h"
 #include "engine/quant/algorithm.h"
@@ -20,6 +21,6 @@ struct EvalResult {
 };
 
 EvalResult evaluate(Model& model, Algorithm& algo, const Dataset& data, const Normalization& norm,
-                    int64_t batch_size);
+                    int64_t batch_size, Communicator* comm = nullptr);
 
 }  // namespace qt
