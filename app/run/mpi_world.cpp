@@ -1,6 +1,8 @@
 #include "app/run/mpi_world.h"
 
 #include <cstdlib>
+#include <limits>
+#include <stdexcept>
 #include <string>
 
 #if QTRAIN_MPI
@@ -49,11 +51,26 @@ class MpiWorld : public Communicator {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   void allgather(const void* mine, size_t bytes, void* all) override {
-    // MPI counts in int: large gathers go as MPI_DOUBLE-sized units when they can, else bytes.
+    if (bytes > static_cast<size_t>(std::numeric_limits<int>::max()))
+      throw std::runtime_error("a gather of " + std::to_string(bytes) +
+                               " bytes per process exceeds MPI's int count: use more processes");
+    const double t0 = MPI_Wtime();
     check(MPI_Allgather(mine, static_cast<int>(bytes), MPI_BYTE, all, static_cast<int>(bytes),
                         MPI_BYTE, MPI_COMM_WORLD),
           "MPI_Allgather");
     received_ += static_cast<int64_t>(bytes) * (size_ - 1);
+    seconds_ += MPI_Wtime() - t0;
+  }
+  void alltoall(const void* send, size_t bytes, void* recv) override {
+    if (bytes > static_cast<size_t>(std::numeric_limits<int>::max()))
+      throw std::runtime_error("an exchange of " + std::to_string(bytes) +
+                               " bytes per process pair exceeds MPI's int count");
+    const double t0 = MPI_Wtime();
+    check(MPI_Alltoall(send, static_cast<int>(bytes), MPI_BYTE, recv, static_cast<int>(bytes),
+                       MPI_BYTE, MPI_COMM_WORLD),
+          "MPI_Alltoall");
+    received_ += static_cast<int64_t>(bytes) * (size_ - 1);
+    seconds_ += MPI_Wtime() - t0;
   }
 
  private:

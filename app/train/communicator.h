@@ -17,11 +17,17 @@ class Communicator {
   // Every rank gives `bytes` bytes; `all` receives size()·bytes, rank r's at offset r·bytes.
   // Collective: every rank calls it at the same point with the same `bytes`.
   virtual void allgather(const void* mine, size_t bytes, void* all) = 0;
+  // Rank r sends send[q·bytes, (q + 1)·bytes) to rank q and receives rank q's block for it at
+  // recv[q·bytes, ...). Collective, like allgather.
+  virtual void alltoall(const void* send, size_t bytes, void* recv) = 0;
   // Bytes this rank has received from others so far (what the network carried to it).
   int64_t bytes_received() const { return received_; }
+  // Seconds spent in gathers so far (sending, receiving, and waiting for the slowest rank).
+  double seconds() const { return seconds_; }
 
  protected:
   int64_t received_ = 0;
+  double seconds_ = 0;
 };
 
 // One process: the gather is a copy.
@@ -31,6 +37,9 @@ class SingleProcess : public Communicator {
   int size() const override { return 1; }
   void allgather(const void* mine, size_t bytes, void* all) override {
     if (bytes) std::memcpy(all, mine, bytes);
+  }
+  void alltoall(const void* send, size_t bytes, void* recv) override {
+    if (bytes) std::memcpy(recv, send, bytes);
   }
 };
 

@@ -105,20 +105,29 @@ void ShardGroup::exchange(int i, std::span<T> v, bool max) {
   barrier_.arrive_and_wait();
 }
 
+// A reduce-scatter and an allgather, each element still added in shard order: rank q owns the
+// elements [q·L, (q + 1)·L), L = ⌈len/N⌉; every rank sends each owner its shards' values there
+// (alltoall), the owner adds the S values of each element from shard 0 on, and the sums are
+// gathered back. Each rank receives (k + 1)·(N − 1)·L values: for k = 1 the 2(N − 1)/N of the
+// gradient that a ring allreduce moves, and yet the sum is the one-process sum, bit for bit.
 void ShardGroup::sum_over_shards(const float* local_parts, int64_t len, float* out) {
-  std::vector<float> all(static_cast<size_t>(shards_ * len));
-  comm_.allgather(local_parts, local_ * len * sizeof(float), all.data());
-  sum_pieces(all.data(), shards_, len, len, out);
-}
-
-void ShardGroup::sum_over_shards(const double* local_parts, int64_t len, double* out) {
-  std::vector<double> all(static_cast<size_t>(shards_ * len));
-  comm_.allgather(local_parts, local_ * len * sizeof(double), all.data());
-  for (int64_t e = 0; e < len; ++e) {
-    double s = all[e];
-    for (int k = 1; k < shards_; ++k) s += all[k * len + e];
-    out[e] = s;
-  }
+  const int64_t n = comm_.size(), slice = (len + n - 1) / n, k = local_;
+  // send[q][i] = local shard i's values in rank q's slice (zero-padded past len)
+  std::vector<float> send(static_cast<size_t>(n * k * slice), 0.0f);
+  for (int64_t q = 0; q < n; ++q)
+    for (int64_t i = 0; i < k; ++i) {
+      const int64_t b = std::min(len, q * slice), e = std::min(len, (q + 1) * slice);
+      std::copy(local_parts + i * len + b, local_parts + i * len + e,
+                send.data() + (q * k + i) * slice);
+    }
+  // recv[p][i]: rank p's shard i, i.e. global shard p·k + i: the blocks are in shard order.
+  std::vector<float> recv(send.size());
+  comm_.alltoall(send.data(), k * slice * sizeof(float), recv.data());
+  std::vector<float> mine(static_cast<size_t>(slice));
+  sum_pieces(recv.data(), shards_, slice, slice, mine.data());
+  std::vector<float> all(static_cast<size_t>(n * slice));
+  comm_.allgather(mine.data(), slice * sizeof(float), all.data());
+  std::copy(all.data(), all.data() + len, out);
 }
 
 }  // namespace qt

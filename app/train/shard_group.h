@@ -30,9 +30,10 @@ class ShardGroup {
   void run(const std::function<void(int, ShardSync&)>& fn);
 
   // out[e] = Σ_s part_s[e] over all shards in shard order, where this rank's local shards give
-  // local_parts[i·len, (i + 1)·len). Called from one thread, outside run().
+  // local_parts[i·len, (i + 1)·len). Called from one thread, outside run(). Sent as a
+  // reduce-scatter and an allgather (each rank receives about 2(N − 1)/N of len when it holds
+  // one shard), never as MPI's own reduction, whose order MPI chooses.
   void sum_over_shards(const float* local_parts, int64_t len, float* out);
-  void sum_over_shards(const double* local_parts, int64_t len, double* out);
 
   Communicator& comm() { return comm_; }
 

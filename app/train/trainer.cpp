@@ -145,6 +145,8 @@ bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&
   const auto t0 = Clock::now();
   const double seconds_before = train_seconds_;
   const int64_t seen_before = seen_;
+  const int64_t bytes_before = comm_->bytes_received(), steps_before = step_;
+  const double comm_seconds_before = comm_->seconds();
   // The order and the augmentation depend only on (seed, epoch): a resumed epoch sees the same
   // batches.
   auto order = epoch_order(data_.train.size(), derive(cfg_.seed, "shuffle"), e, true);
@@ -195,6 +197,12 @@ bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&
     }
   }
   if (batch_ < stream.batches()) return false;
+  // What the network carried to this process per step of this session's part of the epoch
+  // (gradients, BatchNorm sums, losses, stop flags): timing-like, it depends on N.
+  const double steps_here = static_cast<double>(std::max<int64_t>(1, step_ - steps_before));
+  const double bytes_per_step =
+      static_cast<double>(comm_->bytes_received() - bytes_before) / steps_here;
+  const double comm_seconds_per_step = (comm_->seconds() - comm_seconds_before) / steps_here;
   algo_->end_epoch(e);
 
   const auto t1 = Clock::now();
@@ -229,6 +237,11 @@ bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&
   rec["timing"] = {{"train_seconds", train_seconds_},
                    {"eval_seconds", eval_seconds},
                    {"images_per_second", seen_ / std::max(1e-9, train_seconds_)}};
+  if (comm_->size() > 1) {
+    rec["timing"]["processes"] = comm_->size();
+    rec["timing"]["bytes_received_per_step"] = bytes_per_step;
+    rec["timing"]["communication_seconds_per_step"] = comm_seconds_per_step;
+  }
   ++epoch_;
   batch_ = 0;
   loss_sum_ = 0;
