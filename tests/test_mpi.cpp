@@ -16,11 +16,10 @@ namespace {
 // OpenMPI refuses root without these (CI runs as root) and more processes than cores without
 // --oversubscribe.
 const std::map<std::string, std::string> kMpiEnv = {{"OMPI_ALLOW_RUN_AS_ROOT", "1"},
-                                                     {"OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1"}};
+                                                    {"OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1"}};
 
 std::vector<std::string> mpirun(int n, const std::vector<std::string>& args) {
-  std::vector<std::string> a = {env("QTRAIN_MPIEXEC"), "--oversubscribe", "-n",
-                                std::to_string(n)};
+  std::vector<std::string> a = {env("QTRAIN_MPIEXEC"), "--oversubscribe", "-n", std::to_string(n)};
   a.insert(a.end(), args.begin(), args.end());
   return a;
 }
@@ -34,16 +33,17 @@ std::vector<json> records(const fs::path& run) {
 
 std::vector<std::string> train(const std::string& model, const std::string& algo,
                                const fs::path& out) {
-  std::vector<std::string> a = {qtrain_bin(), "train", "--model", model, "--algo", algo,
-                                "--dataset", "synthetic", "--shards", "6", "--threads", "1",
-                                "--quiet", "--out", out.string()};
+  std::vector<std::string> a = {qtrain_bin(), "train",     "--model",   model,      "--algo",
+                                algo,         "--dataset", "synthetic", "--shards", "6",
+                                "--threads",  "1",         "--quiet",   "--out",    out.string()};
   // 170 training images in batches of 36: four whole batches and a last one of 26, which the
   // shards split unevenly (4 or 5 images each).
   std::vector<std::string> small = {"--synthetic-size", "220,50", "--val-size", "50",
-                                    "--batch-size", "36", "--epochs", "2"};
+                                    "--batch-size",     "36",     "--epochs",   "2"};
   // ResNet-20 on 32×32 colour images: one epoch of two steps (18 and 12 images).
   std::vector<std::string> resnet = {"--synthetic-shape", "3,32,32", "--synthetic-size", "30,12",
-                                     "--val-size", "0", "--batch-size", "18", "--epochs", "1"};
+                                     "--val-size",        "0",       "--batch-size",     "18",
+                                     "--epochs",          "1"};
   const auto& extra = model == "resnet20" ? resnet : small;
   a.insert(a.end(), extra.begin(), extra.end());
   // BCGD with its first epoch calibrating α from the batch (a max over the shards), then learning
@@ -130,12 +130,31 @@ TEST_CASE("kill -9 of one rank ends the others; --resume on 3 processes finishes
   const Cleanup cleanup{root};
   const fs::path ref = root / "ref", killed = root / "run", log = root / "mpirun.txt";
   auto args = [](const fs::path& out) {
-    return std::vector<std::string>{
-        qtrain_bin(),   "train",    "--model",         "mlp-bn",     "--algo",
-        "bcgd",         "--epochs", "2",               "--dataset",  "synthetic",
-        "--synthetic-size", "1000,50", "--val-size",   "50",         "--batch-size",
-        "30",           "--shards", "6",               "--threads",  "1",
-        "--checkpoint-every", "0.05", "--quiet",       "--out",      out.string()};
+    return std::vector<std::string>{qtrain_bin(),
+                                    "train",
+                                    "--model",
+                                    "mlp-bn",
+                                    "--algo",
+                                    "bcgd",
+                                    "--epochs",
+                                    "2",
+                                    "--dataset",
+                                    "synthetic",
+                                    "--synthetic-size",
+                                    "1000,50",
+                                    "--val-size",
+                                    "50",
+                                    "--batch-size",
+                                    "30",
+                                    "--shards",
+                                    "6",
+                                    "--threads",
+                                    "1",
+                                    "--checkpoint-every",
+                                    "0.05",
+                                    "--quiet",
+                                    "--out",
+                                    out.string()};
   };
   const pid_t uninterrupted = spawn(args(ref));  // one process, alongside
 
@@ -181,10 +200,27 @@ TEST_CASE("a bad launch is refused before training, with one message") {
   const fs::path root = scratch("mpi-bad");
   const Cleanup cleanup{root};
   auto args = [&](const std::string& lr, const std::string& shards) {
-    return std::vector<std::string>{qtrain_bin(), "train", "--model", "mlp", "--dataset",
-                                    "synthetic", "--synthetic-size", "200,50", "--epochs", "1",
-                                    "--batch-size", "30", "--lr", lr, "--shards", shards,
-                                    "--threads", "1", "--quiet", "--out", (root / "run").string()};
+    return std::vector<std::string>{qtrain_bin(),
+                                    "train",
+                                    "--model",
+                                    "mlp",
+                                    "--dataset",
+                                    "synthetic",
+                                    "--synthetic-size",
+                                    "200,50",
+                                    "--epochs",
+                                    "1",
+                                    "--batch-size",
+                                    "30",
+                                    "--lr",
+                                    lr,
+                                    "--shards",
+                                    shards,
+                                    "--threads",
+                                    "1",
+                                    "--quiet",
+                                    "--out",
+                                    (root / "run").string()};
   };
   // Two ranks with different configurations (MPMD: one command line per rank).
   std::vector<std::string> two = {env("QTRAIN_MPIEXEC"), "--oversubscribe", "-n", "1"};
