@@ -87,7 +87,8 @@ int main(int argc, char** argv) {
     return qt::kExitUsage;
   } catch (const std::exception& e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "qtrain: error: %s\n", e.what());
+    // An empty message: another MPI rank reported the same error (app/run/mpi_world.h).
+    if (*e.what()) std::fprintf(stderr, "qtrain: error: %s\n", e.what());
     return qt::exit_code_for(e);
   }
   return qt::kExitOk;

@@ -1,12 +1,15 @@
 #include "app/cli/cmd_train.h"
 
+#include <cstdio>
 #include <limits>
 #include <memory>
 
 #include "app/cli/config_flags.h"
+#include "app/cli/exit_code.h"
 #include "app/config/config.h"
 #include "app/run/describe_run.h"
 #include "app/run/interrupt.h"
+#include "app/run/mpi_world.h"
 #include "app/run/progress.h"
 #include "app/run/run_training.h"
 #include "engine/core/error.h"
@@ -83,10 +86,30 @@ void add_train_command(CLI::App& app) {
     if (!args->resume.empty() && args->config.options.at("threads")->count())
       opt.threads = cfg["threads"].get<int>();
     opt.stop = install_interrupt_handler();
-    RunResult r =
-        args->resume.empty() ? run_training(cfg, opt) : resume_training(args->resume, opt);
-    if (!r.finished)
-      throw Interrupted("interrupted; checkpoint saved in " + r.dir + "/checkpoints/last.ckpt");
+    // Under mpirun: one training over the processes (app/run/mpi_world.h).
+    std::unique_ptr<Communicator> world = launch_world();
+    opt.comm = world.get();
+    const bool several = world->size() > 1, first = world->rank() == 0;
+    try {
+      RunResult r =
+          args->resume.empty() ? run_training(cfg, opt) : resume_training(args->resume, opt);
+      if (!r.finished)
+        throw Interrupted(
+            first ? "interrupted; checkpoint saved in " + r.dir + "/checkpoints/last.ckpt" : "");
+    } catch (const LaunchError& e) {
+      // Found alike by every rank: rank 0 says it, the others leave quietly with the same code.
+      if (several && !first) throw UsageError("");
+      throw;
+    } catch (const Interrupted&) {
+      throw;
+    } catch (const std::exception& e) {
+      if (!several) throw;
+      // Found by this rank alone: the others may wait for it in a collective, so all end now.
+      std::fprintf(stderr, "qtrain: error on MPI rank %d of %d: %s\n", world->rank(), world->size(),
+                   e.what());
+      std::fflush(stderr);
+      abort_world(*world, exit_code_for(e));
+    }
   });
 }
 

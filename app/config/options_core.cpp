@@ -222,6 +222,18 @@ void add_core_options(std::vector<ConfigOption>& v) {
       .apply = [](TrainConfig& t, const json& x) { t.batch_size = x; },
   });
   add({
+      .key = "shards",
+      .flag = "--shards",
+      .help = "split each batch into this many shards, run side by side (threads, or the "
+              "processes of `mpirun -n N`, N dividing it) with BatchNorm over the whole batch; "
+              "results depend on the shard count, never on N",
+      .kind = OptKind::Int,
+      .def = 1,
+      .min = 1,
+      .max = 4096,
+      .apply = [](TrainConfig& t, const json& x) { t.shards = x; },
+  });
+  add({
       .key = "eval_batch_size",
       .flag = "--eval-batch-size",
       .help = "evaluation batch size (does not change results)",

@@ -12,6 +12,7 @@
 
 #include "app/config/config.h"
 #include "app/run/best_epoch.h"
+#include "app/run/mpi_world.h"
 #include "app/run/progress.h"
 #include "app/train/trainer.h"
 #include "app/version.h"
@@ -60,11 +61,14 @@ std::string epoch_line(const json& r, int epochs) {
 // The printed lines, also kept in log.txt (rewritten whole each time: it stays small).
 class RunLog {
  public:
-  RunLog(std::string path, bool quiet) : path_(std::move(path)), quiet_(quiet) {
+  // writer = false: another process (MPI rank 0) prints and writes; this one stays silent.
+  RunLog(std::string path, bool quiet, bool writer = true)
+      : path_(std::move(path)), quiet_(quiet), writer_(writer) {
     std::ifstream in(path_);
     if (in) text_.assign(std::istreambuf_iterator<char>(in), {});
   }
   void line(const std::string& s) {
+    if (!writer_) return;
     if (!quiet_) {
       std::printf("%s\n", s.c_str());
       std::fflush(stdout);
@@ -75,8 +79,42 @@ class RunLog {
 
  private:
   std::string path_, text_;
-  bool quiet_;
+  bool quiet_, writer_;
 };
+
+// Before anything else under several processes: every rank must have been given the same
+// configuration and directory, and the shards must share out evenly. Every rank finds the same
+// answer, so every rank throws the same LaunchError (app/run/mpi_world.h), reported once.
+void check_launch(Communicator& comm, const json& config, const RunOptions& opt,
+                  const TrainConfig& cfg) {
+  json c = config;
+  c.erase("threads");  // may differ between ranks: does not change results
+  const std::string mine = config_hash(c) + " " + opt.out + (opt.resume ? " resume" : "");
+  constexpr size_t kLen = 512;
+  std::string padded = mine.substr(0, kLen);
+  padded.resize(kLen, '\0');
+  std::string all(kLen * comm.size(), '\0');
+  comm.allgather(padded.data(), kLen, all.data());
+  for (int r = 1; r < comm.size(); ++r)
+    if (all.compare(r * kLen, kLen, all, 0, kLen) != 0)
+      throw LaunchError("the " + std::to_string(comm.size()) +
+                        " processes of this training were started with different "
+                        "configurations (rank " +
+                        std::to_string(r) +
+                        " differs from rank 0 in its config, --out or --resume): start them all "
+                        "with the same command");
+  if (cfg.shards % comm.size() != 0)
+    throw LaunchError("--shards " + std::to_string(cfg.shards) + " cannot be shared by " +
+                      std::to_string(comm.size()) +
+                      " processes: use a multiple of the process count (e.g. --shards " +
+                      std::to_string(comm.size()) +
+                      "); the results depend on --shards only, so the same --shards on any "
+                      "process count dividing it gives the same bits");
+  if (cfg.batch_size % cfg.shards != 0)
+    throw LaunchError("--batch-size " + std::to_string(cfg.batch_size) +
+                      " is not divisible by --shards " + std::to_string(cfg.shards) +
+                      ": each shard of the global batch takes batch-size/shards samples");
+}
 
 // metrics.jsonl's records up to (and including) `epochs`; later lines belong to work after the
 // checkpoint and are redone.
@@ -129,6 +167,9 @@ RunResult run_training(const json& given, const RunOptions& opt) {
   validate_config(config);
   TrainConfig cfg = to_train_config(config);
   set_threads(cfg.threads);
+  Communicator* comm = opt.comm;
+  if (comm && comm->size() > 1) check_launch(*comm, config, opt, cfg);
+  const bool writer = !comm || comm->rank() == 0;  // only rank 0 writes the run directory
 
   RunResult result;
   result.dir = opt.out.empty() ? "runs/" + cfg.model + "-" + cfg.data.name + "-" + cfg.algo.name +
@@ -147,7 +188,7 @@ RunResult run_training(const json& given, const RunOptions& opt) {
 
   const auto start = std::chrono::steady_clock::now();
   DataSplits data = load_splits(cfg.data);
-  Trainer trainer(cfg, data);
+  Trainer trainer(cfg, data, comm);
   std::vector<json> recs;
   double seconds_before = 0;
   if (opt.resume) {
@@ -174,10 +215,12 @@ RunResult run_training(const json& given, const RunOptions& opt) {
     trainer.load_weights(init);
   }
 
-  make_dirs(ckpt_dir);
-  write_file_atomic(result.dir + "/config.json", config.dump(2) + "\n");
-  RunLog log(result.dir + "/log.txt", opt.quiet);
-  ProgressLine progress(opt.progress && !opt.quiet);
+  if (writer) {
+    make_dirs(ckpt_dir);
+    write_file_atomic(result.dir + "/config.json", config.dump(2) + "\n");
+  }
+  RunLog log(result.dir + "/log.txt", opt.quiet, writer);
+  ProgressLine progress(opt.progress && !opt.quiet && writer);
   char head[512];
   std::snprintf(head, sizeof head,
                 "%s %s on %s (%lld train / %lld val / %lld test), %s, %d epochs → %s",
@@ -187,6 +230,9 @@ RunResult run_training(const json& given, const RunOptions& opt) {
                 result.dir.c_str());
   log.line(head);
   log.line("BLAS: " + blas_info().line());
+  if (comm && comm->size() > 1)
+    log.line("MPI: " + std::to_string(comm->size()) + " processes, " + std::to_string(cfg.shards) +
+             " shards of " + std::to_string(cfg.batch_size / cfg.shards) + " samples per batch");
   if (!blas_info().warning.empty()) log.line("warning: " + blas_info().warning);
   if (opt.resume) {
     // Where in the data order the run continues: a resume inside an epoch proves that the
@@ -205,6 +251,7 @@ RunResult run_training(const json& given, const RunOptions& opt) {
            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
   auto save = [&] {
+    if (!writer) return;
     Checkpoint c = trainer.snapshot();
     c.meta["config"] = config;
     c.meta["run_seconds"] = elapsed();
@@ -221,11 +268,12 @@ RunResult run_training(const json& given, const RunOptions& opt) {
         metrics_text += rec.dump() + "\n";
         // Metrics first, then the checkpoint: a crash in between redoes the epoch on resume,
         // and read_metrics drops the extra line.
-        write_file_atomic(result.dir + "/metrics.jsonl", metrics_text);
+        if (writer) write_file_atomic(result.dir + "/metrics.jsonl", metrics_text);
         save();
         last_save = std::chrono::steady_clock::now();
-        write_file_atomic(result.dir + "/summary.json",
-                          run_summary(recs, elapsed(), false).dump(2) + "\n");
+        if (writer)
+          write_file_atomic(result.dir + "/summary.json",
+                            run_summary(recs, elapsed(), false).dump(2) + "\n");
         log.line(epoch_line(rec, cfg.epochs));
       },
       [&](const TrainProgress& p) {
@@ -247,7 +295,7 @@ RunResult run_training(const json& given, const RunOptions& opt) {
              result.dir);
   }
   result.summary = run_summary(recs, elapsed(), result.finished);
-  write_file_atomic(result.dir + "/summary.json", result.summary.dump(2) + "\n");
+  if (writer) write_file_atomic(result.dir + "/summary.json", result.summary.dump(2) + "\n");
   if (result.finished && !recs.empty()) {
     char tail[512];
     const json& b = result.summary["best"];

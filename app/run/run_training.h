@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "app/train/communicator.h"
+
 namespace qt {
 
 struct RunOptions {
@@ -23,6 +25,9 @@ struct RunOptions {
   std::string init_from;          // a checkpoint whose weights start the run
   int threads = -1;  // with resume: worker threads instead of the run's own (-1 = keep)
   const std::atomic<bool>* stop = nullptr;  // raised by Ctrl-C: checkpoint and return
+  // The processes sharing this training (mpirun): all train, only rank 0 writes the run
+  // directory. Null: this process alone.
+  Communicator* comm = nullptr;
 };
 
 struct RunResult {

@@ -5,6 +5,7 @@
 #include <functional>
 #include <vector>
 
+#include "app/train/communicator.h"
 #include "datasets/dataset.h"
 #include "engine/models/model.h"
 #include "engine/quant/algorithm.h"
@@ -21,10 +22,10 @@ struct EvalResult {
 };
 
 EvalResult evaluate(Model& model, Algorithm& algo, const Dataset& data, const Normalization& norm,
-                    int64_t batch_size);
+                    int64_t batch_size, Communicator* comm = nullptr);
 // The same for any function from a batch of images to its logits (the packed engine's).
 using LogitsFn = std::function<const Tensor&(const Tensor& x)>;
 EvalResult evaluate(const LogitsFn& logits, const Dataset& data, const Normalization& norm,
-                    int64_t batch_size);
+                    int64_t batch_size, Communicator* comm = nullptr);
 
 }  // namespace qt

@@ -18,6 +18,9 @@ struct TrainConfig {
   DataRequest data;
   int epochs = 10;
   int64_t batch_size = 128;
+  // The global batch in this many shards whose batch-wide sums are combined in shard order
+  // (app/train/shard_group.h): 1 = the batch whole; N processes need a multiple of N.
+  int shards = 1;
   int64_t eval_batch_size = 1000;
   float lr = 0.01f;
   OptimizerOptions optimizer;

@@ -4,10 +4,12 @@
 #include <chrono>
 #include <cmath>
 
+#include "app/train/shard_group.h"
 #include "datasets/batch_stream.h"
 #include "engine/core/error.h"
 #include "engine/core/random.h"
 #include "engine/layers/cross_entropy.h"
+#include "engine/quant/act_quantizer.h"
 #include "engine/quant/make_algorithm.h"
 
 namespace qt {
@@ -20,8 +22,23 @@ double seconds_since(Clock::time_point t) {
 }
 }  // namespace
 
-Trainer::Trainer(const TrainConfig& cfg, const DataSplits& data) : cfg_(cfg), data_(data) {
+Trainer::Trainer(const TrainConfig& cfg, const DataSplits& data, Communicator* comm)
+    : cfg_(cfg), data_(data), comm_(comm ? comm : &single_) {
   if (data.train.size() == 0) throw UsageError("the training split is empty");
+  if (cfg_.shards > 1 || comm_->size() > 1) {
+    // The stated rule: B/S samples per shard, and the epoch's last, shorter batch cut the same
+    // way (shard s takes its samples ⌊s·n/S⌋ … ⌊(s + 1)·n/S⌋), which needs one sample per shard.
+    if (cfg_.batch_size % cfg_.shards != 0)
+      throw UsageError("--batch-size " + std::to_string(cfg_.batch_size) +
+                       " is not divisible by --shards " + std::to_string(cfg_.shards) +
+                       ": each shard of the global batch takes batch-size/shards samples");
+    const int64_t last = data.train.size() % cfg_.batch_size;
+    if (last > 0 && last < cfg_.shards)
+      throw UsageError("the last batch of an epoch has " + std::to_string(last) +
+                       " samples, fewer than --shards " + std::to_string(cfg_.shards) +
+                       ": choose a batch size or shard count that leaves every shard a sample");
+    shards_ = std::make_unique<ShardGroup>(cfg_.shards, *comm_);
+  }
   cfg_.model_options.in_channels = data.train.channels;
   cfg_.model_options.height = data.train.height;
   cfg_.model_options.width = data.train.width;
@@ -35,12 +52,88 @@ Trainer::Trainer(const TrainConfig& cfg, const DataSplits& data) : cfg_(cfg), da
   model_ = make_model(cfg_.model, cfg_.model_options);
   model_->init(derive(cfg_.seed, "init"));
   algo_->attach(*model_);
+  // The other local shards' networks: the same architecture, their values copied before each step.
+  if (shards_)
+    for (int i = 1; i < shards_->local(); ++i)
+      replicas_.push_back(make_model(cfg_.model, cfg_.model_options));
   std::vector<Param*> params = model_->params.params();
   for (Param* p : algo_->extra_params()) params.push_back(p);
   optimizer_ = make_optimizer(cfg_.optimizer, params);
 }
 
 Trainer::~Trainer() = default;
+
+void Trainer::copy_to_replicas() {
+  const std::vector<Param*> src = model_->params.params();
+  const std::vector<Buffer*> bsrc = model_->params.buffers();
+  std::vector<ActQuantizer*> acts;
+  for (Layer* l : model_->layers())
+    if (auto* a = dynamic_cast<ActQuantizer*>(l)) acts.push_back(a);
+  for (auto& r : replicas_) {
+    const std::vector<Param*> dst = r->params.params();
+    for (size_t j = 0; j < src.size(); ++j) dst[j]->value.copy_from(src[j]->used);
+    const std::vector<Buffer*> bdst = r->params.buffers();
+    for (size_t j = 0; j < bsrc.size(); ++j) bdst[j]->value.copy_from(bsrc[j]->value);
+    size_t k = 0;
+    for (Layer* l : r->layers())
+      if (auto* a = dynamic_cast<ActQuantizer*>(l)) a->set_learning(acts[k++]->learning());
+  }
+}
+
+float Trainer::sharded_step(const Batch& batch, int64_t& correct) {
+  ShardGroup& g = *shards_;
+  const int64_t n = batch.x.dim(0), per = batch.x.size() / std::max<int64_t>(n, 1);
+  const int k = g.local(), S = g.shards();
+  copy_to_replicas();
+  shard_x_.resize(k);
+  shard_y_.resize(k);
+  shard_dlogits_.resize(k);
+  // Per local shard: Σ loss over its samples (mean · count) and its hits.
+  std::vector<double> stats(2 * static_cast<size_t>(k));
+  const uint64_t step_key = derive(cfg_.seed, static_cast<uint64_t>(step_));
+  g.run([&](int i, ShardSync& sync) {
+    const int s = g.first() + i;
+    const int64_t r0 = s * n / S, r1 = (s + 1) * n / S;
+    Shape shape = batch.x.shape();
+    shape[0] = r1 - r0;
+    Tensor& x = shard_x_[i];
+    x.resize(shape);
+    std::copy(batch.x.data() + r0 * per, batch.x.data() + r1 * per, x.data());
+    shard_y_[i].assign(batch.y.begin() + r0, batch.y.begin() + r1);
+    Model& m = i == 0 ? *model_ : *replicas_[i - 1];
+    Context ctx;
+    ctx.training = true;
+    ctx.sync = &sync;
+    ctx.noise_key = derive(step_key, static_cast<uint64_t>(s));  // each shard its own dropout
+    const Tensor& logits = m.forward(x, ctx);
+    int64_t c = 0;
+    const float loss = softmax_cross_entropy(logits, shard_y_[i], &shard_dlogits_[i], &c, n);
+    m.backward(shard_dlogits_[i]);
+    stats[2 * i] = static_cast<double>(loss) * (r1 - r0);
+    stats[2 * i + 1] = static_cast<double>(c);
+  });
+  // The gradients: every shard's, added in shard order into model_'s.
+  Tensor& grads = model_->params.grads();
+  const int64_t len = grads.size();
+  std::vector<float> local(static_cast<size_t>(k * len));
+  std::copy(grads.data(), grads.data() + len, local.data());
+  for (int i = 1; i < k; ++i) {
+    const Tensor& rg = replicas_[i - 1]->params.grads();
+    std::copy(rg.data(), rg.data() + len, local.data() + i * len);
+  }
+  g.sum_over_shards(local.data(), len, grads.data());
+  std::vector<double> total(2);
+  std::vector<double> all(2 * static_cast<size_t>(S));
+  g.comm().allgather(stats.data(), stats.size() * sizeof(double), all.data());
+  double loss_sum = 0;
+  int64_t hits = 0;
+  for (int s = 0; s < S; ++s) {
+    loss_sum += all[2 * s];
+    hits += static_cast<int64_t>(all[2 * s + 1]);
+  }
+  correct = hits;
+  return static_cast<float>(loss_sum / static_cast<double>(n));
+}
 
 bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&)>& on_progress,
                         const std::atomic<bool>* stop) {
@@ -52,6 +145,8 @@ bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&
   const auto t0 = Clock::now();
   const double seconds_before = train_seconds_;
   const int64_t seen_before = seen_;
+  const int64_t bytes_before = comm_->bytes_received(), steps_before = step_;
+  const double comm_seconds_before = comm_->seconds();
   // The order and the augmentation depend only on (seed, epoch): a resumed epoch sees the same
   // batches.
   auto order = epoch_order(data_.train.size(), derive(cfg_.seed, "shuffle"), e, true);
@@ -61,17 +156,27 @@ bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&
   Context ctx;
   ctx.training = true;
   TrainProgress progress{e, cfg_.epochs, batch_, stream.batches(), 0, 0, 0, 0};
-  while (!(stop && stop->load()) && stream.next(batch)) {
+  // Under several processes, a stop request on any of them stops all at the same step.
+  auto stopping = [&] {
+    const bool mine = stop && stop->load();
+    return comm_->size() > 1 ? any_rank(*comm_, mine) : mine;
+  };
+  while (!stopping() && stream.next(batch)) {
     ctx.noise_key = derive(cfg_.seed, static_cast<uint64_t>(step_));
     algo_->before_forward();
-    const Tensor& logits = model_->forward(batch.x, ctx);
     int64_t c = 0;
-    float loss = softmax_cross_entropy(logits, batch.y, &dlogits_, &c);
+    float loss = 0;
+    if (shards_) {
+      loss = sharded_step(batch, c);
+    } else {
+      const Tensor& logits = model_->forward(batch.x, ctx);
+      loss = softmax_cross_entropy(logits, batch.y, &dlogits_, &c);
+    }
     if (!std::isfinite(loss))
       throw std::runtime_error("the training loss became " + std::to_string(loss) + " at epoch " +
                                std::to_string(e + 1) + ", batch " + std::to_string(batch_ + 1) +
                                ": lower the learning rate (--lr)");
-    model_->backward(dlogits_);
+    if (!shards_) model_->backward(dlogits_);
     algo_->adjust_gradients();
     optimizer_->step(lr);
     algo_->after_step();
@@ -92,17 +197,23 @@ bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&
     }
   }
   if (batch_ < stream.batches()) return false;
+  // What the network carried to this process per step of this session's part of the epoch
+  // (gradients, BatchNorm sums, losses, stop flags): timing-like, it depends on N.
+  const double steps_here = static_cast<double>(std::max<int64_t>(1, step_ - steps_before));
+  const double bytes_per_step =
+      static_cast<double>(comm_->bytes_received() - bytes_before) / steps_here;
+  const double comm_seconds_per_step = (comm_->seconds() - comm_seconds_before) / steps_here;
   algo_->end_epoch(e);
 
   const auto t1 = Clock::now();
-  EvalResult val = evaluate(*model_, *algo_, data_.val, data_.norm, cfg_.eval_batch_size);
-  EvalResult test = evaluate(*model_, *algo_, data_.test, data_.norm, cfg_.eval_batch_size);
+  EvalResult val = evaluate(*model_, *algo_, data_.val, data_.norm, cfg_.eval_batch_size, comm_);
+  EvalResult test = evaluate(*model_, *algo_, data_.test, data_.norm, cfg_.eval_batch_size, comm_);
   // Further evaluations the algorithm asks for (BinaryRelax's phase I: also at Q(w)).
   json variants = json::object();
   for (const std::string& v : algo_->eval_variants()) {
     algo_->set_eval_variant(v);
-    EvalResult vv = evaluate(*model_, *algo_, data_.val, data_.norm, cfg_.eval_batch_size);
-    EvalResult vt = evaluate(*model_, *algo_, data_.test, data_.norm, cfg_.eval_batch_size);
+    EvalResult vv = evaluate(*model_, *algo_, data_.val, data_.norm, cfg_.eval_batch_size, comm_);
+    EvalResult vt = evaluate(*model_, *algo_, data_.test, data_.norm, cfg_.eval_batch_size, comm_);
     algo_->set_eval_variant("");
     variants[v] = {{"test_loss", vt.loss}, {"test_acc", vt.accuracy}};
     if (vv.samples) variants[v]["val_loss"] = vv.loss, variants[v]["val_acc"] = vv.accuracy;
@@ -126,6 +237,11 @@ bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&
   rec["timing"] = {{"train_seconds", train_seconds_},
                    {"eval_seconds", eval_seconds},
                    {"images_per_second", seen_ / std::max(1e-9, train_seconds_)}};
+  if (comm_->size() > 1) {
+    rec["timing"]["processes"] = comm_->size();
+    rec["timing"]["bytes_received_per_step"] = bytes_per_step;
+    rec["timing"]["communication_seconds_per_step"] = comm_seconds_per_step;
+  }
   ++epoch_;
   batch_ = 0;
   loss_sum_ = 0;

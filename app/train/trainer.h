@@ -7,11 +7,15 @@
 #include <nlohmann/json.hpp>
 
 #include "app/train/checkpoint.h"
+#include "app/train/communicator.h"
 #include "app/train/evaluate.h"
 #include "app/train/train_config.h"
 #include "engine/quant/algorithm.h"
 
 namespace qt {
+
+struct Batch;
+class ShardGroup;
 
 struct TrainProgress {
   int epoch = 0, epochs = 0;
@@ -23,8 +27,10 @@ struct TrainProgress {
 
 class Trainer {
  public:
-  // `data` must outlive the trainer.
-  Trainer(const TrainConfig& cfg, const DataSplits& data);
+  // `data` (and `comm`) must outlive the trainer. comm: the processes sharing this training
+  // (null: this one alone); with more than one, or with cfg.shards > 1, each step runs the
+  // global batch as shards (app/train/shard_group.h).
+  Trainer(const TrainConfig& cfg, const DataSplits& data, Communicator* comm = nullptr);
   ~Trainer();
 
   // Runs (or continues) epochs until cfg.epochs; calls on_epoch after each with its record.
@@ -56,8 +62,20 @@ class Trainer {
                  const std::function<void(const TrainProgress&)>& on_progress,
                  const std::atomic<bool>* stop);
 
+  // One step on the batch as shards; returns the mean loss and adds the hits to `correct`.
+  float sharded_step(const Batch& batch, int64_t& correct);
+  // The local shards' networks (beyond the first, model_) take model_'s used values, buffers
+  // and activation quantizers' modes.
+  void copy_to_replicas();
+
   TrainConfig cfg_;
   const DataSplits& data_;
+  SingleProcess single_;
+  Communicator* comm_;
+  std::unique_ptr<ShardGroup> shards_;  // null: the batch runs whole
+  std::vector<std::unique_ptr<Model>> replicas_;
+  std::vector<Tensor> shard_x_, shard_dlogits_;
+  std::vector<std::vector<int32_t>> shard_y_;
   std::unique_ptr<Model> model_;
   std::unique_ptr<Algorithm> algo_;
   std::unique_ptr<Optimizer> optimizer_;

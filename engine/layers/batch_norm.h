@@ -41,6 +41,8 @@ class BatchNorm : public Layer {
   // Of the last forward: the μ and 1/√(σ² + ε) it normalised with, and whether it was training.
   std::vector<float> mean_, inv_std_;
   bool trained_ = true;
+  double count_ = 0;           // values per channel in the (whole) training batch
+  ShardSync* sync_ = nullptr;  // the last training forward's, for backward
 
   void forward_impl(const Tensor& x, Tensor& y, const Context& ctx, bool relu);
   // relu_y: the ReLU's output when fused (dy is masked where it is 0), else nullptr.

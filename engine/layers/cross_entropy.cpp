@@ -8,7 +8,7 @@ namespace qt {
 // L = (1/N)·Σ_n [log Σ_k exp(z[n, k] − m_n) + m_n − z[n, y_n]],  m_n = max_k z[n, k]
 // dL/dz[n, k] = (exp(z[n, k] − m_n)/Σ_k exp(z[n, k] − m_n) − [k = y_n]) / N
 float softmax_cross_entropy(const Tensor& logits, std::span<const int32_t> labels, Tensor* dlogits,
-                            int64_t* correct) {
+                            int64_t* correct, int64_t denominator) {
   if (logits.ndim() != 2)
     throw std::invalid_argument("softmax_cross_entropy: expected logits (N, K), got " +
                                 shape_str(logits.shape()));
@@ -24,7 +24,8 @@ float softmax_cross_entropy(const Tensor& logits, std::span<const int32_t> label
   if (dlogits) dlogits->resize(logits.shape());
   double total = 0.0;
   int64_t hits = 0;
-  const float inv_n = n ? 1.0f / static_cast<float>(n) : 0.0f;
+  const int64_t den = denominator > 0 ? denominator : n;
+  const float inv_n = den ? 1.0f / static_cast<float>(den) : 0.0f;
   for (int64_t r = 0; r < n; ++r) {
     const float* z = logits.data() + r * k;
     int64_t best = 0;

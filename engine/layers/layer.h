@@ -14,6 +14,7 @@
 namespace qt {
 
 class Workspace;  // engine/kernels/workspace.h
+class ShardSync;  // engine/core/shard_sync.h
 
 struct Context {
   bool training = true;
@@ -21,6 +22,9 @@ struct Context {
   // Scratch memory for the kernels: the model's (Model::forward sets it). Null: a layer that
   // needs scratch uses its own.
   Workspace* workspace = nullptr;
+  // Training on one shard of a larger batch: where batch-wide sums are combined (null: the
+  // batch is whole). Layers that keep it for backward keep it only until the next forward.
+  ShardSync* sync = nullptr;
 };
 
 class Layer {

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <span>
 
 #include "engine/core/error.h"
 #include "engine/core/parallel.h"
+#include "engine/core/shard_sync.h"
 #include "engine/kernels/ordered_reduction.h"
 
 namespace qt {
@@ -166,10 +169,13 @@ void ActQuantizer::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   const float* xp = x.data();
   const int64_t n = x.size();
   float& a = alpha_->value[0];
-  if (!learning_ && ctx.training && n > 0) {
-    // α = max(x)/L: the max is exact whatever the split, so any reduction order gives one value.
-    float m = xp[0];
+  sync_ = ctx.training ? ctx.sync : nullptr;
+  if (!learning_ && ctx.training && (n > 0 || sync_)) {
+    // α = max(x)/L: the max is exact whatever the split, so any reduction order gives one value
+    // (on a shard, the whole batch's max).
+    float m = n > 0 ? xp[0] : -std::numeric_limits<float>::infinity();
     for (int64_t i = 1; i < n; ++i) m = std::max(m, xp[i]);
+    if (sync_) sync_->max(std::span<float>(&m, 1));
     a = m / static_cast<float>(levels_);
   }
   // α ← clamp(α, 1e-3, 5) before each use (the code clamps the parameter itself)
@@ -200,8 +206,12 @@ void ActQuantizer::backward(const Tensor& x, const Tensor&, const Tensor& dy, Te
     return;
   }
   // dL/dα = clip(rate · Σ dy·∂σ/∂α, −1, 1), ∂σ/∂α per `alpha_grad` (see the header)
-  const double s = alpha_grad_sum(cfg_.alpha_grad, xp, g, n, alpha, top);
+  double s = alpha_grad_sum(cfg_.alpha_grad, xp, g, n, alpha, top);
+  // On a shard: the clip acts on the whole batch's sum, and the trainer adds the shards'
+  // gradients, so the first shard carries it and the others give 0.
+  if (sync_) sync_->sum(std::span<double>(&s, 1));
   alpha_->grad[0] = std::clamp(static_cast<float>(s * cfg_.rate), -1.0f, 1.0f);
+  if (sync_ && sync_->shard() != 0) alpha_->grad[0] = 0.0f;
 }
 
 }  // namespace qt

@@ -56,6 +56,7 @@ class ActQuantizer : public Layer {
   int levels_;
   Param* alpha_;
   bool learning_ = true;
+  ShardSync* sync_ = nullptr;  // the last training forward's (engine/core/shard_sync.h)
 };
 
 }  // namespace qt

@@ -1,0 +1,245 @@
+// `mpirun -n N qtrain train` with real OpenMPI: 2 and 3 processes (oversubscribed on a small
+// machine) give the metrics of one process with the same --shards, bit for bit, for every
+// algorithm on MLP-BN, LeNet-5-BN and a few steps of ResNet-20; a rank killed with SIGKILL ends
+// the others within a bounded time, and --resume under another process count finishes with the
+// metrics of a run never killed; a bad launch is refused with one message. Built only when
+// cmake found MPI (tests/CMakeLists.txt); tools/test installs it.
+#include <dirent.h>
+#include <signal.h>
+
+#include "test_sweep_util.h"
+
+using namespace sweep_test;
+
+namespace {
+
+// OpenMPI refuses root without these (CI runs as root) and more processes than cores without
+// --oversubscribe.
+const std::map<std::string, std::string> kMpiEnv = {{"OMPI_ALLOW_RUN_AS_ROOT", "1"},
+                                                    {"OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1"}};
+
+std::vector<std::string> mpirun(int n, const std::vector<std::string>& args) {
+  std::vector<std::string> a = {env("QTRAIN_MPIEXEC"), "--oversubscribe", "-n", std::to_string(n)};
+  a.insert(a.end(), args.begin(), args.end());
+  return a;
+}
+
+// The epoch records without their timing (the only part that may differ).
+std::vector<json> records(const fs::path& run) {
+  std::vector<json> r = metrics(run);
+  for (json& e : r) e.erase("timing");
+  return r;
+}
+
+std::vector<std::string> train(const std::string& model, const std::string& algo,
+                               const fs::path& out) {
+  std::vector<std::string> a = {qtrain_bin(), "train",     "--model",   model,      "--algo",
+                                algo,         "--dataset", "synthetic", "--shards", "6",
+                                "--threads",  "1",         "--quiet",   "--out",    out.string()};
+  // 170 training images in batches of 36: four whole batches and a last one of 26, which the
+  // shards split unevenly (4 or 5 images each).
+  std::vector<std::string> small = {"--synthetic-size", "220,50", "--val-size", "50",
+                                    "--batch-size",     "36",     "--epochs",   "2"};
+  // ResNet-20 on 32×32 colour images: one epoch of two steps (18 and 12 images).
+  std::vector<std::string> resnet = {"--synthetic-shape", "3,32,32", "--synthetic-size", "30,12",
+                                     "--val-size",        "0",       "--batch-size",     "18",
+                                     "--epochs",          "1"};
+  const auto& extra = model == "resnet20" ? resnet : small;
+  a.insert(a.end(), extra.begin(), extra.end());
+  // BCGD with its first epoch calibrating α from the batch (a max over the shards), then learning
+  // it (a gradient over the shards).
+  if (algo == "bcgd") a.insert(a.end(), {"--alpha-stage", "1"});
+  return a;
+}
+
+void same_for_1_2_3_processes(const std::string& model) {
+  const fs::path root = scratch("mpi-" + model);
+  const Cleanup cleanup{root};
+  for (const std::string algo : {"float", "binaryrelax", "bcgd", "iterative", "proxybnn"}) {
+    CAPTURE(algo);
+    Result one = run(train(model, algo, root / (algo + "-1")));
+    REQUIRE_MESSAGE(one.code == 0, one.output);
+    const std::vector<json> expected = records(root / (algo + "-1"));
+    REQUIRE(expected.size() == (model == "resnet20" ? 1u : 2u));
+    for (int n : {2, 3}) {
+      CAPTURE(n);
+      const fs::path out = root / (algo + "-" + std::to_string(n));
+      Result r = run(mpirun(n, train(model, algo, out)), {}, kMpiEnv);
+      REQUIRE_MESSAGE(r.code == 0, r.output);
+      CHECK(records(out) == expected);
+      // Only rank 0 wrote: one log with one header.
+      CHECK(count(slurp(out / "log.txt"), "training " + model) == 1);
+      CHECK(slurp(out / "log.txt").find("MPI: " + std::to_string(n) + " processes, 6 shards") !=
+            std::string::npos);
+    }
+  }
+}
+
+// The processes whose parent is `pid` (mpirun's ranks).
+std::vector<pid_t> children(pid_t pid) {
+  std::vector<pid_t> out;
+  DIR* d = opendir("/proc");
+  while (dirent* e = d ? readdir(d) : nullptr) {
+    const pid_t p = std::atoi(e->d_name);
+    if (p <= 0) continue;
+    std::ifstream in("/proc/" + std::to_string(p) + "/stat");
+    std::string stat;
+    std::getline(in, stat);
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == pid) out.push_back(p);
+  }
+  if (d) closedir(d);
+  return out;
+}
+
+// Running (a zombie, dead but not yet reaped by init, is not): waits up to 10 s for it to end.
+bool alive(pid_t p) {
+  for (int i = 0; i < 100; ++i) {
+    std::ifstream in("/proc/" + std::to_string(p) + "/stat");
+    std::string stat;
+    if (!std::getline(in, stat)) return false;
+    const size_t close = stat.rfind(')');
+    if (close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z')
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("MLP-BN: 2 and 3 processes give one process's metrics, for every algorithm") {
+  same_for_1_2_3_processes("mlp-bn");
+}
+
+TEST_CASE("LeNet-5-BN: 2 and 3 processes give one process's metrics, for every algorithm") {
+  same_for_1_2_3_processes("lenet5-bn");
+}
+
+TEST_CASE("ResNet-20, a few steps: 2 and 3 processes give one process's metrics") {
+  same_for_1_2_3_processes("resnet20");
+}
+
+TEST_CASE("kill -9 of one rank ends the others; --resume on 3 processes finishes identically") {
+  const fs::path root = scratch("mpi-kill");
+  const Cleanup cleanup{root};
+  const fs::path ref = root / "ref", killed = root / "run", log = root / "mpirun.txt";
+  auto args = [](const fs::path& out) {
+    return std::vector<std::string>{qtrain_bin(),
+                                    "train",
+                                    "--model",
+                                    "mlp-bn",
+                                    "--algo",
+                                    "bcgd",
+                                    "--epochs",
+                                    "2",
+                                    "--dataset",
+                                    "synthetic",
+                                    "--synthetic-size",
+                                    "1000,50",
+                                    "--val-size",
+                                    "50",
+                                    "--batch-size",
+                                    "30",
+                                    "--shards",
+                                    "6",
+                                    "--threads",
+                                    "1",
+                                    "--checkpoint-every",
+                                    "0.05",
+                                    "--quiet",
+                                    "--out",
+                                    out.string()};
+  };
+  const pid_t uninterrupted = spawn(args(ref));  // one process, alongside
+
+  const pid_t launcher = spawn(mpirun(2, args(killed)), log, {}, kMpiEnv);
+  // A mid-epoch checkpoint exists: the run is training.
+  for (int i = 0; i < 6000 && !fs::exists(killed / "checkpoints/last.ckpt"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(fs::exists(killed / "checkpoints/last.ckpt"));
+  std::vector<pid_t> ranks = children(launcher);
+  REQUIRE(ranks.size() == 2);
+  kill(ranks.back(), SIGKILL);
+  // Bounded: the survivors (and mpirun) must end, never hang; 60 s is far above the seconds it
+  // takes, so only a hang fails here.
+  int status = 0;
+  pid_t ended = 0;
+  for (int i = 0; i < 600 && (ended = waitpid(launcher, &status, WNOHANG)) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (ended == 0) {
+    for (pid_t p : ranks) kill(p, SIGKILL);
+    kill(launcher, SIGKILL);
+    waitpid(launcher, &status, 0);
+  }
+  const std::string said = slurp(log);
+  INFO(said);
+  REQUIRE(ended == launcher);
+  CHECK(exit_code(status) != 0);
+  for (pid_t p : ranks) CHECK(!alive(p));  // no rank left behind
+  // The message names the rank that died.
+  CHECK(said.find("rank 1") != std::string::npos);
+  CHECK(said.find("signal 9") != std::string::npos);
+
+  Result resumed =
+      run(mpirun(3, {qtrain_bin(), "train", "--resume", killed.string(), "--quiet"}), {}, kMpiEnv);
+  REQUIRE_MESSAGE(resumed.code == 0, resumed.output);
+  REQUIRE(wait_exit(uninterrupted) == 0);
+  const std::vector<json> expected = records(ref);
+  REQUIRE(expected.size() == 2);
+  CHECK(records(killed) == expected);
+  CHECK(count(slurp(killed / "log.txt"), "\nresumed ") == 1);
+}
+
+TEST_CASE("a bad launch is refused before training, with one message") {
+  const fs::path root = scratch("mpi-bad");
+  const Cleanup cleanup{root};
+  auto args = [&](const std::string& lr, const std::string& shards) {
+    return std::vector<std::string>{qtrain_bin(),
+                                    "train",
+                                    "--model",
+                                    "mlp",
+                                    "--dataset",
+                                    "synthetic",
+                                    "--synthetic-size",
+                                    "200,50",
+                                    "--epochs",
+                                    "1",
+                                    "--batch-size",
+                                    "30",
+                                    "--lr",
+                                    lr,
+                                    "--shards",
+                                    shards,
+                                    "--threads",
+                                    "1",
+                                    "--quiet",
+                                    "--out",
+                                    (root / "run").string()};
+  };
+  // Two ranks with different configurations (MPMD: one command line per rank).
+  std::vector<std::string> two = {env("QTRAIN_MPIEXEC"), "--oversubscribe", "-n", "1"};
+  for (const std::string& a : args("0.01", "2")) two.push_back(a);
+  two.insert(two.end(), {":", "-n", "1"});
+  for (const std::string& a : args("0.02", "2")) two.push_back(a);
+  Result r = run(two, {}, kMpiEnv);
+  CHECK(r.code != 0);
+  CHECK(count(r.output, "qtrain: error:") == 1);
+  CHECK(r.output.find("different configurations") != std::string::npos);
+  // Shards that 3 processes cannot share, and a batch the shards do not divide.
+  r = run(mpirun(3, args("0.01", "2")), {}, kMpiEnv);
+  CHECK(r.code != 0);
+  CHECK(count(r.output, "qtrain: error:") == 1);
+  CHECK(r.output.find("--shards 2 cannot be shared by 3 processes") != std::string::npos);
+  r = run(mpirun(2, args("0.01", "4")), {}, kMpiEnv);
+  CHECK(r.code != 0);
+  CHECK(count(r.output, "qtrain: error:") == 1);
+  CHECK(r.output.find("--batch-size 30 is not divisible by --shards 4") != std::string::npos);
+  // Nothing was trained or written.
+  CHECK(!fs::exists(root / "run" / "checkpoints"));
+}
