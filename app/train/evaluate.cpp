@@ -1,5 +1,9 @@
 #include "app/train/evaluate.h"
 
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
 #include "datasets/batch_stream.h"
 #include "engine/layers/cross_entropy.h"
 
@@ -16,10 +20,11 @@ std::vector<double> EvalResult::per_class_accuracy() const {
 }
 
 EvalResult evaluate(Model& model, Algorithm& algo, const Dataset& data, const Normalization& norm,
-                    int64_t batch_size) {
+                    int64_t batch_size, Tensor* logits_out) {
   EvalResult r;
   r.classes = data.classes;
   r.confusion.assign(static_cast<size_t>(data.classes) * data.classes, 0);
+  if (logits_out) logits_out->resize({data.size(), data.classes});
   if (data.size() == 0) return r;
   algo.begin_eval();
   std::vector<int64_t> order(data.size());
@@ -30,6 +35,7 @@ EvalResult evaluate(Model& model, Algorithm& algo, const Dataset& data, const No
   ctx.training = false;
   double loss_sum = 0;
   int64_t correct = 0;
+  int64_t stream_pos = 0;  // samples so far
   while (stream.next(batch)) {
     const Tensor& logits = model.forward(batch.x, ctx);
     int64_t c = 0;
@@ -37,6 +43,14 @@ EvalResult evaluate(Model& model, Algorithm& algo, const Dataset& data, const No
     loss_sum += static_cast<double>(loss) * batch.x.dim(0);
     correct += c;
     const int64_t k = logits.dim(1);
+    if (logits_out) {
+      if (k != data.classes)
+        throw std::logic_error("evaluate: the model gives " + std::to_string(k) +
+                               " logits, the data has " + std::to_string(data.classes) +
+                               " classes");
+      std::copy(logits.data(), logits.data() + logits.size(), logits_out->data() + stream_pos * k);
+    }
+    stream_pos += logits.dim(0);
     for (int64_t i = 0; i < logits.dim(0); ++i) {
       const float* row = logits.data() + i * k;
       int64_t best = 0;

@@ -19,7 +19,8 @@ struct EvalResult {
   std::vector<double> per_class_accuracy() const;
 };
 
+// `logits`, when given, receives every sample's logits (N × classes, in the dataset's order).
 EvalResult evaluate(Model& model, Algorithm& algo, const Dataset& data, const Normalization& norm,
-                    int64_t batch_size);
+                    int64_t batch_size, Tensor* logits = nullptr);
 
 }  // namespace qt
