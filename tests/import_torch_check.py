@@ -12,6 +12,7 @@ Usage: QTRAIN_BIN=build/app/qtrain tests/import_torch_check.py
 import json
 import math
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -217,10 +218,17 @@ def run(args, expect=0):
 
 
 def main():
+    tmp = Path(tempfile.mkdtemp(prefix="qtrain-import-torch-"))
+    try:
+        check(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check(tmp):
     torch.set_num_threads(1)
     gen = torch.Generator().manual_seed(16)
     rng = np.random.default_rng(16)
-    tmp = Path(tempfile.mkdtemp(prefix="qtrain-import-torch-"))
     common = ["--val-size", "0", "--normalization", "none", "--augment", "off"]
     for opts, make, writer, shape, classes in CASES:
         label = " ".join(opts)
