@@ -35,7 +35,7 @@ TEST_CASE("a ternary and a binary run: package accuracy equals checkpoint accura
     opt.out = root / algo;
     opt.quiet = true;
     run_training(cfg, opt);
-    json ev = evaluate_checkpoint({opt.out, "test", "", 0});
+    json ev = evaluate_checkpoint({opt.out, "test", "", 0, ""});
     CHECK(ev["all_quantized_layers_in_set"] == true);
     json manifest = export_package(opt.out, root / (algo + "-pkg"));
     for (auto& t : manifest["tensors"])

@@ -6,6 +6,7 @@
 #include "app/package/evaluate_checkpoint.h"
 #include "app/package/export_package.h"
 #include "app/package/infer_package.h"
+#include "app/package/onnx_export.h"
 #include "engine/core/error.h"
 #include "engine/core/files.h"
 
@@ -37,6 +38,9 @@ void add_eval_command(CLI::App& app) {
                   "float (qtrain's layers) or packed (a package on the bit-packed kernels, as "
                   "`qtrain infer`) [default: float]")
       ->check(CLI::IsMember({"float", "packed"}));
+  cmd->add_option("--logits", a->req.logits,
+                  "also write every image's logits (N×classes, float32, in the split's order) "
+                  "to this NumPy .npy file");
   cmd->callback([a]() {
     if (a->engine == "packed") {
       if (!is_package(a->req.checkpoint))
@@ -53,8 +57,8 @@ void add_eval_command(CLI::App& app) {
       return;
     }
     if (is_package(a->req.checkpoint)) {
-      nlohmann::json r =
-          evaluate_package(a->req.checkpoint, a->req.split, a->req.data_dir, a->req.threads);
+      nlohmann::json r = evaluate_package(a->req.checkpoint, a->req.split, a->req.data_dir,
+                                          a->req.threads, a->req.logits);
       if (!a->json_out.empty()) write_file_atomic(a->json_out, r.dump(2) + "\n");
       std::printf(a->json_stdout ? "%s\n" : "%s",
                   a->json_stdout
@@ -115,17 +119,31 @@ void add_infer_command(CLI::App& app) {
 
 void add_export_command(CLI::App& app) {
   struct Args {
-    std::string checkpoint, out;
+    std::string checkpoint, out, format = "package";
   };
   auto a = std::make_shared<Args>();
-  CLI::App* cmd = app.add_subcommand("export",
-                                     "Write the evaluated network with its quantized layers packed "
-                                     "(1 bit per binary weight, 2 per "
-                                     "ternary, b per b-bit, with their exact values) and a JSON "
-                                     "manifest; `qtrain eval` reads it.");
+  CLI::App* cmd = app.add_subcommand(
+      "export",
+      "Write the evaluated network: a package (its quantized layers packed, 1 bit per binary "
+      "weight, 2 per ternary, b per b-bit, with their exact values, and a JSON manifest; `qtrain "
+      "eval` reads it) or a standard ONNX model (--format onnx) for ONNX Runtime and other tools.");
   cmd->add_option("checkpoint", a->checkpoint, "a checkpoint file or a run directory")->required();
-  cmd->add_option("--out", a->out, "the package folder to write")->required();
+  cmd->add_option("--out", a->out, "the package folder to write, or the .onnx file")->required();
+  cmd->add_option("--format", a->format,
+                  "package, or onnx: an ONNX model (opset 13) whose input is the image as floats "
+                  "in [0, 1], N×C×H×W, and whose output is the logits [default: package]")
+      ->check(CLI::IsMember({"package", "onnx"}));
   cmd->callback([a]() {
+    if (a->format == "onnx") {
+      nlohmann::json s = export_onnx(a->checkpoint, a->out);
+      std::printf(
+          "wrote %s (%llu bytes, ONNX opset %d, %d nodes; conv and linear weights: %d as int8 "
+          "codes with a DequantizeLinear, %d as float32)\n",
+          a->out.c_str(), static_cast<unsigned long long>(s["bytes"].get<uint64_t>()),
+          s["opset"].get<int>(), s["nodes"].get<int>(), s["int8_weights"].get<int>(),
+          s["float_weights"].get<int>());
+      return;
+    }
     nlohmann::json m = export_package(a->checkpoint, a->out);
     std::printf(
         "wrote %s/manifest.json and weights.bin (%llu bytes; quantized weights packed in %llu "

@@ -13,6 +13,7 @@
 #include "app/run/progress.h"
 #include "app/run/run_training.h"
 #include "engine/core/error.h"
+#include "engine/models/model.h"
 #include "engine/quant/make_algorithm.h"
 
 namespace qt {
@@ -25,7 +26,7 @@ struct TrainArgs {
   ConfigFlags config;
   std::string out, resume, init_from;
   double checkpoint_every = 300;
-  bool dry_run = false, quiet = false, list_layers = false;
+  bool dry_run = false, quiet = false, list_layers = false, list_tensors = false;
 };
 
 }  // namespace
@@ -51,6 +52,10 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--list-layers", args->list_layers,
                 "list the model's conv and linear layers (the names --layers takes) and which are "
                 "quantized, and exit");
+  cmd->add_flag("--list-tensors", args->list_tensors,
+                "print, as JSON, the resolved configuration and every tensor a checkpoint of the "
+                "model holds (name, shape: what --init-from needs; tools/import_torch reads it), "
+                "and exit");
   cmd->add_flag("-q,--quiet", args->quiet, "no per-epoch lines");
   add_config_flags(*cmd, args->config);
   cmd->callback([args]() {
@@ -71,6 +76,17 @@ void add_train_command(CLI::App& app) {
     if (args->list_layers) {
       TrainConfig t = to_train_config(cfg);
       std::printf("%s", describe_layers(t.model, model_options_for(t), t.algo, t.epochs).c_str());
+      return;
+    }
+    if (args->list_tensors) {
+      // The float model at the dataset's shape: an algorithm's own tensors (an activation
+      // quantizer's α) are not in a network it starts from.
+      const TrainConfig t = to_train_config(cfg);
+      auto model = make_model(t.model, model_options_for(t));
+      json tensors = json::array();
+      for (const ModelTensor& m : model->tensors())
+        tensors.push_back({{"name", m.name}, {"shape", m.shape()}});
+      std::printf("%s\n", json({{"config", cfg}, {"tensors", tensors}}).dump(1).c_str());
       return;
     }
     if (args->dry_run) {

@@ -4,8 +4,10 @@
 #include <cstdio>
 #include <set>
 
+#include "app/package/npy_file.h"
 #include "app/run/restored_run.h"
 #include "engine/core/error.h"
+#include "engine/core/files.h"
 #include "engine/core/parallel.h"
 #include "engine/quant/projection.h"
 
@@ -30,8 +32,10 @@ json evaluate_checkpoint(const EvalRequest& req) {
   const TrainConfig& cfg = run.cfg;
   const std::string& path = run.path;
   Trainer& trainer = run.trainer;
+  Tensor logits;
   EvalResult r = evaluate(trainer.model(), trainer.algorithm(), run.split(req.split), run.data.norm,
-                          cfg.eval_batch_size);
+                          cfg.eval_batch_size, nullptr, req.logits.empty() ? nullptr : &logits);
+  if (!req.logits.empty()) write_file_atomic(req.logits, npy_bytes(logits));
 
   json out = {{"schema_version", 1},
               {"checkpoint", path},

@@ -12,6 +12,7 @@ struct EvalRequest {
   std::string split = "test";  // train | val | test
   std::string data_dir;        // overrides the run's data.dir when not empty
   int threads = 0;
+  std::string logits;  // when set: every sample's logits (N × classes) into this .npy file
 };
 
 nlohmann::json evaluate_checkpoint(const EvalRequest& req);

@@ -5,6 +5,7 @@
 #include <set>
 #include <vector>
 
+#include "app/package/npy_file.h"
 #include "app/package/package_manifest.h"
 #include "app/package/package_tensor.h"
 #include "app/package/packed_runner.h"
@@ -160,15 +161,17 @@ std::unique_ptr<RestoredRun> load_package(const std::string& dir, const std::str
 }
 
 json evaluate_package(const std::string& dir, const std::string& split, const std::string& data_dir,
-                      int threads) {
+                      int threads, const std::string& logits_path) {
   check_split_name(split);
   set_threads(threads);
   auto run = load_package(dir, data_dir);
   const TrainConfig& cfg = run->cfg;
   // Evaluation reads the loaded tensors: the algorithm is not asked again.
   Frozen frozen;
+  Tensor logits;
   EvalResult r = evaluate(run->trainer.model(), frozen, run->split(split), run->data.norm,
-                          cfg.eval_batch_size);
+                          cfg.eval_batch_size, nullptr, logits_path.empty() ? nullptr : &logits);
+  if (!logits_path.empty()) write_file_atomic(logits_path, npy_bytes(logits));
   return {{"package", dir},
           {"model", cfg.model},
           {"algorithm", cfg.algo.name},

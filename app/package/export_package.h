@@ -40,8 +40,10 @@ void unpack_network(Model& model, const nlohmann::json& tensors, const std::stri
 std::unique_ptr<RestoredRun> load_package(const std::string& package_dir,
                                           const std::string& data_dir);
 // Evaluates a package as `qtrain eval` does a checkpoint: same result, same JSON layout.
+// `logits`, when not empty, receives every sample's logits as a .npy file.
 nlohmann::json evaluate_package(const std::string& package_dir, const std::string& split,
-                                const std::string& data_dir, int threads);
+                                const std::string& data_dir, int threads,
+                                const std::string& logits = "");
 bool is_package(const std::string& path);
 
 }  // namespace qt

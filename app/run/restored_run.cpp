@@ -46,7 +46,11 @@ RestoredRun::RestoredRun(const std::string& checkpoint_or_run_dir, const std::st
       cfg(resolve(stored_config(ckpt, path), path + " (its configuration)", data_dir)),
       data(load_splits(cfg.data)),
       trainer(cfg, data) {
-  trainer.restore(ckpt);
+  // A checkpoint of weights alone (tools/import_torch) has no optimizer or position to restore.
+  if (ckpt.meta.value("weights_only", false))
+    trainer.load_weights(ckpt);
+  else
+    trainer.restore(ckpt);
 }
 
 RestoredRun::RestoredRun(const json& stored, const std::string& where, const std::string& data_dir)

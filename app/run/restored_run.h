@@ -15,7 +15,9 @@ void check_split_name(const std::string& name);
 class RestoredRun {
  public:
   // From a checkpoint file, or a run directory (its checkpoints/last.ckpt): weights, BatchNorm
-  // statistics and the algorithm's state. DataError when the checkpoint has no configuration.
+  // statistics and the algorithm's state (weights and statistics only from a checkpoint whose
+  // meta says "weights_only": tools/import_torch's). DataError when the checkpoint has no
+  // configuration.
   RestoredRun(const std::string& checkpoint_or_run_dir, const std::string& data_dir);
   // From a stored configuration alone (a package's manifest; `where` names it in messages): the
   // network as initialised, for the caller to fill.

@@ -1,5 +1,9 @@
 #include "app/train/evaluate.h"
 
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
 #include "datasets/batch_stream.h"
 #include "engine/layers/cross_entropy.h"
 
@@ -16,21 +20,22 @@ std::vector<double> EvalResult::per_class_accuracy() const {
 }
 
 EvalResult evaluate(Model& model, Algorithm& algo, const Dataset& data, const Normalization& norm,
-                    int64_t batch_size, Communicator* comm) {
+                    int64_t batch_size, Communicator* comm, Tensor* logits_out) {
   Context ctx;
   ctx.training = false;
   algo.begin_eval();
   EvalResult r = evaluate([&](const Tensor& x) -> const Tensor& { return model.forward(x, ctx); },
-                          data, norm, batch_size, comm);
+                          data, norm, batch_size, comm, logits_out);
   algo.end_eval();
   return r;
 }
 
 EvalResult evaluate(const LogitsFn& forward, const Dataset& data, const Normalization& norm,
-                    int64_t batch_size, Communicator* comm) {
+                    int64_t batch_size, Communicator* comm, Tensor* logits_out) {
   EvalResult r;
   r.classes = data.classes;
   r.confusion.assign(static_cast<size_t>(data.classes) * data.classes, 0);
+  if (logits_out) logits_out->resize({data.size(), data.classes});
   if (data.size() == 0) return r;
   const int rank = comm ? comm->rank() : 0, ranks = comm ? comm->size() : 1;
   std::vector<int64_t> order(data.size());
@@ -41,15 +46,27 @@ EvalResult evaluate(const LogitsFn& forward, const Dataset& data, const Normaliz
   // evaluates (b mod ranks = rank); the ranks' tables are added, each batch from one rank only,
   // so the sum over batches below is in batch order for any number of ranks.
   const int64_t batches = stream.batches(), cells = static_cast<int64_t>(r.confusion.size());
+  int64_t stream_pos = 0;  // samples before this batch
   std::vector<double> part(static_cast<size_t>(batches + 1 + cells), 0.0);
   for (int64_t b = 0; stream.next(batch); ++b) {
-    if (b % ranks != rank) continue;
+    if (b % ranks != rank) {
+      stream_pos += batch.x.dim(0);
+      continue;
+    }
     const Tensor& logits = forward(batch.x);
     int64_t c = 0;
     float loss = softmax_cross_entropy(logits, batch.y, nullptr, &c);
     part[b] = static_cast<double>(loss) * batch.x.dim(0);
     part[batches] += static_cast<double>(c);
     const int64_t k = logits.dim(1);
+    if (logits_out) {
+      if (k != data.classes)
+        throw std::logic_error("evaluate: the model gives " + std::to_string(k) +
+                               " logits, the data has " + std::to_string(data.classes) +
+                               " classes");
+      std::copy(logits.data(), logits.data() + logits.size(), logits_out->data() + stream_pos * k);
+    }
+    stream_pos += logits.dim(0);
     for (int64_t i = 0; i < logits.dim(0); ++i) {
       const float* row = logits.data() + i * k;
       int64_t best = 0;

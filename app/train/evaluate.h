@@ -21,11 +21,12 @@ struct EvalResult {
   std::vector<double> per_class_accuracy() const;
 };
 
+// `logits`, when given, receives every sample's logits (N × classes, in the dataset's order).
 EvalResult evaluate(Model& model, Algorithm& algo, const Dataset& data, const Normalization& norm,
-                    int64_t batch_size, Communicator* comm = nullptr);
+                    int64_t batch_size, Communicator* comm = nullptr, Tensor* logits = nullptr);
 // The same for any function from a batch of images to its logits (the packed engine's).
 using LogitsFn = std::function<const Tensor&(const Tensor& x)>;
 EvalResult evaluate(const LogitsFn& logits, const Dataset& data, const Normalization& norm,
-                    int64_t batch_size, Communicator* comm = nullptr);
+                    int64_t batch_size, Communicator* comm = nullptr, Tensor* logits_out = nullptr);
 
 }  // namespace qt

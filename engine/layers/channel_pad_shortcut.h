@@ -14,6 +14,9 @@ class ChannelPadShortcut : public Layer {
   Shape output_shape(const Shape& in) const override;
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+  int64_t in_channels() const { return in_; }
+  int64_t out_channels() const { return out_; }
+  int64_t stride() const { return s_; }
 
  private:
   int64_t in_, out_, s_;
