@@ -12,6 +12,17 @@
 
 namespace qt {
 
+namespace {
+
+// `qtrain infer` and `qtrain eval --engine packed`: run the package packed, write and print.
+void run_inference(const InferRequest& req, const std::string& json_out, bool json_stdout) {
+  nlohmann::json r = infer_package(req);
+  if (!json_out.empty()) write_file_atomic(json_out, r.dump(2) + "\n");
+  std::printf("%s", json_stdout ? (r.dump(2) + "\n").c_str() : format_inference(r).c_str());
+}
+
+}  // namespace
+
 void add_eval_command(CLI::App& app) {
   struct Args {
     EvalRequest req;
@@ -51,9 +62,7 @@ void add_eval_command(CLI::App& app) {
       ir.split = a->req.split;
       ir.data_dir = a->req.data_dir;
       ir.threads = a->req.threads;
-      nlohmann::json r = infer_package(ir);
-      if (!a->json_out.empty()) write_file_atomic(a->json_out, r.dump(2) + "\n");
-      std::printf("%s", a->json_stdout ? (r.dump(2) + "\n").c_str() : format_inference(r).c_str());
+      run_inference(ir, a->json_out, a->json_stdout);
       return;
     }
     if (is_package(a->req.checkpoint)) {
@@ -111,9 +120,7 @@ void add_infer_command(CLI::App& app) {
       throw UsageError(a->req.package +
                        ": not a package (no manifest.json): make one with "
                        "`qtrain export RUN --out DIR`");
-    nlohmann::json r = infer_package(a->req);
-    if (!a->json_out.empty()) write_file_atomic(a->json_out, r.dump(2) + "\n");
-    std::printf("%s", a->json_stdout ? (r.dump(2) + "\n").c_str() : format_inference(r).c_str());
+    run_inference(a->req, a->json_out, a->json_stdout);
   });
 }
 
