@@ -140,6 +140,24 @@ std::vector<CatalogEntry> make_catalog() {
                "https://image-net.org, then run tools/convert_imagenet (see docs/datasets.md)"});
   c.back().train_count = 1281167;
   c.back().test_count = 50000;
+  // Read in place, decoded on demand (datasets/image_folder.h): the "files" are its folders.
+  c.push_back({"imagenet-folder",
+               "ImageNet (ILSVRC-2012) JPEG folders train/ and val/, decoded while training",
+               DataFormat::image_folder,
+               0,
+               3,
+               0,
+               0,
+               {"imagenet"},
+               {{"train", ""}},
+               {{"val", ""}},
+               0,  // val/ is the set the papers report: no held-out part of train/ by default
+               {0.485f, 0.456f, 0.406f},
+               {0.229f, 0.224f, 0.225f},
+               {},
+               "ImageNet cannot be downloaded automatically: get ILSVRC-2012 from "
+               "https://image-net.org and extract it as train/<class>/*.JPEG and val/ "
+               "(see docs/datasets.md)"});
   c.push_back({"synthetic",
                "seeded synthetic images of any shape and class count (no files)",
                DataFormat::synthetic,

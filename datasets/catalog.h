@@ -7,7 +7,7 @@
 
 namespace qt {
 
-enum class DataFormat { idx, cifar10, cifar100, qtimg, synthetic };
+enum class DataFormat { idx, cifar10, cifar100, qtimg, image_folder, synthetic };
 
 struct DataFile {
   std::string name;    // as distributed, e.g. "train-images-idx3-ubyte.gz"

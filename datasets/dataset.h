@@ -1,7 +1,7 @@
 #pragma once
-// An in-memory image classification dataset and the batches made from it.
-// Pixels stay uint8 in memory (4× smaller than float); normalisation and augmentation are
-// applied when a batch is made.
+// An image classification dataset and the batches made from it. Small images live in memory as
+// uint8 pixels (4× smaller than float); large ones (ImageNet folders) stay in their files and are
+// decoded when a batch is made. Normalisation and augmentation are applied then too.
 #include <cstdint>
 #include <span>
 #include <string>
@@ -19,7 +19,13 @@ struct Dataset {
   std::vector<uint8_t> pixels;  // N × C × H × W
   std::vector<int32_t> labels;  // N, each in [0, classes)
   std::vector<std::string> class_names;
+  // A split of image files keeps no pixels: each batch decodes its samples' files
+  // (datasets/image_batch.cpp), cropped and resized to channels × height × width.
+  std::vector<std::string> files;  // one per label when file-backed, else empty
+  int resize = 0;        // evaluation: the shorter side is resized to this before the centre crop
+  bool skip_bad = true;  // an undecodable file is replaced by the next good one, or DataError
 
+  bool file_backed() const { return !files.empty(); }
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
   int64_t sample_size() const { return int64_t{channels} * height * width; }
   Shape sample_shape() const { return {channels, height, width}; }
@@ -33,13 +39,26 @@ struct Normalization {
 struct Augmentation {
   int pad_crop = 0;    // pad by this many zero pixels, then a random crop of the original size
   bool hflip = false;  // random horizontal flip
-  bool any() const { return pad_crop > 0 || hflip; }
+  // File-backed data: a random crop of area min_scale..1 and aspect 3/4..4/3 of the image,
+  // resized to the output (torchvision's RandomResizedCrop); off = the evaluation centre crop.
+  bool random_resized_crop = false;
+  float min_scale = 0.08f;
+  bool any() const { return pad_crop > 0 || hflip || random_resized_crop; }
+};
+
+// A file that failed to decode (skipped: its sample holds the next good image of the dataset
+// instead) or decoded with a warning (used as decoded). The message names the file and says why.
+struct ImageProblem {
+  std::string message;
+  bool skipped = true;
 };
 
 struct Batch {
   Tensor x;                      // B × C × H × W, normalised
   std::vector<int32_t> y;        // B labels
   std::vector<int64_t> indices;  // dataset indices of the samples
+  // File-backed data: the files of this batch that could not be used as they are, in sample order.
+  std::vector<ImageProblem> problems;  // at most one per sample: its own file
 };
 
 // Fills `out` with the samples `indices` of `data`. Augmentation draws from counter-based

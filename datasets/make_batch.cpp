@@ -1,6 +1,7 @@
 #include <stdexcept>
 
 #include "datasets/dataset.h"
+#include "datasets/image_batch.h"
 #include "engine/core/parallel.h"
 #include "engine/core/random.h"
 
@@ -8,6 +9,7 @@ namespace qt {
 
 void make_batch(const Dataset& data, std::span<const int64_t> indices, const Normalization& norm,
                 const Augmentation& aug, uint64_t key, Batch& out) {
+  if (data.file_backed()) return make_file_batch(data, indices, norm, aug, key, out);
   const int64_t b = static_cast<int64_t>(indices.size());
   const int C = data.channels, H = data.height, W = data.width;
   if (static_cast<int>(norm.mean.size()) != C || static_cast<int>(norm.std.size()) != C)
@@ -16,6 +18,7 @@ void make_batch(const Dataset& data, std::span<const int64_t> indices, const Nor
   out.x.resize({b, C, H, W});
   out.y.resize(b);
   out.indices.assign(indices.begin(), indices.end());
+  out.problems.clear();
   parallel_for(b, 8, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t idx = indices[i];

@@ -8,6 +8,8 @@
 #include "datasets/catalog.h"
 #include "datasets/cifar_reader.h"
 #include "datasets/idx_reader.h"
+#include "datasets/image_folder.h"
+#include "datasets/jpeg_decode.h"
 #include "datasets/locate.h"
 #include "datasets/qtimg_reader.h"
 #include "datasets/split.h"
@@ -46,8 +48,9 @@ Dataset load_files(const CatalogEntry& e, const std::string& dir,
     case DataFormat::qtimg:
       d = read_qtimg(paths[0]);
       break;
+    case DataFormat::image_folder:
     case DataFormat::synthetic:
-      throw std::logic_error("load_files: synthetic data has no files");
+      throw std::logic_error("load_files: " + e.name + " is not read file by file");
   }
   d.name = e.name;
   if (d.class_names.empty()) d.class_names = e.class_names;
@@ -78,6 +81,13 @@ std::vector<std::string> dataset_names() {
 RawData load_raw(const DataRequest& req) {
   const CatalogEntry& e = catalog_entry(req.name);
   check_choice("cifar100 labels", req.cifar100_labels, {"fine", "coarse"});
+  check_choice("bad image", req.bad_image, {"skip", "fail"});
+  if (req.image_size < 8 || req.image_size > 4096 || req.resize_size < 0 ||
+      (req.resize_size > 0 && req.resize_size < req.image_size))
+    throw UsageError("image size " + std::to_string(req.image_size) + ", resize size " +
+                     std::to_string(req.resize_size) +
+                     ": expected an image size in [8, 4096] and a resize size of 0 (image size "
+                     "· 256/224) or at least the image size");
   const bool fine = req.cifar100_labels == "fine";
   RawData raw;
   if (e.format == DataFormat::synthetic) {
@@ -86,6 +96,22 @@ RawData load_raw(const DataRequest& req) {
     return raw;
   }
   raw.dir = locate_dataset(e, req.data_dir);
+  if (e.format == DataFormat::image_folder) {
+    // The listing works without libjpeg-turbo, but training would then fail at the first batch.
+    if (!jpeg_available()) throw DataError(e.name + ": " + jpeg_unavailable_message());
+    ImageFolder f = read_image_folder(raw.dir);
+    raw.train = std::move(f.train);
+    raw.test = std::move(f.val);
+    const int resize = req.resize_size > 0 ? req.resize_size : (req.image_size * 256 + 112) / 224;
+    for (Dataset* d : {&raw.train, &raw.test}) {
+      d->name = e.name;
+      d->channels = 3;
+      d->height = d->width = req.image_size;
+      d->resize = resize;
+      d->skip_bad = req.bad_image == "skip";
+    }
+    return raw;
+  }
   // The two splits are independent files: read them at the same time.
   tbb::parallel_invoke([&] { raw.train = load_files(e, raw.dir, e.train_files, fine); },
                        [&] { raw.test = load_files(e, raw.dir, e.test_files, fine); });
@@ -131,13 +157,20 @@ DataSplits load_splits(const DataRequest& req) {
   } else if (req.normalization == "standard" && static_cast<int>(e.mean.size()) == C) {
     s.norm.mean = e.mean;
     s.norm.std = e.std;
+  } else if (s.train.file_backed()) {
+    throw UsageError("normalization '" + req.normalization + "' for " + req.name +
+                     ": its pixels are decoded batch by batch, never all in memory, so they "
+                     "cannot be computed: expected standard or none");
   } else {
     // "computed", or a set without standard constants: from the training split only, so
     // nothing of the validation or test data leaks into training.
     s.norm = computed_normalization(s.train);
   }
   const bool colour32 = C == 3 && s.train.height == 32 && s.train.width == 32;
-  if (req.augment == "on" || (req.augment == "auto" && colour32)) {
+  if (s.train.file_backed()) {
+    // ImageNet's training transform; off: the evaluation's centre crop for training too.
+    s.aug.random_resized_crop = s.aug.hflip = req.augment != "off";
+  } else if (req.augment == "on" || (req.augment == "auto" && colour32)) {
     s.aug.pad_crop = 4;
     s.aug.hflip = true;
   }

@@ -26,6 +26,12 @@ struct DataRequest {
       0;                   // 0 = all; else keep the first n of the training split (after the split)
   int64_t limit_test = 0;  // 0 = all; else keep the first n of the test set
   SyntheticSpec synthetic;  // used when name == "synthetic"
+  // Image folders (imagenet-folder): the side of the square samples, the shorter side the
+  // evaluation resizes to before its centre crop (0 = image_size · 256/224, ImageNet's 256 for
+  // 224), and what a file that does not decode does: "skip" (replaced, logged, counted) | "fail".
+  int image_size = 224;
+  int resize_size = 0;
+  std::string bad_image = "skip";
 };
 
 struct DataSplits {

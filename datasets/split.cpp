@@ -68,6 +68,17 @@ Dataset subset(const Dataset& d, const std::vector<int64_t>& indices) {
   out.width = d.width;
   out.classes = d.classes;
   out.class_names = d.class_names;
+  out.resize = d.resize;
+  out.skip_bad = d.skip_bad;
+  if (d.file_backed()) {
+    out.labels.resize(indices.size());
+    out.files.resize(indices.size());
+    for (size_t k = 0; k < indices.size(); ++k) {
+      out.labels[k] = d.labels[indices[k]];
+      out.files[k] = d.files[indices[k]];
+    }
+    return out;
+  }
   const int64_t ss = d.sample_size();
   out.pixels.resize(indices.size() * ss);
   out.labels.resize(indices.size());
@@ -90,6 +101,11 @@ Dataset split_off(Dataset& train, const std::vector<int64_t>& val) {
     }
     if (kept != i) {
       train.labels[kept] = train.labels[i];
+      if (train.file_backed()) {
+        train.files[kept] = std::move(train.files[i]);
+        ++kept;
+        continue;
+      }
       std::memmove(train.pixels.data() + kept * ss, train.pixels.data() + i * ss, ss);
     }
     ++kept;
@@ -101,7 +117,12 @@ Dataset split_off(Dataset& train, const std::vector<int64_t>& val) {
 void truncate(Dataset& d, int64_t n) {
   if (n <= 0 || n >= d.size()) return;
   d.labels.resize(n);
-  d.pixels.resize(n * d.sample_size());
+  if (d.file_backed()) {
+    d.files.resize(n);
+    d.files.shrink_to_fit();
+  } else {
+    d.pixels.resize(n * d.sample_size());
+  }
   d.labels.shrink_to_fit();
   d.pixels.shrink_to_fit();
 }

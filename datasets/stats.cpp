@@ -12,6 +12,8 @@ DatasetStats dataset_stats(const Dataset& d) {
   DatasetStats s;
   s.class_counts.assign(d.classes, 0);
   for (int32_t y : d.labels) ++s.class_counts[y];
+  // Image files are decoded batch by batch: their pixel statistics would take a whole pass.
+  if (d.file_backed()) return s;
   const int C = d.channels;
   const int64_t plane = int64_t{d.height} * d.width;
   // Integer sums of p and p² (p ≤ 255): exact, so the split between threads cannot matter.

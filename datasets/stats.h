@@ -9,7 +9,7 @@ namespace qt {
 
 struct DatasetStats {
   std::vector<int64_t> class_counts;  // one per class
-  std::vector<double> mean, std;      // per channel, of pixels scaled to [0, 1]
+  std::vector<double> mean, std;      // per channel, of pixels scaled to [0, 1]; empty for files
 };
 
 // Sums are exact integers, so the result is identical for every thread count.

@@ -50,7 +50,7 @@ void run_list(const DatasetsArgs& a, std::ostream& out) {
         status = "not found (" + e.train_files.front().name + ")";
       }
     }
-    out << pad(e.name, 15) << pad(status, 56) << " " << e.title << "\n";
+    out << pad(e.name + " ", 15) << pad(status, 56) << " " << e.title << "\n";
   }
 }
 
@@ -106,7 +106,8 @@ void run_info(DatasetsArgs a, std::ostream& out) {
     for (size_t c = 0; c < js["mean"].size(); ++c)
       ms += (c ? "  " : "") + fixed(js["mean"][c].get<double>(), 4) + " / " +
             fixed(js["std"][c].get<double>(), 4);
-    out << pad(name, 7) << pad(std::to_string(d->size()), 10) << (d->size() ? ms : "-") << "\n";
+    out << pad(name, 7) << pad(std::to_string(d->size()), 10)
+        << (d->size() && !ms.empty() ? ms : "-") << "\n";
   }
   if (!e.mean.empty()) {
     std::string ms;

@@ -103,6 +103,38 @@ void add_core_options(std::vector<ConfigOption>& v) {
       .choices = {"fine", "coarse"},
       .apply = [](TrainConfig& t, const json& x) { t.data.cifar100_labels = x; },
   });
+  add({
+      .key = "data.image_size",
+      .flag = "--image-size",
+      .help = "image folders (imagenet-folder): side of the square samples the crops are "
+              "resized to",
+      .kind = OptKind::Int,
+      .def = 224,
+      .min = 8,
+      .max = 4096,
+      .apply = [](TrainConfig& t, const json& x) { t.data.image_size = x; },
+  });
+  add({
+      .key = "data.resize_size",
+      .flag = "--resize-size",
+      .help = "image folders: evaluation resizes the shorter side to this, then takes the "
+              "centre crop (0 = image size × 256/224: 256 for 224)",
+      .kind = OptKind::Int,
+      .def = 0,
+      .min = 0,
+      .max = 8192,
+      .apply = [](TrainConfig& t, const json& x) { t.data.resize_size = x; },
+  });
+  add({
+      .key = "data.bad_image",
+      .flag = "--bad-image",
+      .help = "image folders: a file that does not decode is replaced by the next good image "
+              "and logged and counted (skip), or stops the run (fail)",
+      .kind = OptKind::String,
+      .def = "skip",
+      .choices = {"skip", "fail"},
+      .apply = [](TrainConfig& t, const json& x) { t.data.bad_image = x; },
+  });
   // The synthetic set's defaults are SyntheticSpec's (datasets/synthetic.h).
   add({
       .key = "data.synthetic.shape",
@@ -186,7 +218,8 @@ void add_core_options(std::vector<ConfigOption>& v) {
   add({
       .key = "data.augment",
       .flag = "--augment",
-      .help = "pad-4 random crop + flip: auto = on for 32×32 colour data",
+      .help = "pad-4 random crop + flip: auto = on for 32×32 colour data; image folders: "
+              "random-resized crop + flip (auto = on)",
       .kind = OptKind::String,
       .def = "auto",
       .choices = {"auto", "on", "off"},

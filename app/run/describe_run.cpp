@@ -18,8 +18,9 @@ ModelOptions model_options_for(const TrainConfig& cfg) {
   const CatalogEntry& e = catalog_entry(cfg.data.name);
   // Entries that read their shape from the files (ImageNet) default to the usual 3×224×224.
   o.in_channels = e.channels ? e.channels : 3;
-  o.height = e.height ? e.height : 224;
-  o.width = e.width ? e.width : 224;
+  const bool folder = e.format == DataFormat::image_folder;
+  o.height = e.height ? e.height : folder ? cfg.data.image_size : 224;
+  o.width = e.width ? e.width : folder ? cfg.data.image_size : 224;
   o.classes = e.classes ? e.classes : 1000;
   if (cfg.data.name == "cifar100" && cfg.data.cifar100_labels == "coarse") o.classes = 20;
   return o;

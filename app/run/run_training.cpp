@@ -261,6 +261,10 @@ RunResult run_training(const json& given, const RunOptions& opt) {
   std::string metrics_text;
   for (auto& r : recs) metrics_text += r.dump() + "\n";
 
+  trainer.set_log([&](const std::string& line) {
+    progress.clear();
+    log.line(line);
+  });
   result.finished = trainer.run(
       [&](const json& rec) {
         progress.clear();

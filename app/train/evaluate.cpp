@@ -19,6 +19,12 @@ std::vector<double> EvalResult::per_class_accuracy() const {
   return acc;
 }
 
+int64_t EvalResult::skipped() const {
+  int64_t n = 0;
+  for (const ImageProblem& p : problems) n += p.skipped;
+  return n;
+}
+
 EvalResult evaluate(Model& model, Algorithm& algo, const Dataset& data, const Normalization& norm,
                     int64_t batch_size, Communicator* comm, Tensor* logits_out) {
   Context ctx;
@@ -49,6 +55,8 @@ EvalResult evaluate(const LogitsFn& forward, const Dataset& data, const Normaliz
   int64_t stream_pos = 0;  // samples before this batch
   std::vector<double> part(static_cast<size_t>(batches + 1 + cells), 0.0);
   for (int64_t b = 0; stream.next(batch); ++b) {
+    // Every rank makes every batch: each records the same problems.
+    r.problems.insert(r.problems.end(), batch.problems.begin(), batch.problems.end());
     if (b % ranks != rank) {
       stream_pos += batch.x.dim(0);
       continue;

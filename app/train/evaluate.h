@@ -18,6 +18,10 @@ struct EvalResult {
   int64_t samples = 0;
   std::vector<int64_t> confusion;  // classes × classes, row = true label, column = prediction
   int classes = 0;
+  // Image files that did not decode (each replaced by the next good one) or decoded with a
+  // warning, in batch order.
+  std::vector<ImageProblem> problems;
+  int64_t skipped() const;
   std::vector<double> per_class_accuracy() const;
 };
 

@@ -135,6 +135,11 @@ float Trainer::sharded_step(const Batch& batch, int64_t& correct) {
   return static_cast<float>(loss_sum / static_cast<double>(n));
 }
 
+void Trainer::report(const std::vector<ImageProblem>& problems) {
+  for (const ImageProblem& p : problems)
+    if (reported_.insert(p.message).second && log_) log_("bad image: " + p.message);
+}
+
 bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&)>& on_progress,
                         const std::atomic<bool>* stop) {
   const int e = epoch_;
@@ -183,6 +188,8 @@ bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&
     ++step_;
     ++batch_;
     const int64_t n = batch.x.dim(0);
+    for (const ImageProblem& p : batch.problems) skipped_ += p.skipped;
+    report(batch.problems);
     loss_sum_ += static_cast<double>(loss) * n;
     correct_ += c;
     seen_ += n;
@@ -219,6 +226,8 @@ bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&
     if (vv.samples) variants[v]["val_loss"] = vv.loss, variants[v]["val_acc"] = vv.accuracy;
   }
   const double eval_seconds = seconds_since(t1);
+  report(val.problems);
+  report(test.problems);
 
   rec = json::object();
   rec["schema_version"] = 1;
@@ -233,6 +242,9 @@ bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&
   rec["test_loss"] = test.loss;
   rec["test_acc"] = test.accuracy;
   rec["algorithm"] = algo_->epoch_record();
+  if (data_.train.file_backed())
+    rec["data"] = {{"skipped_images", skipped_},
+                   {"eval_skipped_images", val.skipped() + test.skipped()}};
   if (!variants.empty()) rec["algorithm"]["eval"] = variants;
   rec["timing"] = {{"train_seconds", train_seconds_},
                    {"eval_seconds", eval_seconds},
@@ -246,6 +258,7 @@ bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&
   batch_ = 0;
   loss_sum_ = 0;
   correct_ = seen_ = 0;
+  skipped_ = 0;
   train_seconds_ = 0;
   return true;
 }
@@ -283,6 +296,7 @@ Checkpoint Trainer::snapshot() {
             {"loss_sum", loss_sum_},
             {"correct", correct_},
             {"seen", seen_},
+            {"skipped_images", skipped_},
             {"train_seconds", train_seconds_},
             {"optimizer_steps", optimizer_->steps()},
             {"algorithm_state", algo_->state_json()}};
@@ -375,6 +389,9 @@ void Trainer::restore(const Checkpoint& c) {
   const int64_t correct = meta_integer(m, "correct", 0, seen);
   const int64_t optimizer_steps = meta_integer(m, "optimizer_steps", 0, kMaxCount);
   const double loss_sum = meta_number(m, "loss_sum");
+  // Checkpoints from before image folders have no count: nothing was skipped then.
+  const int64_t skipped =
+      m.contains("skipped_images") ? meta_integer(m, "skipped_images", 0, seen) : 0;
   const double train_seconds = m.contains("train_seconds") ? meta_number(m, "train_seconds") : 0;
   const json algo_state = m.contains("algorithm_state") ? m["algorithm_state"] : json::object();
   if (!algo_state.is_object())
@@ -388,6 +405,7 @@ void Trainer::restore(const Checkpoint& c) {
   loss_sum_ = loss_sum;
   correct_ = correct;
   seen_ = seen;
+  skipped_ = skipped;
   train_seconds_ = train_seconds;
   optimizer_->set_steps(optimizer_steps);
 }

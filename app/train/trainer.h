@@ -5,6 +5,9 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "app/train/checkpoint.h"
 #include "app/train/communicator.h"
@@ -48,6 +51,9 @@ class Trainer {
   // Weights and BatchNorm statistics only, from another run (`--init-from`): a fresh optimizer.
   void load_weights(const Checkpoint& c);
 
+  // Where the messages about image files that did not decode go (each file once per session).
+  void set_log(std::function<void(const std::string&)> log) { log_ = std::move(log); }
+
   int epoch() const { return epoch_; }
   int64_t step() const { return step_; }
   bool finished() const { return epoch_ >= cfg_.epochs; }
@@ -67,6 +73,8 @@ class Trainer {
   // The local shards' networks (beyond the first, model_) take model_'s used values, buffers
   // and activation quantizers' modes.
   void copy_to_replicas();
+  // Logs the problems of files not reported before.
+  void report(const std::vector<ImageProblem>& problems);
 
   TrainConfig cfg_;
   const DataSplits& data_;
@@ -86,7 +94,10 @@ class Trainer {
   int64_t batch_ = 0;  // next batch within the epoch
   double loss_sum_ = 0;
   int64_t correct_ = 0, seen_ = 0;
+  int64_t skipped_ = 0;       // training samples of this epoch whose file was replaced
   double train_seconds_ = 0;  // timing only, not part of the deterministic record
+  std::function<void(const std::string&)> log_;
+  std::set<std::string> reported_;  // messages only: a resumed run may report a file again
 };
 
 }  // namespace qt
