@@ -4,7 +4,7 @@
 // inside the loop (serial), and prefetched by BatchStream (the training loop's way).
 // Prints key=value lines.
 // --jpeg [DIR]: ImageNet JPEG folders instead. Decode + RandomResizedCrop + flip + normalise
-// images per second on one core, for qtrain's reader and for Pillow (tools/bench_pillow.py, the
+// images per CPU second on one core, for qtrain's reader and for Pillow (tools/bench_pillow.py, the
 // torchvision way) over the same files in the same run; then the share of a ResNet-18 step at
 // 224 spent waiting for its batch with BatchStream's prefetch. Without DIR it writes a folder of
 // 500×375 quality-90 JPEGs (textured, ImageNet's typical size) to a temporary directory.
@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <optional>
 
@@ -101,7 +102,13 @@ void write_photo_folder(const fs::path& root, int classes, int per_class) {
     }
 }
 
-// Images per second through load_sample on the calling thread (the transform of training).
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// Images per CPU second through load_sample on the calling thread (the transform of training).
 double reader_rate(const Dataset& d, int64_t n, int size) {
   DecodeScratch s;
   SampleTransform t;
@@ -112,17 +119,22 @@ double reader_rate(const Dataset& d, int64_t n, int size) {
   std::vector<float> dst(3 * static_cast<size_t>(size) * size);
   std::string warning;
   load_sample(s, d.files[0], t, 0, scale, shift, dst.data(), warning);  // warm-up
-  const auto t0 = Clock::now();
+  // The calling thread's CPU time: on a shared machine the wall clock counts other jobs' turns.
+  const double t0 = thread_cpu_seconds();
   for (int64_t i = 0; i < n; ++i)
     load_sample(s, d.files[i % d.size()], t, derive(1, static_cast<uint64_t>(i)), scale, shift,
                 dst.data(), warning);
-  return n / (ms_since(t0) / 1000.0);
+  return n / (thread_cpu_seconds() - t0);
 }
 
 // Pillow's rate over the first n files, from tools/bench_pillow.py next to this source.
 double pillow_rate(const Dataset& d, int64_t n, int size, std::string& note) {
   const fs::path script = fs::path(QTRAIN_SOURCE_DIR) / "tools" / "bench_pillow.py";
-  std::string cmd = "python3 " + script.string() + " " + std::to_string(size);
+  // Debian's python3-pil belongs to /usr/bin/python3, which another python3 first on the PATH
+  // (pyenv, a venv) may not see.
+  const std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  std::string cmd =
+      "OPENBLAS_NUM_THREADS=1 " + python + " " + script.string() + " " + std::to_string(size);
   for (int64_t i = 0; i < n; ++i) cmd += " '" + d.files[i % d.size()] + "'";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return 0;
@@ -130,7 +142,7 @@ double pillow_rate(const Dataset& d, int64_t n, int size, std::string& note) {
   std::string out;
   while (std::fgets(line, sizeof line, p)) out += line;
   if (pclose(p) != 0) {
-    note = "Pillow failed (tools/setup --imagenet installs python3-pil)";
+    note = " (failed: tools/setup --imagenet installs python3-pil)";
     return 0;
   }
   double rate = 0;
@@ -164,7 +176,7 @@ int run_jpeg(std::string dir, int threads_n, int64_t batch, int steps, int64_t i
               static_cast<long long>(data.train.size()),
               bytes / 1024.0 / static_cast<double>(data.train.size()));
 
-  // Per core: one thread each, alternating so that a change of load hits both.
+  // Per core: one thread each, in CPU time, alternating so that a change of load hits both.
   std::vector<double> ours, pillow;
   std::string note;
   for (int round = 0; round < 2; ++round) {
@@ -175,7 +187,8 @@ int run_jpeg(std::string dir, int threads_n, int64_t batch, int steps, int64_t i
   const double q = *std::max_element(ours.begin(), ours.end());
   const double p = *std::max_element(pillow.begin(), pillow.end());
   std::printf(
-      "| reader (1 thread, decode + RandomResizedCrop 224 + flip + normalise) | images/s |\n");
+      "| reader (1 thread: decode + RandomResizedCrop 224 + flip + normalise) | images "
+      "per CPU second |\n");
   std::printf("| --- | --- |\n| qtrain (libjpeg-turbo, DCT scaling) | %.1f |\n", q);
   std::printf("| Pillow (torchvision's way)%s | %.1f |\n", note.c_str(), p);
   std::printf("qtrain_per_core=%.1f pillow_per_core=%.1f ratio=%.2f\n", q, p, p > 0 ? q / p : 0);
