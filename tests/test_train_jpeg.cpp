@@ -47,3 +47,18 @@ TEST_CASE("qtrain train on a JPEG folder: skipped files logged and counted; fail
         std::string::npos);
   CHECK(r.output.find("--bad-image skip") != std::string::npos);
 }
+
+TEST_CASE("qtrain datasets list and info on a JPEG folder") {
+  if (!qt::jpeg_available()) return;
+  const fs::path dir = scratch("info-jpeg");
+  Cleanup cleanup{dir};
+  qt::testing::write_jpeg_folder(dir, false);
+  Result r = run({qtrain_bin(), "datasets", "list", "--data-dir", dir.string()});
+  CHECK(r.code == 0);
+  CHECK(r.output.find("imagenet-folder found in " + dir.string()) != std::string::npos);
+  r = run({qtrain_bin(), "datasets", "info", "imagenet-folder", "--data-dir", dir.string()});
+  INFO(r.output);
+  CHECK(r.code == 0);
+  CHECK(r.output.find("3×224×224, 2 classes") != std::string::npos);
+  CHECK(r.output.find("1 red") != std::string::npos);
+}

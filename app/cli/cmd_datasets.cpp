@@ -73,7 +73,8 @@ void run_info(DatasetsArgs a, std::ostream& out) {
     a.req.synthetic.test_size = a.synthetic_size[1];
   }
   const CatalogEntry& e = catalog_entry(a.name);
-  a.req.normalization = "computed";
+  // Image folders are never all in memory, so nothing can be computed: their table shows none.
+  a.req.normalization = e.format == DataFormat::image_folder ? "standard" : "computed";
   const DataSplits s = load_splits(a.req);
   const std::string where = s.train.source;
   const std::vector<std::pair<const char*, const Dataset*>> splits = {
