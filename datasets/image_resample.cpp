@@ -59,8 +59,11 @@ void resample_box(const Image& src, const CropBox& box, int out_w, int out_h, bo
   const Taps tx = make_taps(box.x, box.w, out_w, src.width);
   const Taps ty = make_taps(box.y, box.h, out_h, src.height);
   // Horizontal pass over the source rows the vertical taps reach: rows × out_w × C.
-  const int row0 = ty.first.front();
-  const int row1 = ty.first.back() + ty.count.back();
+  int row0 = src.height, row1 = 0;
+  for (int o = 0; o < out_h; ++o) {
+    row0 = std::min(row0, ty.first[o]);
+    row1 = std::max(row1, ty.first[o] + ty.count[o]);
+  }
   std::vector<float> rows(static_cast<size_t>(row1 - row0) * out_w * C);
   for (int r = row0; r < row1; ++r) {
     const uint8_t* in = src.pixels.data() + static_cast<size_t>(r) * src.width * C;

@@ -198,6 +198,34 @@ TEST_CASE("crop boxes: torchvision's RandomResizedCrop and Resize + CenterCrop")
   CHECK(f.y == (1000 - 13) / 2);
 }
 
+TEST_CASE("resample_box: the same size is the identity, a shrink averages, a flip mirrors") {
+  Image im;
+  im.width = 6;
+  im.height = 4;
+  im.channels = 3;
+  for (int i = 0; i < 6 * 4 * 3; ++i) im.pixels.push_back(static_cast<uint8_t>(i * 7 % 251));
+  const float scale[3] = {1, 1, 1}, shift[3] = {0, 0, 0};
+  std::vector<float> out(3 * 4 * 6);
+  resample_box(im, CropBox{0, 0, 6, 4}, 6, 4, false, scale, shift, out.data());
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < 4; ++y)
+      for (int x = 0; x < 6; ++x) CHECK(out[(c * 4 + y) * 6 + x] == im.pixels[(y * 6 + x) * 3 + c]);
+  std::vector<float> flipped(out.size());
+  resample_box(im, CropBox{0, 0, 6, 4}, 6, 4, true, scale, shift, flipped.data());
+  for (int x = 0; x < 6; ++x) CHECK(flipped[x] == out[5 - x]);
+  // Halving: each output pixel is a weighted mean of the 2 × 2 block under it and its
+  // neighbours, symmetric, so a constant stays constant and a linear ramp stays linear.
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 6; ++x)
+      for (int c = 0; c < 3; ++c)
+        im.pixels[(y * 6 + x) * 3 + c] = static_cast<uint8_t>(c == 0 ? 90 : 10 * x);
+  std::vector<float> half(3 * 2 * 3);
+  resample_box(im, CropBox{0, 0, 6, 4}, 3, 2, false, scale, shift, half.data());
+  for (int k = 0; k < 6; ++k) CHECK(half[k] == doctest::Approx(90));
+  CHECK(half[6 + 1] == doctest::Approx(25));  // the middle column covers x = 2, 3
+  CHECK(half[6 + 1] - half[6 + 0] == doctest::Approx(half[6 + 2] - half[6 + 1]).epsilon(0.2));
+}
+
 TEST_CASE("jpeg: colour, greyscale and CMYK files decode to the colours written") {
   if (!jpeg_available()) return;
   TempDir t;
