@@ -17,6 +17,8 @@ namespace qt {
 
 namespace {
 
+constexpr int64_t kMaxImagePixels = int64_t{1} << 27;  // 134 M pixels, e.g. 16 384 × 8 192
+
 // The draw that decides the flip, after the crop's 4 × 10 draws.
 constexpr uint64_t kFlipDraw = 40;
 
@@ -60,6 +62,11 @@ void load_sample(DecodeScratch& s, const std::string& path, const SampleTransfor
   check_jpeg_bytes(s.file);
   int width = 0, height = 0;
   s.decoder.read_size(s.file, width, height);
+  // A corrupt header may claim up to 65 535 × 65 535 pixels: refuse rather than allocate 12 GB.
+  if (int64_t{width} * height > kMaxImagePixels)
+    throw BadImage("an image of " + std::to_string(width) + "×" + std::to_string(height) +
+                   " pixels: expected at most " + std::to_string(kMaxImagePixels) +
+                   " (a corrupt header?)");
   const CropBox box = t.random_resized_crop
                           ? random_resized_crop(width, height, t.min_scale, key)
                           : centre_crop(width, height, t.resize, t.out_w, t.out_h);

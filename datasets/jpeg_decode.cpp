@@ -26,6 +26,16 @@ JpegDecoder::~JpegDecoder() {
   tjDestroy(handle_);
 }
 
+// libjpeg-turbo 2.1's handle is not always usable after an error or a warning: a good file
+// read next can fail ("Bogus Huffman table definition"). A fresh handle costs microseconds.
+void JpegDecoder::reset() {
+  tjDestroy(handle_);
+  handle_ = tjInitDecompress();
+  if (!handle_)
+    throw std::runtime_error(std::string("libjpeg-turbo: cannot start a decoder: ") +
+                             tjGetErrorStr2(nullptr));
+}
+
 std::vector<JpegScale> JpegDecoder::scales() {
   int n = 0;
   const tjscalingfactor* f = tjGetScalingFactors(&n);
@@ -41,9 +51,11 @@ std::vector<JpegScale> JpegDecoder::scales() {
 void JpegDecoder::read_size(std::span<const uint8_t> jpeg, int& width, int& height) {
   int subsamp = 0, colorspace = 0;
   if (tjDecompressHeader3(handle_, jpeg.data(), static_cast<unsigned long>(jpeg.size()), &width,
-                          &height, &subsamp, &colorspace) != 0)
-    throw BadImage(std::string("not a readable JPEG (libjpeg-turbo: ") + tjGetErrorStr2(handle_) +
-                   ")");
+                          &height, &subsamp, &colorspace) != 0) {
+    const std::string why = tjGetErrorStr2(handle_);
+    reset();
+    throw BadImage("not a readable JPEG (libjpeg-turbo: " + why + ")");
+  }
   // libjpeg-turbo accepts a header cut before the frame's size and reports 0 × 0.
   if (width < 1 || height < 1)
     throw BadImage("not a readable JPEG (its header is cut short: the image size is " +
@@ -54,9 +66,11 @@ void JpegDecoder::decode(std::span<const uint8_t> jpeg, JpegScale scale, Image& 
                          std::string& warning) {
   int width = 0, height = 0, subsamp = 0, colorspace = 0;
   if (tjDecompressHeader3(handle_, jpeg.data(), static_cast<unsigned long>(jpeg.size()), &width,
-                          &height, &subsamp, &colorspace) != 0)
-    throw BadImage(std::string("not a readable JPEG (libjpeg-turbo: ") + tjGetErrorStr2(handle_) +
-                   ")");
+                          &height, &subsamp, &colorspace) != 0) {
+    const std::string why = tjGetErrorStr2(handle_);
+    reset();
+    throw BadImage("not a readable JPEG (libjpeg-turbo: " + why + ")");
+  }
   const tjscalingfactor f{scale.num, scale.denom};
   out.width = TJSCALED(width, f);
   out.height = TJSCALED(height, f);
@@ -71,8 +85,9 @@ void JpegDecoder::decode(std::span<const uint8_t> jpeg, JpegScale scale, Image& 
   if (tjDecompress2(handle_, jpeg.data(), static_cast<unsigned long>(jpeg.size()),
                     out.pixels.data(), out.width, 0, out.height, format, 0) != 0) {
     const std::string why = tjGetErrorStr2(handle_);
-    if (tjGetErrorCode(handle_) != TJERR_WARNING)
-      throw BadImage("cannot decode the JPEG (libjpeg-turbo: " + why + ")");
+    const bool warned = tjGetErrorCode(handle_) == TJERR_WARNING;
+    reset();
+    if (!warned) throw BadImage("cannot decode the JPEG (libjpeg-turbo: " + why + ")");
     warning = "decoded with a warning (libjpeg-turbo: " + why + ")";
   }
   if (!cmyk) return;

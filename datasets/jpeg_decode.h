@@ -48,6 +48,7 @@ class JpegDecoder {
   static std::vector<JpegScale> scales();
 
  private:
+  void reset();  // a fresh handle, after an error or a warning
   void* handle_ = nullptr;
 };
 

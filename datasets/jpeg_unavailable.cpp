@@ -22,6 +22,8 @@ JpegDecoder::JpegDecoder() {
 
 JpegDecoder::~JpegDecoder() = default;
 
+void JpegDecoder::reset() {}
+
 std::vector<JpegScale> JpegDecoder::scales() {
   return {{1, 1}};
 }

@@ -380,3 +380,52 @@ TEST_CASE("imagenet-folder: option values are checked") {
   CHECK_THROWS_WITH_AS(load_splits(req), doctest::Contains("expected standard or none"),
                        UsageError);
 }
+
+TEST_CASE("jpeg: mutated files decode or are refused as bad images, nothing else") {
+  if (!jpeg_available()) return;
+  TempDir t;
+  const std::vector<uint8_t> good =
+      encode_jpeg(qt::testing::test_image(90, 70, {0, 0, 0}, true), 80);
+  DecodeScratch s;
+  SampleTransform tr;
+  tr.random_resized_crop = tr.hflip = true;
+  tr.out_w = tr.out_h = 16;
+  const float scale[3] = {1, 1, 1}, shift[3] = {0, 0, 0};
+  std::vector<float> dst(3 * 16 * 16);
+  Rng rng(5);
+  int refused = 0;
+  for (int k = 0; k < 300; ++k) {
+    std::vector<uint8_t> bytes = good;
+    const int edits = 1 + static_cast<int>(rng.below(8));
+    for (int e = 0; e < edits; ++e)
+      bytes[rng.below(bytes.size())] = static_cast<uint8_t>(rng.below(256));
+    if (k % 3 == 0) bytes.resize(rng.below(bytes.size()));
+    const std::string path = t.file("m.JPEG");
+    write_bytes(path, bytes);
+    std::string warning;
+    try {
+      load_sample(s, path, tr, static_cast<uint64_t>(k), scale, shift, dst.data(), warning);
+      for (float v : dst) REQUIRE(std::isfinite(v));
+    } catch (const BadImage&) {
+      ++refused;
+    }
+  }
+  CHECK(refused > 0);
+  // A header claiming 20 000 × 20 000 pixels (the frame's size, after the SOF0 marker ff c0).
+  std::vector<uint8_t> huge = good;
+  // Walk the marker segments (ff xx, then a 2-byte length) to the frame header.
+  for (size_t i = 2; i + 8 < huge.size(); i += 2 + (huge[i + 2] << 8 | huge[i + 3])) {
+    if (huge[i + 1] != 0xc0) continue;
+    huge[i + 5] = huge[i + 7] = 20000 >> 8;
+    huge[i + 6] = huge[i + 8] = 20000 & 0xff;
+    break;
+  }
+  write_bytes(t.file("huge.JPEG"), huge);
+  std::string warning;
+  // A decoder that failed on the mutated files reads a good one as a fresh one does.
+  write_bytes(t.file("good.JPEG"), good);
+  CHECK_NOTHROW(load_sample(s, t.file("good.JPEG"), tr, 0, scale, shift, dst.data(), warning));
+  // Refused (libjpeg-turbo 2.1 already stops at its header), never allocated.
+  CHECK_THROWS_AS(load_sample(s, t.file("huge.JPEG"), tr, 0, scale, shift, dst.data(), warning),
+                  BadImage);
+}
