@@ -176,7 +176,8 @@ class Execution {
       ++out_.already;
       return;
     }
-    std::vector<std::string> argv = {qtrain_, "train"};
+    std::vector<std::string> argv = opt_.launcher;
+    argv.insert(argv.end(), {qtrain_, "train"});
     if (st.has_checkpoint) {
       argv.insert(argv.end(), {"--resume", d});
     } else {
