@@ -130,7 +130,7 @@ void run(const SweepArgs& a) {
     if (given("--mpi") && !given("--nodes") && !given("--ntasks-per-node"))
       throw UsageError(
           "--mpi is srun's MPI plugin for runs that span processes: give --nodes "
-          "and --ntasks-per-node too, or drop it");
+          "or --ntasks-per-node too, or drop it");
     emit_slurm(sweep, a);
     return;
   }
