@@ -109,14 +109,18 @@ class MpiWorld : public Communicator {
       check(MPI_Testall(static_cast<int>(req.size()), req.data(), &done, MPI_STATUSES_IGNORE),
             "MPI_Testall");
       if (done) break;
-      if (MPI_Wtime() - t0 > timeout_) throw PeerLost(silent_peer(req), timeout_);
+      // The requests still pending are left to MPI_Abort, which the caller reaches next
+      // (app/cli/cmd_train.cpp): no MPI call in between can complete them.
+      if (MPI_Wtime() - t0 > timeout_)
+        if (const int silent = silent_peer(req); silent >= 0) throw PeerLost(silent, timeout_);
       std::this_thread::yield();  // oversubscribed ranks share cores: let the others run
     }
     received_ += static_cast<int64_t>(bytes) * (size_ - 1);
     seconds_ += MPI_Wtime() - t0;
   }
 
-  // The first rank whose message has not arrived (else the first that has not taken ours).
+  // The first rank whose message has not arrived, else the first that has not taken ours; -1
+  // when all have just completed.
   int silent_peer(std::vector<MPI_Request>& req) const {
     for (size_t i = 0; i < req.size(); ++i) {
       int done = 1;
