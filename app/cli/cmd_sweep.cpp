@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <sstream>
 
 #include "app/cli/config_flags.h"
 #include "app/run/interrupt.h"
@@ -25,7 +26,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct SweepArgs {
-  std::string file, out, shard, summary, emit_slurm;
+  std::string file, out, shard, summary, emit_slurm, launcher;
   SweepOptions run;
   SlurmOptions slurm;
   bool dry_run = false;
@@ -111,10 +112,25 @@ void run(const SweepArgs& a) {
       if (o->count()) throw UsageError(o->get_name() + " only applies with --emit-slurm FILE");
   SweepOptions opt = a.run;
   if (!a.shard.empty()) opt.shard = parse_shard(a.shard);
+  std::istringstream words(a.launcher);
+  for (std::string w; words >> w;) opt.launcher.push_back(w);
   Sweep sweep = load_sweep(a.file);
   if (!a.out.empty()) sweep.out = a.out;
   if (!a.emit_slurm.empty()) {
     if (!a.shard.empty()) throw UsageError("--emit-slurm writes every shard's task: drop --shard");
+    if (!a.launcher.empty())
+      throw UsageError(
+          "--emit-slurm writes the launcher of its runs itself (--nodes, "
+          "--ntasks-per-node): drop --launcher");
+    auto given = [&](const std::string& name) {
+      for (auto* o : a.slurm_only)
+        if (o->get_name() == name) return o->count() > 0;
+      return false;
+    };
+    if (given("--mpi") && !given("--nodes") && !given("--ntasks-per-node"))
+      throw UsageError(
+          "--mpi is srun's MPI plugin for runs that span processes: give --nodes "
+          "or --ntasks-per-node too, or drop it");
     emit_slurm(sweep, a);
     return;
   }
@@ -169,6 +185,10 @@ void add_sweep_command(CLI::App& app) {
       ->check(finite_number(0, std::numeric_limits<double>::infinity()));
   cmd->add_option("--summary", a->summary,
                   "write and print the summary of the sweep folder DIR, and exit");
+  cmd->add_option("--launcher", a->launcher,
+                  "words put before each run's `qtrain train`, split at spaces (no quoting), e.g. "
+                  "'srun --mpi=pmix': the processes it starts train the run together over MPI "
+                  "[default: none]");
   cmd->add_option("--emit-slurm", a->emit_slurm,
                   "write an sbatch job-array script (one shard per task) and exit");
   a->slurm_only = {
@@ -183,7 +203,20 @@ void add_sweep_command(CLI::App& app) {
                       "--emit-slurm: CPUs per task [default: 1]")
           ->check(CLI::Range(1, 4096)),
       cmd->add_option("--mem", a->slurm.mem,
-                      "--emit-slurm: memory per task, e.g. 4G [default: the partition's]")};
+                      "--emit-slurm: memory per task, e.g. 4G [default: the partition's]"),
+      cmd->add_option("--nodes", a->slurm.nodes,
+                      "--emit-slurm: nodes per task, for runs that span nodes: each run is then "
+                      "one MPI training of nodes × ntasks-per-node processes started by srun, "
+                      "each of --cpus-per-task CPUs; the runs' shards must be a multiple of that "
+                      "[default: 1 when --ntasks-per-node is given, else one process per run]")
+          ->check(CLI::Range(1, 100000)),
+      cmd->add_option("--ntasks-per-node", a->slurm.ntasks_per_node,
+                      "--emit-slurm: MPI processes per node of each run [default: 1 when --nodes "
+                      "is given]")
+          ->check(CLI::Range(1, 4096)),
+      cmd->add_option("--mpi", a->slurm.mpi,
+                      "--emit-slurm with --nodes or --ntasks-per-node: srun's MPI plugin, how "
+                      "the run's processes find each other (`srun --mpi=list`) [default: pmix]")};
   cmd->callback([a]() { run(*a); });
 }
 

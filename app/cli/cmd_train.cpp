@@ -26,6 +26,7 @@ struct TrainArgs {
   ConfigFlags config;
   std::string out, resume, init_from;
   double checkpoint_every = 300;
+  double mpi_timeout = 300;
   bool dry_run = false, quiet = false, list_layers = false, list_tensors = false;
 };
 
@@ -46,6 +47,11 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--checkpoint-every", args->checkpoint_every,
                   "seconds between mid-epoch checkpoints (0 = only at epoch ends) [default: 300]")
       ->check(finite_number(0, std::numeric_limits<double>::infinity()));
+  cmd->add_option("--mpi-timeout", args->mpi_timeout,
+                  "under mpirun or srun: seconds a rank waits for another in an exchange before "
+                  "naming it and ending every rank (a dead or stopped rank, when the launcher "
+                  "does not end the job) [default: 300]")
+      ->check(finite_number(0.001, std::numeric_limits<double>::infinity()));
   cmd->add_flag(
       "--dry-run", args->dry_run,
       "print the resolved configuration, the model summary and the quantized layers, and exit");
@@ -103,7 +109,7 @@ void add_train_command(CLI::App& app) {
       opt.threads = cfg["threads"].get<int>();
     opt.stop = install_interrupt_handler();
     // Under mpirun: one training over the processes (app/run/mpi_world.h).
-    std::unique_ptr<Communicator> world = launch_world();
+    std::unique_ptr<Communicator> world = launch_world(args->mpi_timeout);
     opt.comm = world.get();
     const bool several = world->size() > 1, first = world->rank() == 0;
     try {

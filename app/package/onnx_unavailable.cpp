@@ -7,9 +7,9 @@ namespace qt {
 
 nlohmann::json export_onnx(const std::string&, const std::string& out_path) {
   throw UsageError("cannot write " + out_path +
-                   ": this qtrain was built without ONNX support. Install Debian's libonnx-dev "
-                   "and libprotobuf-dev (tools/setup --onnx), then configure and build again "
-                   "(cmake says \"qtrain: ONNX export enabled\")");
+                   ": this qtrain was built without ONNX: install libonnx-dev (tools/setup "
+                   "--onnx) and rebuild (cmake -DQTRAIN_ENABLE_ONNX=ON, the default, then says "
+                   "\"qtrain: ONNX export enabled\")");
 }
 
 }  // namespace qt

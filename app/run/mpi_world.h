@@ -4,6 +4,7 @@
 // without MPI (OpenMPI's libopenmpi-dev absent at build time) refuses to run under a launcher
 // that started more than one process, instead of training N copies side by side.
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 #include "app/train/communicator.h"
@@ -15,8 +16,15 @@ namespace qt {
 bool mpi_built();
 
 // The world: MPI's when a launcher started this process, else a SingleProcess. Throws
-// UsageError when launched as several processes by a qtrain built without MPI.
-std::unique_ptr<Communicator> launch_world();
+// UsageError when launched as several processes by a qtrain built without MPI. A collective
+// that waits more than `timeout` seconds for a peer throws PeerLost.
+std::unique_ptr<Communicator> launch_world(double timeout = 300);
+
+// A rank that did not take part in a collective within the timeout: dead, stopped, or cut off.
+struct PeerLost : std::runtime_error {
+  PeerLost(int rank, double seconds);
+  int rank;
+};
 
 // Ends every process of the world at once (MPI_Abort) with `code`: for an error that only this
 // process found, while the others may be waiting for it in a collective.

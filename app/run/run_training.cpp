@@ -55,6 +55,16 @@ std::string epoch_line(const json& r, int epochs) {
       100 * r["train_acc"].get<double>(), val.c_str(), r["test_loss"].get<double>(),
       100 * r["test_acc"].get<double>(), r["timing"]["images_per_second"].get<double>(),
       r["timing"]["train_seconds"].get<double>() + r["timing"]["eval_seconds"].get<double>());
+  // Over several processes: what each received per training step, and the time it spent in the
+  // exchanges (waiting for the slowest process included).
+  const json& t = r["timing"];
+  if (t.contains("bytes_received_per_step")) {
+    char mpi[96];
+    std::snprintf(mpi, sizeof mpi, "  MPI %.2f MB/step, %.0f ms/step",
+                  t["bytes_received_per_step"].get<double>() / 1e6,
+                  1e3 * t["communication_seconds_per_step"].get<double>());
+    return buf + std::string(mpi);
+  }
   return buf;
 }
 

@@ -2,13 +2,16 @@
 
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "app/config/config.h"
@@ -176,7 +179,8 @@ class Execution {
       ++out_.already;
       return;
     }
-    std::vector<std::string> argv = {qtrain_, "train"};
+    std::vector<std::string> argv = opt_.launcher;
+    argv.insert(argv.end(), {qtrain_, "train"});
     if (st.has_checkpoint) {
       argv.insert(argv.end(), {"--resume", d});
     } else {
@@ -301,9 +305,24 @@ class Execution {
   SweepOutcome out_;
 };
 
+// The launcher's program as the shell finds it (the runs are started by execv, which does not
+// search the PATH), checked before any run starts.
+std::string program_path(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path ? path : "");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    const std::string p = (dir.empty() ? "." : dir) + "/" + name;
+    if (::access(p.c_str(), X_OK) == 0) return p;
+  }
+  throw UsageError("--launcher: '" + name + "' is not a program on the PATH");
+}
+
 }  // namespace
 
-SweepOutcome run_sweep(const Sweep& sweep, const SweepOptions& opt) {
+SweepOutcome run_sweep(const Sweep& sweep, const SweepOptions& given) {
+  SweepOptions opt = given;
+  if (!opt.launcher.empty()) opt.launcher[0] = program_path(opt.launcher[0]);
   const int threads = threads_per_run(opt, available_cores());
   std::string qtrain = opt.qtrain.empty() ? self_exe() : opt.qtrain;
   check_run_dirs(sweep);

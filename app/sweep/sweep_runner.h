@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "app/sweep/sweep_spec.h"
 
@@ -18,6 +19,9 @@ struct SweepOptions {
   Shard shard;
   double checkpoint_every = 300;  // forwarded to every run (seconds between mid-epoch checkpoints)
   std::string qtrain;             // the binary the runs use ("" = this one)
+  // Words before each run's `qtrain train`: a launcher such as `srun --mpi=pmix …` whose
+  // processes train the run together over MPI (empty = the run is one process).
+  std::vector<std::string> launcher;
   const std::atomic<bool>* stop = nullptr;
   std::FILE* log = stdout;  // one line per run started and ended (nullptr = silent)
 };

@@ -1,5 +1,6 @@
 #include "app/sweep/sweep_slurm.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <regex>
 
@@ -32,6 +33,30 @@ void check_path(const std::string& path, const std::string& what) {
 // A word as the shell reads it: as it is when plain, else single-quoted.
 std::string shell_word(const std::string& s) {
   return std::regex_match(s, std::regex("[A-Za-z0-9/._+=,:@-]+")) ? s : shell_quote(s);
+}
+
+// Runs over K·R processes: one at a time per task (they fill its nodes), each with shards that
+// the processes can share.
+void check_spanning_runs(const Sweep& sweep, const SlurmOptions& opt, int nodes, int per_node) {
+  const int procs = nodes * per_node;
+  const std::string layout = "--nodes " + std::to_string(nodes) + " × --ntasks-per-node " +
+                             std::to_string(per_node) + " = " + std::to_string(procs) +
+                             " processes";
+  if (opt.jobs > 1)
+    throw UsageError(
+        "--jobs " + std::to_string(opt.jobs) + " with " + layout +
+        ": each run fills the task's nodes, so a task runs one at a time: drop --jobs");
+  if (!std::regex_match(opt.mpi, std::regex("[a-z0-9_]+")))
+    throw UsageError("--mpi '" + printable(opt.mpi) +
+                     "' is not a Slurm MPI plugin name (e.g. --mpi pmix)");
+  for (const SweepRun& run : sweep.runs) {
+    const int shards = run.config.value("shards", 1);
+    if (shards % procs != 0)
+      throw UsageError("run " + run.name + " has " + std::to_string(shards) + " shard" +
+                       (shards == 1 ? "" : "s") + ", which " + layout +
+                       " cannot share: set \"shards\" to a multiple of " + std::to_string(procs) +
+                       " in the sweep file (docs/scaling.md)");
+  }
 }
 
 }  // namespace
@@ -82,6 +107,9 @@ SlurmScript slurm_script(const Sweep& sweep, const std::string& qtrain, const st
                      ": each task runs --jobs runs at once on its own CPUs; raise --cpus-per-task "
                      "or lower --jobs");
   if (opt.tasks < 0) throw UsageError("--tasks must be at least 1 (or 0 for one task per run)");
+  const bool spans = opt.nodes > 0 || opt.ntasks_per_node > 0;
+  const int nodes = std::max(opt.nodes, 1), per_node = std::max(opt.ntasks_per_node, 1);
+  if (spans) check_spanning_runs(sweep, opt, nodes, per_node);
   const int runs = static_cast<int>(sweep.runs.size());
   SlurmScript s;
   s.tasks = opt.tasks == 0 ? runs : std::min(opt.tasks, runs);
@@ -113,7 +141,12 @@ SlurmScript slurm_script(const Sweep& sweep, const std::string& qtrain, const st
   t += "#SBATCH --job-name=qtrain-" +
        std::regex_replace(sweep.name, std::regex("[^A-Za-z0-9_.-]"), "_") + "\n";
   t += "#SBATCH --array=0-" + std::to_string(s.tasks - 1) + "\n";
-  t += "#SBATCH --ntasks=1\n";
+  if (spans) {
+    t += "#SBATCH --nodes=" + std::to_string(nodes) + "\n";
+    t += "#SBATCH --ntasks-per-node=" + std::to_string(per_node) + "\n";
+  } else {
+    t += "#SBATCH --ntasks=1\n";
+  }
   t += "#SBATCH --cpus-per-task=" + std::to_string(opt.cpus_per_task) + "\n";
   if (!opt.time.empty()) t += "#SBATCH --time=" + opt.time + "\n";
   if (!opt.mem.empty()) t += "#SBATCH --mem=" + opt.mem + "\n";
@@ -128,7 +161,15 @@ SlurmScript slurm_script(const Sweep& sweep, const std::string& qtrain, const st
       "echo \"qtrain sweep task ${SLURM_ARRAY_TASK_ID}/" + n + " on $(hostname) at $(date -Is)\"\n";
   t += "exec " + shell_quote(qtrain) + " sweep " + shell_quote(sweep.file) + " --out " +
        shell_quote(sweep.out) + " --shard \"${SLURM_ARRAY_TASK_ID}/" + n + "\" --jobs " +
-       std::to_string(opt.jobs) + " --checkpoint-every " + every + "\n";
+       std::to_string(opt.jobs) + " --checkpoint-every " + every;
+  // srun inside the job does not take --cpus-per-task from it (Slurm ≥ 22.05): said again.
+  // --kill-on-bad-exit: a rank that fails ends its run's other ranks at once.
+  if (spans)
+    t += " --launcher 'srun --mpi=" + opt.mpi +
+         " --kill-on-bad-exit=1 --nodes=" + std::to_string(nodes) +
+         " --ntasks-per-node=" + std::to_string(per_node) +
+         " --cpus-per-task=" + std::to_string(opt.cpus_per_task) + "'";
+  t += "\n";
   s.text = t;
   return s;
 }

@@ -1,7 +1,9 @@
 #pragma once
 // `qtrain sweep SWEEP.json --emit-slurm FILE`: an sbatch job-array script whose task i runs
 // shard i/n of the sweep (`qtrain sweep SWEEP.json --out DIR --shard i/n`), with absolute paths.
-// Any task can be resubmitted alone: finished runs are skipped, unfinished ones resumed.
+// With --nodes K --ntasks-per-node R each task holds K nodes and starts each of its runs as
+// `srun … qtrain train`: K·R MPI processes training one network (docs/scaling.md). Any task can be
+// resubmitted alone: finished runs are skipped, unfinished ones resumed.
 #include <string>
 
 #include "app/sweep/sweep_spec.h"
@@ -14,6 +16,11 @@ struct SlurmOptions {
   int tasks = 0;  // array size (0 = one task per run)
   int jobs = 1;   // runs at once inside each task
   double checkpoint_every = 300;
+  // Runs that each span nodes: every task asks for `nodes` × `ntasks_per_node` processes of
+  // `cpus_per_task` CPUs and starts each run's processes with srun as one MPI training
+  // (0, 0 = one process per run, as plain tasks).
+  int nodes = 0, ntasks_per_node = 0;
+  std::string mpi = "pmix";  // srun's --mpi: how the processes find each other
 };
 
 struct SlurmScript {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -90,12 +91,22 @@ void ShardGroup::exchange(int i, std::span<T> v, bool max) {
   slots[i].assign(v.begin(), v.end());
   barrier_.arrive_and_wait();
   if (i == 0) {
-    std::vector<T> mine(local_ * len);
-    for (int j = 0; j < local_; ++j) std::copy(slots[j].begin(), slots[j].end(), &mine[j * len]);
-    all.resize(static_cast<size_t>(shards_) * len);
-    comm_.allgather(mine.data(), mine.size() * sizeof(T), all.data());
+    // A failed gather (a peer lost) still meets the others at the barrier, then every local
+    // shard leaves: otherwise they would wait for shard 0 forever.
+    try {
+      std::vector<T> mine(local_ * len);
+      for (int j = 0; j < local_; ++j) std::copy(slots[j].begin(), slots[j].end(), &mine[j * len]);
+      all.resize(static_cast<size_t>(shards_) * len);
+      comm_.allgather(mine.data(), mine.size() * sizeof(T), all.data());
+    } catch (...) {
+      failed_ = std::current_exception();
+    }
   }
   barrier_.arrive_and_wait();
+  if (failed_) {
+    if (i == 0) std::rethrow_exception(failed_);
+    throw std::runtime_error("shard 0's exchange failed");  // run() reports shard 0's error
+  }
   for (size_t e = 0; e < len; ++e) {
     T s = all[e];
     for (int k = 1; k < shards_; ++k)

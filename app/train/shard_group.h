@@ -5,6 +5,7 @@
 // batch-wide quantity, the gradients included, is gathered from all shards and added in shard
 // order, so the results depend on the number of shards and never on N or the thread count.
 #include <barrier>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <span>
@@ -50,6 +51,7 @@ class ShardGroup {
   std::vector<std::vector<float>> fslots_;
   std::vector<double> dall_;
   std::vector<float> fall_;
+  std::exception_ptr failed_;  // set by shard 0 when its gather threw
 };
 
 }  // namespace qt
