@@ -1,4 +1,5 @@
-// The packed inference kernels (packed_conv.h, packed_signselect.h) against the reference
+// The packed inference kernels (packed_conv.h, packed_signselect.h, packed_expanded.h) against the
+// reference
 // convolution (conv_reference.h), in the style of test_kernels.cpp: one table of shapes, strides,
 // paddings and odd channel counts (padding bits in the last 64-bit word), every weight set
 // (binary, ternary) and input set (binary, b-bit codes, float), on 1, 2 and 3 threads and on
@@ -17,6 +18,7 @@
 #include "engine/core/random.h"
 #include "engine/kernels/conv_reference.h"
 #include "engine/kernels/packed_conv.h"
+#include "engine/kernels/packed_expanded.h"
 #include "engine/kernels/packed_signselect.h"
 #include "engine/kernels/packed_weights.h"
 
@@ -24,7 +26,8 @@ using namespace qt;
 
 namespace {
 
-enum class Input { Binary, Codes, Float };
+// Float: signselect_conv; FloatExpanded: expanded_conv (the same function by the float kernels).
+enum class Input { Binary, Codes, Float, FloatExpanded };
 
 // n, Cin, Cout, H, W, k, stride, padding
 const ConvShape kShapes[] = {
@@ -60,7 +63,7 @@ Case make_case(const ConvShape& g, Input in, int bits, bool ternary, bool unit, 
       v = alpha * static_cast<float>(std::min<int64_t>(
                       static_cast<int64_t>(rng.uniform() * static_cast<float>(1 << bits)),
                       (1 << bits) - 1));
-    if (in == Input::Float) v = rng.normal();
+    if (in == Input::Float || in == Input::FloatExpanded) v = rng.normal();
   }
   c.w.resize(static_cast<size_t>(g.cout * row));
   c.scale.resize(static_cast<size_t>(g.cout));
@@ -92,8 +95,11 @@ std::vector<float> run_kernel(const ConvShape& g, Input in, int bits, const Pack
   } else if (in == Input::Codes) {
     REQUIRE(pack_codes(c.x.data(), g.n, g.cin, g.h, g.w, c.alpha, bits, packed));
     bitserial_conv(g, bits, pw, packed.data(), c.scale.data(), c.shift.data(), y.data());
-  } else {
+  } else if (in == Input::Float) {
     signselect_conv(g, pw, c.x.data(), c.scale.data(), c.shift.data(), y.data());
+  } else {
+    Workspace ws;
+    expanded_conv(ws, g, pw, c.x.data(), c.scale.data(), c.shift.data(), y.data());
   }
   return y;
 }
@@ -108,7 +114,8 @@ void check_case(const ConvShape& g, Input in, int bits, bool ternary, bool unit)
   double scale = 0.0;
   for (float v : c.want) scale = std::max(scale, std::abs(static_cast<double>(v)));
   // Integer sums are exact (unit weights, α = 1, no shift); float inputs and scales round.
-  const double tol = unit && in != Input::Float ? 0.0 : 2e-5 * (1.0 + scale);
+  const bool float_in = in == Input::Float || in == Input::FloatExpanded;
+  const double tol = unit && !float_in ? 0.0 : 2e-5 * (1.0 + scale);
   std::vector<float> first;
   for (PackedPath path : {PackedPath::Portable, PackedPath::Avx2, PackedPath::Avx512}) {
     if (!packed_path_available(path)) continue;
@@ -154,9 +161,13 @@ TEST_CASE("packed kernels match the reference convolution on every path and thre
           INFO("float input");
           check_case(g, Input::Float, 1, ternary, unit);
         }
-        checked += 5;
+        {
+          INFO("float input, expanded signs");
+          check_case(g, Input::FloatExpanded, 1, ternary, unit);
+        }
+        checked += 6;
       }
-  CHECK(checked == 5 * 4 * static_cast<int>(std::size(kShapes)));
+  CHECK(checked == 6 * 4 * static_cast<int>(std::size(kShapes)));
 }
 
 TEST_CASE("weights outside a binary or ternary set are refused, naming the channel") {

@@ -47,13 +47,13 @@ const Method kMethods[] = {
 struct Act {
   std::string act;
   int bits;
-  const char* kernel;  // the kernel the quantized layers after the first must take
+  const char* kernel;  // the kernel the quantized conv layers after the first must take
 };
 const Act kActs[] = {{"binary", 0, "xnor"},
                      {"binary-bireal", 0, "xnor"},
                      {"quant", 2, "bitserial"},
                      {"quant", 4, "bitserial"},
-                     {"hardtanh", 0, "signselect"}};
+                     {"hardtanh", 0, "expanded"}};
 
 json config_for(const std::string& model, const Method& m, const Act& a, int epochs) {
   json c = default_config();
@@ -196,7 +196,10 @@ TEST_CASE("the packed engine gives float evaluation's classes and logits: every 
           if (l.weights == "float") continue;
           ++packed;
           CHECK_MESSAGE(l.kernel != "float", l.name);
-          on_act_kernel += l.kernel == std::string(a.kernel);
+          // a float input: sign-selected additions for linear layers, expanded signs for convs
+          const bool float_linear = l.input == "float" && l.kind == "linear";
+          CHECK_MESSAGE(l.kernel == std::string(float_linear ? "signselect" : l.input == "float" ? "expanded" : l.kernel), l.name);
+          on_act_kernel += l.kernel == std::string(a.kernel) || (float_linear && a.act == "hardtanh");
         }
         if (m.algo != "iterative") CHECK(packed >= 2);  // iterative starts with one binary layer
         if (packed >= 2) CHECK(on_act_kernel >= 1);

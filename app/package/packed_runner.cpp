@@ -8,6 +8,7 @@
 #include "engine/core/error.h"
 #include "engine/core/parallel.h"
 #include "engine/kernels/packed_conv.h"
+#include "engine/kernels/packed_expanded.h"
 #include "engine/kernels/packed_signselect.h"
 #include "engine/layers/batch_norm.h"
 #include "engine/layers/conv2d.h"
@@ -194,7 +195,13 @@ struct Builder {
       return record(false);
     }
     info.weights = s.w.ternary ? "ternary" : "binary";
-    info.kernel = in.set == "binary" ? "xnor" : in.set == "bits" ? "bitserial" : "signselect";
+    // A float input: the sign-selected additions for a linear layer (one pass over the weights,
+    // as fast as the float GEMM at batch 1), the float kernels over the expanded signs for a
+    // conv (whose additions run on rows as short as the image's width).
+    info.kernel = in.set == "binary" ? "xnor"
+                  : in.set == "bits" ? "bitserial"
+                  : s.linear         ? "signselect"
+                                     : "expanded";
     info.weight_bytes = s.w.bytes();
     // the bit planes and β, then one scale and shift per channel (the bias and a BatchNorm
     // folded into them)
@@ -345,8 +352,11 @@ struct Exec {
                                std::to_string(s.bits) +
                                "-bit grid of α = " + std::to_string(s.alpha));
       bitserial_conv(g, s.bits, s.w, s.packed.data(), s.scale.data(), s.shift.data(), s.out.data());
-    } else {
+    } else if (s.linear) {
       signselect_conv(g, s.w, x.data(), s.scale.data(), s.shift.data(), s.out.data());
+    } else {
+      expanded_conv(*ctx.workspace, g, s.w, x.data(), s.scale.data(), s.shift.data(),
+                    s.out.data());
     }
   }
 };
