@@ -19,8 +19,10 @@
 #include "engine/kernels/conv_reference.h"
 #include "engine/kernels/packed_conv.h"
 #include "engine/kernels/packed_expanded.h"
+#include "engine/kernels/packed_pool.h"
 #include "engine/kernels/packed_signselect.h"
 #include "engine/kernels/packed_weights.h"
+#include "engine/layers/max_pool2d.h"
 
 using namespace qt;
 
@@ -104,6 +106,21 @@ std::vector<float> run_kernel(const ConvShape& g, Input in, int bits, const Pack
   return y;
 }
 
+// The kernel with the sign fused into it gives pack_signs of its y, bit for bit.
+void check_fused_signs(const ConvShape& g, Input in, int bits, const PackedWeights& pw,
+                       const Case& c, const std::vector<float>& y) {
+  std::vector<uint64_t> packed, want, got;
+  pack_signs(y.data(), g.n, g.cout, g.ho(), g.wo(), want);
+  if (in == Input::Binary) {
+    pack_signs(c.x.data(), g.n, g.cin, g.h, g.w, packed);
+    xnor_conv_signs(g, pw, packed.data(), c.scale.data(), c.shift.data(), got);
+  } else {
+    REQUIRE(pack_codes(c.x.data(), g.n, g.cin, g.h, g.w, c.alpha, bits, packed));
+    bitserial_conv_signs(g, bits, pw, packed.data(), c.scale.data(), c.shift.data(), got);
+  }
+  CHECK_MESSAGE(got == want, "the fused signs differ from pack_signs of y");
+}
+
 void check_case(const ConvShape& g, Input in, int bits, bool ternary, bool unit) {
   Rng rng(static_cast<uint64_t>(g.n * 7919 + g.cin * 131 + g.cout * 17 + g.k * 5 + g.stride +
                                 bits * 1000 + ternary * 77 + unit));
@@ -124,6 +141,7 @@ void check_case(const ConvShape& g, Input in, int bits, bool ternary, bool unit)
       INFO(packed_path_name(path), ", threads ", threads);
       set_threads(threads);
       const std::vector<float> y = run_kernel(g, in, bits, pw, c);
+      if (in == Input::Binary || in == Input::Codes) check_fused_signs(g, in, bits, pw, c, y);
       if (first.empty()) {
         int bad = 0;
         for (size_t i = 0; i < y.size(); ++i)
@@ -189,4 +207,34 @@ TEST_CASE("inputs off the b-bit grid are refused") {
   CHECK_FALSE(pack_codes(x.data(), 1, 1, 2, 2, 0.3f, 2, packed));  // 0.45 = 1.5α
   const std::vector<float> big = {1.2f};                           // 4α > 3α
   CHECK_FALSE(pack_codes(big.data(), 1, 1, 1, 1, 0.3f, 2, packed));
+}
+
+TEST_CASE("max pooling of packed signs is max pooling of the signs, packed") {
+  // n, C, H, W, k, stride, padding: odd channel counts, windows over the edge, overlapping ones
+  const int64_t cases[][7] = {{2, 70, 8, 8, 2, 2, 0},
+                              {1, 5, 7, 9, 3, 2, 1},
+                              {3, 130, 5, 4, 3, 1, 1},
+                              {1, 64, 6, 6, 2, 1, 0},
+                              {2, 1, 9, 7, 3, 3, 0}};
+  Rng rng(5);
+  for (const auto& t : cases) {
+    const int64_t n = t[0], c = t[1], h = t[2], w = t[3];
+    INFO("n ", n, ", C ", c, ", ", h, "×", w, ", k ", t[4], ", s ", t[5], ", p ", t[6]);
+    Tensor x({n, c, h, w}), y;
+    // mostly −1, so that a window's maximum is often −1
+    for (int64_t i = 0; i < x.size(); ++i) x[i] = rng.uniform() < 0.2f ? 1.0f : -1.0f;
+    MaxPool2d pool("pool", t[4], t[5], t[6]);
+    Context ctx;
+    ctx.training = false;
+    pool.forward(x, y, ctx);
+    std::vector<uint64_t> packed, want, got;
+    pack_signs(y.data(), n, c, y.dim(2), y.dim(3), want);
+    pack_signs(x.data(), n, c, h, w, packed);
+    for (int threads : {1, 3}) {
+      set_threads(threads);
+      or_pool(packed.data(), n, h, w, words_for(c), t[4], t[5], t[6], got);
+      CHECK_MESSAGE(got == want, threads << " threads: differs from max pooling's signs");
+    }
+  }
+  set_threads(0);
 }

@@ -191,18 +191,26 @@ TEST_CASE("the packed engine gives float evaluation's classes and logits: every 
         const bool end_to_end = !(big && a.act == "quant");
         const std::vector<PackedLayerInfo> plan = check_package(source, cfg, data, end_to_end);
         // Every quantized layer runs packed, those after the first on the activation's kernel
-        int packed = 0, on_act_kernel = 0;
+        int packed = 0, on_act_kernel = 0, fused = 0;
         for (const PackedLayerInfo& l : plan) {
           if (l.weights == "float") continue;
           ++packed;
           CHECK_MESSAGE(l.kernel != "float", l.name);
           // a float input: sign-selected additions for linear layers, expanded signs for convs
           const bool float_linear = l.input == "float" && l.kind == "linear";
-          CHECK_MESSAGE(l.kernel == std::string(float_linear ? "signselect" : l.input == "float" ? "expanded" : l.kernel), l.name);
-          on_act_kernel += l.kernel == std::string(a.kernel) || (float_linear && a.act == "hardtanh");
+          if (l.input == "float")
+            CHECK_MESSAGE(l.kernel == std::string(float_linear ? "signselect" : "expanded"),
+                          l.name);
+          on_act_kernel +=
+              l.kernel == std::string(a.kernel) || (float_linear && a.act == "hardtanh");
+          fused += !l.fused.empty();
         }
         if (m.algo != "iterative") CHECK(packed >= 2);  // iterative starts with one binary layer
         if (packed >= 2) CHECK(on_act_kernel >= 1);
+        // conv → sign → conv runs fused (VGG-11's blocks, ResNet-20's bodies), and end to end
+        // above: the fused path is what forward runs
+        if (a.act.rfind("binary", 0) == 0 && (model == "vgg11" || model == "resnet20"))
+          CHECK(fused >= 1);
       }
   CHECK(cases == 3 * 7 * 5 + 2 * 3 * 3);
 }
