@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <map>
 
 #include "engine/core/error.h"
@@ -319,17 +320,26 @@ namespace {
 struct Exec {
   Context ctx;
   std::vector<double>& seconds;
+  bool cpu_clock = false;
   std::vector<double>* worst = nullptr;  // forward_checked
+
+  double now() const {
+    if (cpu_clock) {
+      timespec ts;
+      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+      return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+    }
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
 
   const Tensor& run(Steps& steps, const Tensor& x) {
     const Tensor* cur = &x;
     for (auto& s : steps) {
       if (s->fused && !worst) continue;  // done by the conv before it
-      const auto t0 = std::chrono::steady_clock::now();
+      const double t0 = now();
       step(*s, *cur);
-      if (s->info >= 0)
-        seconds[static_cast<size_t>(s->info)] +=
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (s->info >= 0) seconds[static_cast<size_t>(s->info)] += now() - t0;
       cur = &s->out;
     }
     return *cur;
@@ -454,7 +464,7 @@ struct Exec {
 }  // namespace
 
 const Tensor& PackedRunner::forward(const Tensor& x) {
-  Exec e{Context{}, layer_seconds_};
+  Exec e{Context{}, layer_seconds_, cpu_clock_};
   e.ctx.training = false;
   e.ctx.workspace = &workspace_;
   return e.run(steps_, x);
@@ -462,7 +472,7 @@ const Tensor& PackedRunner::forward(const Tensor& x) {
 
 const Tensor& PackedRunner::forward_checked(const Tensor& x, std::vector<double>& worst) {
   worst.assign(infos_.size(), 0.0);
-  Exec e{Context{}, layer_seconds_, &worst};
+  Exec e{Context{}, layer_seconds_, cpu_clock_, &worst};
   e.ctx.training = false;
   e.ctx.workspace = &workspace_;
   return e.run(steps_, x);
