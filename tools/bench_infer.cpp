@@ -168,6 +168,10 @@ int main(int argc, char** argv) {
       for (int64_t i = 0; i < xb.size(); ++i) xb[i] = rng.normal();
       const double f1 = median_seconds(reps, [&] { floats.forward(x1); });
       const double p1 = median_seconds(reps, [&] { packed.forward(x1); });
+      // a first batch pass outside the layer times: its first-touch allocations (page faults on
+      // this VM) would land on whichever layer touches a big buffer first
+      floats.forward(xb);
+      packed.forward(xb);
       floats.reset_times();
       packed.reset_times();
       const double fb = median_seconds(batch_reps, [&] { floats.forward(xb); });

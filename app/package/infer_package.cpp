@@ -147,14 +147,16 @@ std::string format_inference(const json& r) {
       r["float_weight_bytes"].get<double>() / std::max(1.0, r["weight_bytes"].get<double>()),
       r.value("max_resident_bytes", 0.0) / (1024 * 1024));
   s += buf;
-  s += "layer                        weights  input          kernel      KiB   eval s\n";
+  s += "layer                        weights  input          kernel      KiB   eval s  fused into "
+       "its output\n";
   for (const json& l : r["layers"]) {
     std::string input = l["input"].get<std::string>();
     if (l.contains("input_bits")) input += " " + std::to_string(l["input_bits"].get<int>());
-    std::snprintf(buf, sizeof buf, "  %-26s %-8s %-14s %-10s %7.1f %8.3f\n",
+    std::snprintf(buf, sizeof buf, "  %-26s %-8s %-14s %-10s %7.1f %8.3f  %s\n",
                   l["name"].get<std::string>().c_str(), l["weights"].get<std::string>().c_str(),
                   input.c_str(), l["kernel"].get<std::string>().c_str(),
-                  l["weight_bytes"].get<double>() / 1024, l["eval_seconds"].get<double>());
+                  l["weight_bytes"].get<double>() / 1024, l["eval_seconds"].get<double>(),
+                  l.value("fused_output", std::string()).c_str());
     s += buf;
   }
   return s;
