@@ -1,4 +1,5 @@
-// The packed inference kernels (packed_conv.h, packed_signselect.h) against the reference
+// The packed inference kernels (packed_conv.h, packed_signselect.h, packed_expanded.h) against the
+// reference
 // convolution (conv_reference.h), in the style of test_kernels.cpp: one table of shapes, strides,
 // paddings and odd channel counts (padding bits in the last 64-bit word), every weight set
 // (binary, ternary) and input set (binary, b-bit codes, float), on 1, 2 and 3 threads and on
@@ -17,14 +18,18 @@
 #include "engine/core/random.h"
 #include "engine/kernels/conv_reference.h"
 #include "engine/kernels/packed_conv.h"
+#include "engine/kernels/packed_expanded.h"
+#include "engine/kernels/packed_pool.h"
 #include "engine/kernels/packed_signselect.h"
 #include "engine/kernels/packed_weights.h"
+#include "engine/layers/max_pool2d.h"
 
 using namespace qt;
 
 namespace {
 
-enum class Input { Binary, Codes, Float };
+// Float: signselect_conv; FloatExpanded: expanded_conv (the same function by the float kernels).
+enum class Input { Binary, Codes, Float, FloatExpanded };
 
 // n, Cin, Cout, H, W, k, stride, padding
 const ConvShape kShapes[] = {
@@ -60,7 +65,7 @@ Case make_case(const ConvShape& g, Input in, int bits, bool ternary, bool unit, 
       v = alpha * static_cast<float>(std::min<int64_t>(
                       static_cast<int64_t>(rng.uniform() * static_cast<float>(1 << bits)),
                       (1 << bits) - 1));
-    if (in == Input::Float) v = rng.normal();
+    if (in == Input::Float || in == Input::FloatExpanded) v = rng.normal();
   }
   c.w.resize(static_cast<size_t>(g.cout * row));
   c.scale.resize(static_cast<size_t>(g.cout));
@@ -92,10 +97,28 @@ std::vector<float> run_kernel(const ConvShape& g, Input in, int bits, const Pack
   } else if (in == Input::Codes) {
     REQUIRE(pack_codes(c.x.data(), g.n, g.cin, g.h, g.w, c.alpha, bits, packed));
     bitserial_conv(g, bits, pw, packed.data(), c.scale.data(), c.shift.data(), y.data());
-  } else {
+  } else if (in == Input::Float) {
     signselect_conv(g, pw, c.x.data(), c.scale.data(), c.shift.data(), y.data());
+  } else {
+    Workspace ws;
+    expanded_conv(ws, g, pw, c.x.data(), c.scale.data(), c.shift.data(), y.data());
   }
   return y;
+}
+
+// The kernel with the sign fused into it gives pack_signs of its y, bit for bit.
+void check_fused_signs(const ConvShape& g, Input in, int bits, const PackedWeights& pw,
+                       const Case& c, const std::vector<float>& y) {
+  std::vector<uint64_t> packed, want, got;
+  pack_signs(y.data(), g.n, g.cout, g.ho(), g.wo(), want);
+  if (in == Input::Binary) {
+    pack_signs(c.x.data(), g.n, g.cin, g.h, g.w, packed);
+    xnor_conv_signs(g, pw, packed.data(), c.scale.data(), c.shift.data(), got);
+  } else {
+    REQUIRE(pack_codes(c.x.data(), g.n, g.cin, g.h, g.w, c.alpha, bits, packed));
+    bitserial_conv_signs(g, bits, pw, packed.data(), c.scale.data(), c.shift.data(), got);
+  }
+  CHECK_MESSAGE(got == want, "the fused signs differ from pack_signs of y");
 }
 
 void check_case(const ConvShape& g, Input in, int bits, bool ternary, bool unit) {
@@ -108,7 +131,8 @@ void check_case(const ConvShape& g, Input in, int bits, bool ternary, bool unit)
   double scale = 0.0;
   for (float v : c.want) scale = std::max(scale, std::abs(static_cast<double>(v)));
   // Integer sums are exact (unit weights, α = 1, no shift); float inputs and scales round.
-  const double tol = unit && in != Input::Float ? 0.0 : 2e-5 * (1.0 + scale);
+  const bool float_in = in == Input::Float || in == Input::FloatExpanded;
+  const double tol = unit && !float_in ? 0.0 : 2e-5 * (1.0 + scale);
   std::vector<float> first;
   for (PackedPath path : {PackedPath::Portable, PackedPath::Avx2, PackedPath::Avx512}) {
     if (!packed_path_available(path)) continue;
@@ -117,6 +141,7 @@ void check_case(const ConvShape& g, Input in, int bits, bool ternary, bool unit)
       INFO(packed_path_name(path), ", threads ", threads);
       set_threads(threads);
       const std::vector<float> y = run_kernel(g, in, bits, pw, c);
+      if (in == Input::Binary || in == Input::Codes) check_fused_signs(g, in, bits, pw, c, y);
       if (first.empty()) {
         int bad = 0;
         for (size_t i = 0; i < y.size(); ++i)
@@ -154,9 +179,13 @@ TEST_CASE("packed kernels match the reference convolution on every path and thre
           INFO("float input");
           check_case(g, Input::Float, 1, ternary, unit);
         }
-        checked += 5;
+        {
+          INFO("float input, expanded signs");
+          check_case(g, Input::FloatExpanded, 1, ternary, unit);
+        }
+        checked += 6;
       }
-  CHECK(checked == 5 * 4 * static_cast<int>(std::size(kShapes)));
+  CHECK(checked == 6 * 4 * static_cast<int>(std::size(kShapes)));
 }
 
 TEST_CASE("weights outside a binary or ternary set are refused, naming the channel") {
@@ -178,4 +207,34 @@ TEST_CASE("inputs off the b-bit grid are refused") {
   CHECK_FALSE(pack_codes(x.data(), 1, 1, 2, 2, 0.3f, 2, packed));  // 0.45 = 1.5α
   const std::vector<float> big = {1.2f};                           // 4α > 3α
   CHECK_FALSE(pack_codes(big.data(), 1, 1, 1, 1, 0.3f, 2, packed));
+}
+
+TEST_CASE("max pooling of packed signs is max pooling of the signs, packed") {
+  // n, C, H, W, k, stride, padding: odd channel counts, windows over the edge, overlapping ones
+  const int64_t cases[][7] = {{2, 70, 8, 8, 2, 2, 0},
+                              {1, 5, 7, 9, 3, 2, 1},
+                              {3, 130, 5, 4, 3, 1, 1},
+                              {1, 64, 6, 6, 2, 1, 0},
+                              {2, 1, 9, 7, 3, 3, 0}};
+  Rng rng(5);
+  for (const auto& t : cases) {
+    const int64_t n = t[0], c = t[1], h = t[2], w = t[3];
+    INFO("n ", n, ", C ", c, ", ", h, "×", w, ", k ", t[4], ", s ", t[5], ", p ", t[6]);
+    Tensor x({n, c, h, w}), y;
+    // mostly −1, so that a window's maximum is often −1
+    for (int64_t i = 0; i < x.size(); ++i) x[i] = rng.uniform() < 0.2f ? 1.0f : -1.0f;
+    MaxPool2d pool("pool", t[4], t[5], t[6]);
+    Context ctx;
+    ctx.training = false;
+    pool.forward(x, y, ctx);
+    std::vector<uint64_t> packed, want, got;
+    pack_signs(y.data(), n, c, y.dim(2), y.dim(3), want);
+    pack_signs(x.data(), n, c, h, w, packed);
+    for (int threads : {1, 3}) {
+      set_threads(threads);
+      or_pool(packed.data(), n, h, w, words_for(c), t[4], t[5], t[6], got);
+      CHECK_MESSAGE(got == want, threads << " threads: differs from max pooling's signs");
+    }
+  }
+  set_threads(0);
 }

@@ -47,13 +47,13 @@ const Method kMethods[] = {
 struct Act {
   std::string act;
   int bits;
-  const char* kernel;  // the kernel the quantized layers after the first must take
+  const char* kernel;  // the kernel the quantized conv layers after the first must take
 };
 const Act kActs[] = {{"binary", 0, "xnor"},
                      {"binary-bireal", 0, "xnor"},
                      {"quant", 2, "bitserial"},
                      {"quant", 4, "bitserial"},
-                     {"hardtanh", 0, "signselect"}};
+                     {"hardtanh", 0, "expanded"}};
 
 json config_for(const std::string& model, const Method& m, const Act& a, int epochs) {
   json c = default_config();
@@ -191,15 +191,26 @@ TEST_CASE("the packed engine gives float evaluation's classes and logits: every 
         const bool end_to_end = !(big && a.act == "quant");
         const std::vector<PackedLayerInfo> plan = check_package(source, cfg, data, end_to_end);
         // Every quantized layer runs packed, those after the first on the activation's kernel
-        int packed = 0, on_act_kernel = 0;
+        int packed = 0, on_act_kernel = 0, fused = 0;
         for (const PackedLayerInfo& l : plan) {
           if (l.weights == "float") continue;
           ++packed;
           CHECK_MESSAGE(l.kernel != "float", l.name);
-          on_act_kernel += l.kernel == std::string(a.kernel);
+          // a float input: sign-selected additions for linear layers, expanded signs for convs
+          const bool float_linear = l.input == "float" && l.kind == "linear";
+          if (l.input == "float")
+            CHECK_MESSAGE(l.kernel == std::string(float_linear ? "signselect" : "expanded"),
+                          l.name);
+          on_act_kernel +=
+              l.kernel == std::string(a.kernel) || (float_linear && a.act == "hardtanh");
+          fused += !l.fused.empty();
         }
         if (m.algo != "iterative") CHECK(packed >= 2);  // iterative starts with one binary layer
         if (packed >= 2) CHECK(on_act_kernel >= 1);
+        // conv → sign → conv runs fused (VGG-11's blocks, ResNet-20's bodies), and end to end
+        // above: the fused path is what forward runs
+        if (a.act.rfind("binary", 0) == 0 && (model == "vgg11" || model == "resnet20"))
+          CHECK(fused >= 1);
       }
   CHECK(cases == 3 * 7 * 5 + 2 * 3 * 3);
 }

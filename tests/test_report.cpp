@@ -519,3 +519,36 @@ TEST_CASE(
   CHECK(e.find(sw.runs[1].name + "/metrics.jsonl: line 2 is not valid JSON") != std::string::npos);
   fs::remove_all(root);
 }
+
+TEST_CASE("run report: a package's packed inference beside the run's accuracy") {
+  const fs::path root = scratch("run_packed");
+  const fs::path dir = root / "bwn";
+  write_run(dir, config_with("bwn", 2), {record(1, 0.6), record(2, 0.7)}, true);
+  // a package without an inference result, and one with (as qtrain infer writes it)
+  write(dir / "plain" / "manifest.json", "{}");
+  write(dir / "package" / "manifest.json", "{}");
+  const json inference = {{"split", "test"},
+                          {"accuracy", 0.6875},
+                          {"latency_batch1_seconds", 0.000397},
+                          {"images_per_second", 2729.4},
+                          {"batch_size", 128},
+                          {"weight_bytes", 1181.8 * 1024},
+                          {"float_weight_bytes", 36080.5 * 1024},
+                          {"max_resident_bytes", 290.2 * 1024 * 1024}};
+  write(dir / "package" / "inference.json", inference.dump(2));
+  const ReportFiles f = write_report(dir.string(), {});
+  const std::string md = slurp(f.md), html = slurp(f.html);
+  CHECK(md.find("| package | test | 68.75 % | 0.397 | 2729 (128) | 1181.8 (36080.5) | 290.2 |") !=
+        std::string::npos);
+  CHECK(md.find("| plain |") == std::string::npos);
+  CHECK(html.find("68.75 %") != std::string::npos);
+  // without a package the table is not there
+  fs::remove_all(dir / "package");
+  CHECK(slurp(write_report(dir.string(), {}).md).find("qtrain infer") == std::string::npos);
+  // a damaged result names its file
+  write(dir / "package" / "manifest.json", "{}");
+  write(dir / "package" / "inference.json", "[1, 2]");
+  CHECK(error_of([&] { write_report(dir.string(), {}); }).find("package/inference.json") !=
+        std::string::npos);
+  fs::remove_all(root);
+}

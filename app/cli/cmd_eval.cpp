@@ -14,10 +14,17 @@ namespace qt {
 
 namespace {
 
-// `qtrain infer` and `qtrain eval --engine packed`: run the package packed, write and print.
+// `qtrain infer` and `qtrain eval --engine packed`: run the package packed, write and print. The
+// result also goes into the package as inference.json, where `qtrain report` of the run the
+// package sits in finds it (a read-only package only loses that).
 void run_inference(const InferRequest& req, const std::string& json_out, bool json_stdout) {
   nlohmann::json r = infer_package(req);
   if (!json_out.empty()) write_file_atomic(json_out, r.dump(2) + "\n");
+  try {
+    write_file_atomic(req.package + "/inference.json", r.dump(2) + "\n");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "qtrain: the result is not kept in the package: %s\n", e.what());
+  }
   std::printf("%s", json_stdout ? (r.dump(2) + "\n").c_str() : format_inference(r).c_str());
 }
 
@@ -101,9 +108,11 @@ void add_infer_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "infer",
       "Run a package from `qtrain export` on the bit-packed kernels: XNOR and popcount for binary "
-      "weights and activations, bit-serial popcount for b-bit activations, sign-selected additions "
-      "for float inputs; float layers stay float. Prints accuracy, the kernel of each layer, the "
-      "weights' memory, batch-1 latency and throughput.");
+      "weights and activations, bit-serial popcount for b-bit activations, float kernels over the "
+      "expanded signs (convs) or sign-selected additions (linear) for float inputs; float layers "
+      "stay float. Prints accuracy, the kernel of each layer, the weights' memory, batch-1 latency "
+      "and throughput, and keeps them in PACKAGE/inference.json (`qtrain report RUN` shows them "
+      "for a package inside the run directory).");
   cmd->add_option("package", a->req.package, "a package folder from `qtrain export`")->required();
   cmd->add_option("--split", a->req.split, "which split: train, val or test [default: test]");
   cmd->add_option("--data-dir", a->req.data_dir,

@@ -3,15 +3,19 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <map>
 
 #include "engine/core/error.h"
 #include "engine/core/parallel.h"
 #include "engine/kernels/packed_conv.h"
+#include "engine/kernels/packed_expanded.h"
+#include "engine/kernels/packed_pool.h"
 #include "engine/kernels/packed_signselect.h"
 #include "engine/layers/batch_norm.h"
 #include "engine/layers/conv2d.h"
 #include "engine/layers/linear.h"
+#include "engine/layers/max_pool2d.h"
 #include "engine/layers/residual.h"
 #include "engine/layers/sequential.h"
 #include "engine/models/model.h"
@@ -36,6 +40,15 @@ struct PackedRunner::Step {
   int bits = 0;
   float alpha = 0.0f;
   std::vector<uint64_t> packed;
+  // A packed conv whose BatchNorm-folded output goes through a sign (and max pooling) into the
+  // next packed conv: the kernel writes the signs packed, the pools OR them, and the steps of the
+  // sign and the pools are skipped (`fused`); the next conv reads `signs` (`signs_from`).
+  // forward_checked runs them unfused, to compare every layer with float on its own input.
+  bool signs_out = false, fused = false;
+  std::vector<MaxPool2d*> pools;
+  std::vector<uint64_t> signs, pooled;
+  Shape signs_shape;  // (N, C, H, W) of `signs` after the pools
+  Step* signs_from = nullptr;
   // Residual
   std::vector<std::unique_ptr<Step>> body, shortcut;
   bool relu = false;
@@ -74,6 +87,7 @@ json to_json(const PackedLayerInfo& l) {
     j["input_alpha"] = l.alpha;
   }
   if (!l.folded_bn.empty()) j["folded_batchnorm"] = l.folded_bn;
+  if (!l.fused.empty()) j["fused_output"] = l.fused;
   if (!l.why.empty()) j["why_not_packed"] = l.why;
   return j;
 }
@@ -194,7 +208,13 @@ struct Builder {
       return record(false);
     }
     info.weights = s.w.ternary ? "ternary" : "binary";
-    info.kernel = in.set == "binary" ? "xnor" : in.set == "bits" ? "bitserial" : "signselect";
+    // A float input: the sign-selected additions for a linear layer (one pass over the weights,
+    // as fast as the float GEMM at batch 1), the float kernels over the expanded signs for a
+    // conv (whose additions run on rows as short as the image's width).
+    info.kernel = in.set == "binary" ? "xnor"
+                  : in.set == "bits" ? "bitserial"
+                  : s.linear         ? "signselect"
+                                     : "expanded";
     info.weight_bytes = s.w.bytes();
     // the bit planes and β, then one scale and shift per channel (the bias and a BatchNorm
     // folded into them)
@@ -237,10 +257,49 @@ struct Builder {
 
 }  // namespace
 
+namespace {
+
+// Marks the chains packed conv → sign → max pools → packed conv (binary input) of `steps` (and of
+// residual bodies and shortcuts) for the fused run (see Step::signs_out).
+void fuse_signs(Steps& steps, std::vector<PackedLayerInfo>& infos) {
+  using Kind = PackedRunner::Step::Kind;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    PackedRunner::Step& s = *steps[i];
+    if (s.kind == Kind::Residual) {
+      fuse_signs(s.body, infos);
+      fuse_signs(s.shortcut, infos);
+      continue;
+    }
+    if (s.kind != Kind::Packed || s.linear || s.input == "float" || i + 1 >= steps.size() ||
+        steps[i + 1]->kind != Kind::Layer || steps[i + 1]->layer->kind() != "sign")
+      continue;
+    size_t j = i + 2;
+    std::vector<MaxPool2d*> pools;
+    for (; j < steps.size() && steps[j]->kind == Kind::Layer &&
+           steps[j]->layer->kind() == "maxpool2d";
+         ++j)
+      pools.push_back(static_cast<MaxPool2d*>(steps[j]->layer));
+    if (j >= steps.size() || steps[j]->kind != Kind::Packed || steps[j]->linear ||
+        steps[j]->input != "binary")
+      continue;
+    s.signs_out = true;
+    s.pools = pools;
+    std::string& names = infos[static_cast<size_t>(s.info)].fused;
+    for (size_t f = i + 1; f < j; ++f) {
+      steps[f]->fused = true;
+      names += (names.empty() ? "" : " ") + steps[f]->layer->name();
+    }
+    steps[j]->signs_from = &s;
+  }
+}
+
+}  // namespace
+
 PackedRunner::PackedRunner(Model& model, const std::set<std::string>& quantized, bool strict,
                            const std::string& where) {
   Builder b{quantized, strict, where, infos_, {}};
   b.build(model.net->children(), ValueSet{}, steps_);
+  fuse_signs(steps_, infos_);
   layer_seconds_.assign(infos_.size(), 0.0);
   for (const ModelTensor& t : model.tensors()) {
     const int64_t f = 4 * shape_size(t.shape());
@@ -261,16 +320,26 @@ namespace {
 struct Exec {
   Context ctx;
   std::vector<double>& seconds;
+  bool cpu_clock = false;
   std::vector<double>* worst = nullptr;  // forward_checked
+
+  double now() const {
+    if (cpu_clock) {
+      timespec ts;
+      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+      return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+    }
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
 
   const Tensor& run(Steps& steps, const Tensor& x) {
     const Tensor* cur = &x;
     for (auto& s : steps) {
-      const auto t0 = std::chrono::steady_clock::now();
+      if (s->fused && !worst) continue;  // done by the conv before it
+      const double t0 = now();
       step(*s, *cur);
-      if (s->info >= 0)
-        seconds[static_cast<size_t>(s->info)] +=
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (s->info >= 0) seconds[static_cast<size_t>(s->info)] += now() - t0;
       cur = &s->out;
     }
     return *cur;
@@ -321,40 +390,81 @@ struct Exec {
   }
 
   void packed(PackedRunner::Step& s, const Tensor& x) {
+    const bool fused = !worst;
+    if (fused && s.signs_from) {
+      // the packed signs of the conv before (x is not computed)
+      const Shape& in = s.signs_from->signs_shape;
+      const ConvShape g{in[0], s.w.cin, s.w.cout, in[2], in[3], s.k, s.stride, s.pad};
+      if (in[1] != s.w.cin)
+        throw std::invalid_argument(s.layer->name() + ": expected " + std::to_string(s.w.cin) +
+                                    " channels, got " + shape_str(in));
+      write(s, g, s.signs_from->pooled.data(), fused);
+      return;
+    }
     const int64_t n = x.dim(0);
     ConvShape g{n, s.w.cin, s.w.cout, 1, 1, s.k, s.stride, s.pad};
     if (s.linear) {
       if (x.ndim() != 2 || x.dim(1) != s.w.cin)
         throw std::invalid_argument(s.layer->name() + ": expected (N, " + std::to_string(s.w.cin) +
                                     "), got " + shape_str(x.shape()));
-      s.out.resize({n, s.w.cout});
     } else {
       if (x.ndim() != 4 || x.dim(1) != s.w.cin)
         throw std::invalid_argument(s.layer->name() + ": expected (N, " + std::to_string(s.w.cin) +
                                     ", H, W), got " + shape_str(x.shape()));
       g.h = x.dim(2);
       g.w = x.dim(3);
-      s.out.resize({n, s.w.cout, g.ho(), g.wo()});
     }
     if (s.input == "binary") {
       pack_signs(x.data(), n, g.cin, g.h, g.w, s.packed);
-      xnor_conv(g, s.w, s.packed.data(), s.scale.data(), s.shift.data(), s.out.data());
+      write(s, g, s.packed.data(), fused);
     } else if (s.input == "bits") {
       if (!pack_codes(x.data(), n, g.cin, g.h, g.w, s.alpha, s.bits, s.packed))
         throw std::logic_error(s.layer->name() + ": its input is not on the " +
                                std::to_string(s.bits) +
                                "-bit grid of α = " + std::to_string(s.alpha));
-      bitserial_conv(g, s.bits, s.w, s.packed.data(), s.scale.data(), s.shift.data(), s.out.data());
-    } else {
+      write(s, g, s.packed.data(), fused);
+    } else if (s.linear) {
+      s.out.resize({n, s.w.cout});
       signselect_conv(g, s.w, x.data(), s.scale.data(), s.shift.data(), s.out.data());
+    } else {
+      s.out.resize({n, s.w.cout, g.ho(), g.wo()});
+      expanded_conv(*ctx.workspace, g, s.w, x.data(), s.scale.data(), s.shift.data(), s.out.data());
     }
+  }
+
+  // A popcount kernel on the packed input xp: y into s.out, or (fused) its signs, max-pooled,
+  // into s.pooled.
+  void write(PackedRunner::Step& s, const ConvShape& g, const uint64_t* xp, bool fused) {
+    const bool xnor = s.input == "binary";
+    if (!(fused && s.signs_out)) {
+      s.out.resize(s.linear ? Shape{g.n, g.cout} : Shape{g.n, g.cout, g.ho(), g.wo()});
+      if (xnor)
+        xnor_conv(g, s.w, xp, s.scale.data(), s.shift.data(), s.out.data());
+      else
+        bitserial_conv(g, s.bits, s.w, xp, s.scale.data(), s.shift.data(), s.out.data());
+      return;
+    }
+    if (xnor)
+      xnor_conv_signs(g, s.w, xp, s.scale.data(), s.shift.data(), s.signs);
+    else
+      bitserial_conv_signs(g, s.bits, s.w, xp, s.scale.data(), s.shift.data(), s.signs);
+    Shape shape{g.n, g.cout, g.ho(), g.wo()};
+    std::swap(s.pooled, s.signs);
+    for (MaxPool2d* p : s.pools) {
+      const Shape next = p->output_shape(shape);
+      or_pool(s.pooled.data(), g.n, shape[2], shape[3], words_for(g.cout), p->kernel(), p->stride(),
+              p->padding(), s.signs);
+      std::swap(s.pooled, s.signs);
+      shape = next;
+    }
+    s.signs_shape = shape;
   }
 };
 
 }  // namespace
 
 const Tensor& PackedRunner::forward(const Tensor& x) {
-  Exec e{Context{}, layer_seconds_};
+  Exec e{Context{}, layer_seconds_, cpu_clock_};
   e.ctx.training = false;
   e.ctx.workspace = &workspace_;
   return e.run(steps_, x);
@@ -362,7 +472,7 @@ const Tensor& PackedRunner::forward(const Tensor& x) {
 
 const Tensor& PackedRunner::forward_checked(const Tensor& x, std::vector<double>& worst) {
   worst.assign(infos_.size(), 0.0);
-  Exec e{Context{}, layer_seconds_, &worst};
+  Exec e{Context{}, layer_seconds_, cpu_clock_, &worst};
   e.ctx.training = false;
   e.ctx.workspace = &workspace_;
   return e.run(steps_, x);

@@ -10,12 +10,17 @@
 //   binary/ternary weights × binary input   xnor_conv (engine/kernels/packed_conv.h)
 //   binary/ternary weights × b-bit input     bitserial_conv
 //   binary/ternary weights × float input     signselect_conv (engine/kernels/packed_signselect.h)
+//                                            for a linear layer
+//   binary/ternary weights × float input     expanded_conv (engine/kernels/packed_expanded.h)
+//                                            for a conv: the float kernels over the signs
 //   float weights (not quantized)            the layer itself, in float
 // A packed layer's scale (its β per output channel, times α of a b-bit input) and a BatchNorm
 // right after it are folded into one affine per output channel: y = scale·s + shift on the
 // integer sum s. Every other layer (activations, pooling, BatchNorm elsewhere, residual sums)
-// runs as in float evaluation. The function is float evaluation's: the integer sums are exact,
-// only the order of the float scale multiplications differs.
+// runs as in float evaluation, except a sign (and max pooling) between two popcount convs: the
+// first conv writes the signs packed (xnor_conv_signs), the pools OR them (or_pool), and the next
+// conv reads them, with no float tensor in between. The function is float evaluation's: the integer
+// sums are exact, only the order of the float scale multiplications differs.
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -38,8 +43,9 @@ struct PackedLayerInfo {
   std::string input;       // "binary" | "bits" | "float"
   int bits = 0;            // of a "bits" input
   float alpha = 0.0f;      // of a "bits" input
-  std::string kernel;      // "xnor" | "bitserial" | "signselect" | "float"
+  std::string kernel;      // "xnor" | "bitserial" | "signselect" | "expanded" | "float"
   std::string folded_bn;   // the BatchNorm folded into it, "" when none
+  std::string fused;       // the sign and max pools fused into its output ("act1 pool1"), or ""
   std::string why;         // why a quantized layer cannot run packed ("" when it can)
   int64_t weight_bytes = 0, float_weight_bytes = 0;  // as loaded; as float32
 };
@@ -76,6 +82,9 @@ class PackedRunner {
   // last reset; indices as layers().
   const std::vector<double>& layer_seconds() const { return layer_seconds_; }
   void reset_times();
+  // Layer times by the process's CPU clock instead of the wall clock: with one thread on a busy
+  // machine, this process's work without its waiting (benchmarks).
+  void time_by_cpu_clock(bool on) { cpu_clock_ = on; }
 
   struct Step;
 
@@ -84,6 +93,7 @@ class PackedRunner {
   std::vector<PackedLayerInfo> infos_;
   std::vector<double> layer_seconds_;
   int64_t weight_bytes_ = 0, float_weight_bytes_ = 0;
+  bool cpu_clock_ = false;
   Workspace workspace_;
 };
 

@@ -1,5 +1,6 @@
 #include "app/report/report.h"
 
+#include <cstdio>
 #include <filesystem>
 
 #include "app/report/report_data.h"
@@ -57,6 +58,36 @@ std::string headline(const json& c) {
          cfg_text(c, "schedule", "name") + "), seed " + cfg_text(c, "seed");
 }
 
+// The packed engine's accuracy, speed and size beside the run's (inference.json of each package
+// in the run directory, as `qtrain infer` writes it).
+DocTable inference_table(const RunData& run) {
+  DocTable t;
+  t.header = {
+      "package",     "split", "accuracy", "batch 1 (ms)", "images/s (batch)", "weights KiB (float)",
+      "peak RSS MiB"};
+  t.right = {false, false, true, true, true, true, true};
+  auto num = [](const json& j, const char* key) { return j.value(key, 0.0); };
+  char buf[96];
+  for (const json& r : run.inferences) {
+    std::vector<std::string> row = {r.value("package_folder", ""), r.value("split", "")};
+    std::snprintf(buf, sizeof buf, "%.2f %%", 100 * num(r, "accuracy"));
+    row.push_back(buf);
+    std::snprintf(buf, sizeof buf, "%.3f", 1e3 * num(r, "latency_batch1_seconds"));
+    row.push_back(buf);
+    std::snprintf(buf, sizeof buf, "%.0f (%lld)", num(r, "images_per_second"),
+                  static_cast<long long>(r.value("batch_size", int64_t{0})));
+    row.push_back(buf);
+    std::snprintf(buf, sizeof buf, "%.1f (%.1f)", num(r, "weight_bytes") / 1024,
+                  num(r, "float_weight_bytes") / 1024);
+    row.push_back(buf);
+    std::snprintf(buf, sizeof buf, "%.1f", num(r, "max_resident_bytes") / (1024 * 1024));
+    row.push_back(buf);
+    t.rows.push_back(std::move(row));
+    t.emphasis.push_back(false);
+  }
+  return t;
+}
+
 ReportDoc run_report(const RunData& run, BandKind band) {
   ReportDoc doc;
   doc.title = "qtrain report: " + run.name;
@@ -68,6 +99,12 @@ ReportDoc run_report(const RunData& run, BandKind band) {
                                         "): the numbers and plots show the epochs done so far.",
                                     true});
   summary.items.push_back(results_table({&run}, false));
+  if (!run.inferences.empty()) {
+    summary.items.push_back(
+        DocText{"The exported package run by the packed engine (qtrain infer PACKAGE): accuracy, "
+                "speed and the weights' memory as loaded:"});
+    summary.items.push_back(inference_table(run));
+  }
   if (run.epochs.empty())
     summary.items.push_back(DocText{"No epoch has finished yet: there is nothing to plot.", true});
   doc.sections.push_back(std::move(summary));

@@ -214,6 +214,18 @@ RunData load_run_dir(const std::string& dir) {
   if (exists(dir + "/metrics.jsonl")) r.epochs = read_metrics_file(dir + "/metrics.jsonl");
   if (exists(dir + "/summary.json"))
     r.summary = read_json_file(dir + "/summary.json", "run summary");
+  std::vector<std::string> packages;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_directory() && exists((e.path() / "manifest.json").string()) &&
+        exists((e.path() / "inference.json").string()))
+      packages.push_back(e.path().filename().string());
+  std::sort(packages.begin(), packages.end());
+  for (const std::string& p : packages) {
+    json inf = read_json_file(dir + "/" + p + "/inference.json", "packed inference result");
+    if (!inf.is_object()) throw DataError(dir + "/" + p + "/inference.json: not a JSON object");
+    inf["package_folder"] = p;
+    r.inferences.push_back(std::move(inf));
+  }
   const RunStatus st = read_run_status(dir);
   r.state = st.state == RunState::New ? RunState::Unfinished
                                       : st.state;  // config.json is there: it started

@@ -21,8 +21,11 @@ struct RunData {
                           // keys it lacks (written before they existed) at their defaults
   std::vector<nlohmann::json> epochs;  // metrics.jsonl, epoch 1, 2, … in order
   nlohmann::json summary;              // summary.json, null when absent
-  nlohmann::ordered_json params;       // in a sweep: the parameters that vary, seed last
-  std::string point;                   // in a sweep: the grid point (the parameters but the seed)
+  // The results of `qtrain infer` on packages exported into the run directory (`qtrain export RUN
+  // --out RUN/package`): each subfolder's inference.json, with "package_folder" added, by name.
+  std::vector<nlohmann::json> inferences;
+  nlohmann::ordered_json params;  // in a sweep: the parameters that vary, seed last
+  std::string point;              // in a sweep: the grid point (the parameters but the seed)
 
   int planned_epochs() const;  // config "epochs" (0 when unknown)
 };

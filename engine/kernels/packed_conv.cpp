@@ -2,6 +2,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <bit>
 #include <stdexcept>
 #include <vector>
@@ -177,18 +178,33 @@ void check(const ConvShape& g, const PackedWeights& w, const char* who) {
 }
 
 void dispatch(const ConvShape& g, int bits, const PackedWeights& w, const uint64_t* x,
-              const float* scale, const float* shift, float* y, bool xnor) {
+              const float* scale, const float* shift, float* y, uint64_t* signs, bool xnor) {
   switch (packed_path()) {
     case PackedPath::Avx512:
-      packed_avx512::run(g, bits, w, x, scale, shift, y, xnor);
+      packed_avx512::run(g, bits, w, x, scale, shift, y, signs, xnor);
       return;
     case PackedPath::Avx2:
-      packed_avx2::run(g, bits, w, x, scale, shift, y, xnor);
+      packed_avx2::run(g, bits, w, x, scale, shift, y, signs, xnor);
       return;
     case PackedPath::Portable:
-      packed_portable::run(g, bits, w, x, scale, shift, y, xnor);
+      packed_portable::run(g, bits, w, x, scale, shift, y, signs, xnor);
       return;
   }
+}
+
+}  // namespace
+
+namespace {
+
+void check_bits(int bits) {
+  if (bits < 1 || bits > 16)
+    throw std::invalid_argument("bitserial_conv: bits must be 1..16, got " + std::to_string(bits));
+}
+
+// The output signs zeroed: the kernels OR each block's bits in, and padding bits stay 0.
+uint64_t* zeroed_signs(const ConvShape& g, std::vector<uint64_t>& signs) {
+  signs.assign(static_cast<size_t>(g.n * g.ho() * g.wo() * words_for(g.cout)), 0);
+  return signs.data();
 }
 
 }  // namespace
@@ -196,15 +212,27 @@ void dispatch(const ConvShape& g, int bits, const PackedWeights& w, const uint64
 void xnor_conv(const ConvShape& g, const PackedWeights& w, const uint64_t* x, const float* scale,
                const float* shift, float* y) {
   check(g, w, "xnor_conv");
-  dispatch(g, 1, w, x, scale, shift, y, true);
+  dispatch(g, 1, w, x, scale, shift, y, nullptr, true);
 }
 
 void bitserial_conv(const ConvShape& g, int bits, const PackedWeights& w, const uint64_t* x,
                     const float* scale, const float* shift, float* y) {
   check(g, w, "bitserial_conv");
-  if (bits < 1 || bits > 16)
-    throw std::invalid_argument("bitserial_conv: bits must be 1..16, got " + std::to_string(bits));
-  dispatch(g, bits, w, x, scale, shift, y, false);
+  check_bits(bits);
+  dispatch(g, bits, w, x, scale, shift, y, nullptr, false);
+}
+
+void xnor_conv_signs(const ConvShape& g, const PackedWeights& w, const uint64_t* x,
+                     const float* scale, const float* shift, std::vector<uint64_t>& signs) {
+  check(g, w, "xnor_conv_signs");
+  dispatch(g, 1, w, x, scale, shift, nullptr, zeroed_signs(g, signs), true);
+}
+
+void bitserial_conv_signs(const ConvShape& g, int bits, const PackedWeights& w, const uint64_t* x,
+                          const float* scale, const float* shift, std::vector<uint64_t>& signs) {
+  check(g, w, "bitserial_conv_signs");
+  check_bits(bits);
+  dispatch(g, bits, w, x, scale, shift, nullptr, zeroed_signs(g, signs), false);
 }
 
 }  // namespace qt

@@ -13,6 +13,7 @@
 // Work is split over (sample, output row, block of 16 output channels): every y is computed by
 // one task in one order, so results are the same on any thread count and any path.
 #include <cstdint>
+#include <vector>
 
 #include "engine/kernels/conv_shape.h"
 #include "engine/kernels/packed_weights.h"
@@ -25,5 +26,13 @@ void xnor_conv(const ConvShape& g, const PackedWeights& w, const uint64_t* x, co
 // x from pack_codes with `bits` planes.
 void bitserial_conv(const ConvShape& g, int bits, const PackedWeights& w, const uint64_t* x,
                     const float* scale, const float* shift, float* y);
+
+// The same convolutions followed by a sign activation, fused: instead of y, its signs packed as
+// pack_signs packs them (bit 1 where y ≥ 0), [n][ho][wo][⌈Cout / 64⌉], for the next xnor_conv.
+// Bit for bit pack_signs of the y above: the y ≥ 0 test is on the same float.
+void xnor_conv_signs(const ConvShape& g, const PackedWeights& w, const uint64_t* x,
+                     const float* scale, const float* shift, std::vector<uint64_t>& signs);
+void bitserial_conv_signs(const ConvShape& g, int bits, const PackedWeights& w, const uint64_t* x,
+                          const float* scale, const float* shift, std::vector<uint64_t>& signs);
 
 }  // namespace qt

@@ -16,13 +16,21 @@ constexpr int64_t kP = 4;  // output pixels of one row per register block
 // Rows of work [item0, item1): item = (sample, output row). For each block of kP output pixels
 // the input words of every tap are located once, then every block of kOutTile channels runs
 // over them.
+// y null: the signs of the outputs go to `signs` instead, packed as pack_signs packs them.
 template <Mode M>
 void conv_items(const ConvShape& g, int bits, const PackedWeights& w, const uint64_t* x,
-                const float* scale, const float* shift, float* y, int64_t item0, int64_t item1) {
+                const float* scale, const float* shift, float* y, uint64_t* signs, int64_t item0,
+                int64_t item1) {
   const int64_t ho = g.ho(), wo = g.wo(), words = w.words, taps = g.k * g.k;
+  const int64_t out_words = (g.cout + 63) / 64;
   const int64_t xpix = bit_serial(M) ? bits * words : words;  // words per input pixel
   std::vector<const uint64_t*> at_tap(static_cast<size_t>(taps * kP));
   std::vector<int64_t> tap_index(static_cast<size_t>(taps));
+  // scale and shift padded with 0 to whole blocks: the epilogue's loops over a block then have a
+  // fixed length and vectorize (64-input-channel layers spend about as long there as in the sums)
+  std::vector<float> sc(static_cast<size_t>(w.cout_pad), 0.0f), sh(sc.size(), 0.0f);
+  std::copy(scale, scale + g.cout, sc.begin());
+  std::copy(shift, shift + g.cout, sh.begin());
   for (int64_t item = item0; item < item1; ++item) {
     const int64_t n = item / ho, i = item % ho;
     for (int64_t j0 = 0; j0 < wo; j0 += kP) {
@@ -106,20 +114,32 @@ void conv_items(const ConvShape& g, int bits, const PackedWeights& w, const uint
           }
         }
         // y = scale·s + shift, s from the counts (see packed_conv.h)
+        const int64_t valid = std::min(kOutTile, g.cout - o0);  // real channels of the block
         for (int64_t p = 0; p < kP && j0 + p < wo; ++p) {
           int64_t s[kOutTile], m[kOutTile];
           store(s, acc[p][0]);
           store(s + 8, acc[p][1]);
           store(m, nz[p][0]);
           store(m + 8, nz[p][1]);
-          for (int64_t t = 0; t < kOutTile && o0 + t < g.cout; ++t) {
+          float out[kOutTile];
+          for (int64_t t = 0; t < kOutTile; ++t) {
             int64_t v = s[t];
             if constexpr (M == Mode::XnorBinary) v = taps_in[p] * g.cin - 2 * v;
             if constexpr (M == Mode::XnorTernary) v = m[t] - 2 * v;
-            const int64_t o = o0 + t;
-            y[((n * g.cout + o) * ho + i) * wo + j0 + p] =
-                scale[o] * static_cast<float>(v) + shift[o];
+            out[t] = sc[static_cast<size_t>(o0 + t)] * static_cast<float>(v) +
+                     sh[static_cast<size_t>(o0 + t)];
           }
+          if (y) {
+            float* at = y + ((n * g.cout + o0) * ho + i) * wo + j0 + p;
+            for (int64_t t = 0; t < valid; ++t) at[t * ho * wo] = out[t];
+            continue;
+          }
+          uint64_t sign_bits = 0;  // bit t: y of channel o0 + t is ≥ 0
+          for (int64_t t = 0; t < kOutTile; ++t)
+            sign_bits |= static_cast<uint64_t>(out[t] >= 0.0f) << t;
+          sign_bits &= (uint64_t{1} << valid) - 1;  // padding channels stay 0
+          // kOutTile divides 64: the block's bits sit in one word of the pixel
+          signs[((n * ho + i) * wo + j0 + p) * out_words + o0 / 64] |= sign_bits << (o0 % 64);
         }
       }
     }
@@ -127,16 +147,16 @@ void conv_items(const ConvShape& g, int bits, const PackedWeights& w, const uint
 }
 
 inline void run(const ConvShape& g, int bits, const PackedWeights& w, const uint64_t* x,
-                const float* scale, const float* shift, float* y, bool xnor) {
+                const float* scale, const float* shift, float* y, uint64_t* signs, bool xnor) {
   const int64_t items = g.n * g.ho();
   parallel_for(items, 1, [&](int64_t i0, int64_t i1) {
     if (!xnor && w.ternary)
-      conv_items<Mode::BitSerialTernary>(g, bits, w, x, scale, shift, y, i0, i1);
+      conv_items<Mode::BitSerialTernary>(g, bits, w, x, scale, shift, y, signs, i0, i1);
     else if (!xnor)
-      conv_items<Mode::BitSerialBinary>(g, bits, w, x, scale, shift, y, i0, i1);
+      conv_items<Mode::BitSerialBinary>(g, bits, w, x, scale, shift, y, signs, i0, i1);
     else if (w.ternary)
-      conv_items<Mode::XnorTernary>(g, bits, w, x, scale, shift, y, i0, i1);
+      conv_items<Mode::XnorTernary>(g, bits, w, x, scale, shift, y, signs, i0, i1);
     else
-      conv_items<Mode::XnorBinary>(g, bits, w, x, scale, shift, y, i0, i1);
+      conv_items<Mode::XnorBinary>(g, bits, w, x, scale, shift, y, signs, i0, i1);
   });
 }

@@ -114,10 +114,11 @@ void pack_signs(const float* x, int64_t n, int64_t c, int64_t h, int64_t w,
       uint64_t* row = out.data() + (s * plane + y * w) * words;
       for (int64_t ch = 0; ch < c; ++ch) {
         const float* src = x + ((s * c + ch) * h + y) * w;
-        const uint64_t bit = uint64_t{1} << (ch % 64);
+        const int b = static_cast<int>(ch % 64);
         uint64_t* dst = row + ch / 64;
+        // without a branch: the signs of a feature map are random, and the loop vectorizes
         for (int64_t i = 0; i < w; ++i)
-          if (src[i] >= 0.0f) dst[i * words] |= bit;
+          dst[i * words] |= static_cast<uint64_t>(src[i] >= 0.0f) << b;
       }
     }
   });
@@ -142,7 +143,7 @@ bool pack_codes(const float* x, int64_t n, int64_t c, int64_t h, int64_t w, floa
           const int64_t q = std::lrint(f);
           ok = ok && q >= 0 && q <= top && std::abs(f - static_cast<float>(q)) < 1e-3f;
           for (int b = 0; b < bits; ++b)
-            if ((q >> b) & 1) dst[(i * bits + b) * words] |= uint64_t{1} << (ch % 64);
+            dst[(i * bits + b) * words] |= static_cast<uint64_t>((q >> b) & 1) << (ch % 64);
         }
       }
     }
