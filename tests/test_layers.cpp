@@ -3,6 +3,7 @@
 // values).
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "engine/core/parallel.h"
@@ -567,6 +568,54 @@ TEST_CASE("maxpool picks the first maximum on ties and pads with −∞") {
   mp2.backward(t, y, g, &dx);
   CHECK(dx[0] == 1.0f);
   CHECK(dx[1] + dx[2] + dx[3] == 0.0f);
+}
+
+TEST_CASE("maxpool equals brute force over windows, ties, NaN and edges, forward and backward") {
+  // k, s, p, H, W: the stem's 3×3/2 with padding, windows wider than their stride, no padding,
+  // rows shorter than a vector, and maps where no window is free of the edge
+  const int64_t cases[][5] = {{3, 2, 1, 13, 37}, {3, 1, 1, 6, 21}, {2, 1, 0, 5, 18},
+                              {3, 3, 0, 9, 40},  {2, 2, 1, 7, 7},  {3, 2, 1, 2, 3},
+                              {1, 1, 0, 3, 19}};
+  Rng rng(9);
+  for (const auto& t : cases) {
+    const int64_t k = t[0], s = t[1], p = t[2], h = t[3], w = t[4];
+    INFO("k ", k, ", s ", s, ", p ", p, ", ", h, "×", w);
+    MaxPool2d mp("mp", k, s, p);
+    Tensor x({2, 3, h, w});
+    // four values: ties in most windows; a NaN now and then
+    for (int64_t i = 0; i < x.size(); ++i)
+      x[i] = rng.uniform() < 0.02f ? std::nanf("") : std::floor(4.0f * rng.uniform()) - 2.0f;
+    Tensor y, dy, dx;
+    mp.forward(x, y, Context{});
+    dy.resize(y.shape());
+    for (int64_t i = 0; i < dy.size(); ++i) dy[i] = static_cast<float>(i + 1);
+    mp.backward(x, y, dy, &dx);
+    const int64_t ho = y.dim(2), wo = y.dim(3);
+    Tensor want_dx(x.shape());
+    want_dx.fill(0.0f);
+    bool same = true;
+    for (int64_t pl = 0; pl < 6; ++pl)
+      for (int64_t i = 0; i < ho; ++i)
+        for (int64_t j = 0; j < wo; ++j) {
+          // row-major scan: a greater value or a NaN takes the place
+          int64_t at = -1;
+          float best = -std::numeric_limits<float>::infinity();
+          for (int64_t a = i * s - p; a < i * s - p + k; ++a)
+            for (int64_t b = j * s - p; b < j * s - p + k; ++b) {
+              if (a < 0 || a >= h || b < 0 || b >= w) continue;
+              const float v = x[(pl * h + a) * w + b];
+              if (at < 0 || v > best || std::isnan(v)) {
+                best = v;
+                at = (pl * h + a) * w + b;
+              }
+            }
+          const int64_t o = (pl * ho + i) * wo + j;
+          same = same && std::memcmp(&y[o], &x[at], sizeof(float)) == 0;
+          want_dx[at] += dy[o];
+        }
+    CHECK_MESSAGE(same, "forward differs from brute force");
+    CHECK(std::memcmp(dx.data(), want_dx.data(), dx.size() * sizeof(float)) == 0);
+  }
 }
 
 TEST_CASE("avgpool counts the padding, as PyTorch's default") {

@@ -238,3 +238,28 @@ TEST_CASE("max pooling of packed signs is max pooling of the signs, packed") {
   }
   set_threads(0);
 }
+
+TEST_CASE("unpacking packed signs gives the ±1 values back, padding bits ignored") {
+  Rng rng(6);
+  for (int64_t c : {1, 63, 64, 65, 130}) {
+    INFO("C ", c);
+    const int64_t n = 2, h = 3, w = 5;
+    Tensor x({n, c, h, w}), y({n, c, h, w});
+    for (int64_t i = 0; i < x.size(); ++i) x[i] = rng.uniform() < 0.5f ? 1.0f : -1.0f;
+    std::vector<uint64_t> packed;
+    pack_signs(x.data(), n, c, h, w, packed);
+    // bits past C in the last word must not leak into any channel
+    if (c % 64)
+      for (size_t i = words_for(c) - 1; i < packed.size(); i += words_for(c))
+        packed[i] |= ~uint64_t{0} << (c % 64);
+    for (int threads : {1, 3}) {
+      set_threads(threads);
+      y.fill(0.0f);
+      unpack_signs(packed.data(), n, c, h, w, y.data());
+      bool same = true;
+      for (int64_t i = 0; i < x.size(); ++i) same = same && y[i] == x[i];
+      CHECK_MESSAGE(same, threads << " threads");
+    }
+  }
+  set_threads(0);
+}

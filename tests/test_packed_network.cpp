@@ -211,6 +211,10 @@ TEST_CASE("the packed engine gives float evaluation's classes and logits: every 
         // above: the fused path is what forward runs
         if (a.act.rfind("binary", 0) == 0 && (model == "vgg11" || model == "resnet20"))
           CHECK(fused >= 1);
+        // and ResNet-20's stem, whose signs go to a residual block, packs them and unpacks ±1
+        // for the identity shortcut
+        if (a.act.rfind("binary", 0) == 0 && model == "resnet20")
+          CHECK(plan[0].fused.find("unpacked") != std::string::npos);
       }
   CHECK(cases == 3 * 7 * 5 + 2 * 3 * 3);
 }

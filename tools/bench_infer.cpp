@@ -191,6 +191,16 @@ int main(int argc, char** argv) {
                     l.kernel.c_str(), 1e3 * fs / (batch_reps + 1), 1e3 * ps / (batch_reps + 1),
                     ps > 0 ? fs / ps : 0.0);
       }
+      // the float work between the convolutions, by layer kind
+      std::map<std::string, double> kinds = floats.other_seconds();
+      for (const auto& [kind, ps] : packed.other_seconds()) kinds.emplace(kind, 0.0);
+      for (const auto& [kind, fs] : kinds) {
+        const auto it = packed.other_seconds().find(kind);
+        const double ps = it == packed.other_seconds().end() ? 0.0 : it->second;
+        std::printf("| (%s) | | | float | %.2f | %.2f | %.1f |\n", kind.c_str(),
+                    1e3 * fs / (batch_reps + 1), 1e3 * ps / (batch_reps + 1),
+                    ps > 0 ? fs / ps : 0.0);
+      }
       std::printf("\n");
       std::string t1 = "–", tb = "–";
       const std::string key = model + "@" + std::to_string(size ? size : in[2]);

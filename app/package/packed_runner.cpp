@@ -40,11 +40,13 @@ struct PackedRunner::Step {
   int bits = 0;
   float alpha = 0.0f;
   std::vector<uint64_t> packed;
-  // A packed conv whose BatchNorm-folded output goes through a sign (and max pooling) into the
-  // next packed conv: the kernel writes the signs packed, the pools OR them, and the steps of the
-  // sign and the pools are skipped (`fused`); the next conv reads `signs` (`signs_from`).
+  // A packed conv whose BatchNorm-folded output goes through a sign (and max pooling): the kernel
+  // writes the signs packed (a conv on float input packs its float output), the pools OR them,
+  // and the steps of the sign and the pools are skipped (`fused`). The next conv reads `pooled`
+  // (`signs_from`); when the next step is something else, the bits are unpacked to ±1 floats
+  // into `out` (`unpack`), and a packed conv reading that tensor later takes the bits as they are.
   // forward_checked runs them unfused, to compare every layer with float on its own input.
-  bool signs_out = false, fused = false;
+  bool signs_out = false, unpack = false, fused = false;
   std::vector<MaxPool2d*> pools;
   std::vector<uint64_t> signs, pooled;
   Shape signs_shape;  // (N, C, H, W) of `signs` after the pools
@@ -259,8 +261,9 @@ struct Builder {
 
 namespace {
 
-// Marks the chains packed conv → sign → max pools → packed conv (binary input) of `steps` (and of
-// residual bodies and shortcuts) for the fused run (see Step::signs_out).
+// Marks the chains packed conv → sign → max pools of `steps` (and of residual bodies and
+// shortcuts) for the fused run (see Step::signs_out): into the next packed conv when it reads
+// binary input, else unpacked to ±1 for whatever comes next (a residual block's shortcut).
 void fuse_signs(Steps& steps, std::vector<PackedLayerInfo>& infos) {
   using Kind = PackedRunner::Step::Kind;
   for (size_t i = 0; i < steps.size(); ++i) {
@@ -270,7 +273,7 @@ void fuse_signs(Steps& steps, std::vector<PackedLayerInfo>& infos) {
       fuse_signs(s.shortcut, infos);
       continue;
     }
-    if (s.kind != Kind::Packed || s.linear || s.input == "float" || i + 1 >= steps.size() ||
+    if (s.kind != Kind::Packed || s.linear || i + 1 >= steps.size() ||
         steps[i + 1]->kind != Kind::Layer || steps[i + 1]->layer->kind() != "sign")
       continue;
     size_t j = i + 2;
@@ -279,17 +282,18 @@ void fuse_signs(Steps& steps, std::vector<PackedLayerInfo>& infos) {
            steps[j]->layer->kind() == "maxpool2d";
          ++j)
       pools.push_back(static_cast<MaxPool2d*>(steps[j]->layer));
-    if (j >= steps.size() || steps[j]->kind != Kind::Packed || steps[j]->linear ||
-        steps[j]->input != "binary")
-      continue;
+    const bool into_conv = j < steps.size() && steps[j]->kind == Kind::Packed &&
+                           !steps[j]->linear && steps[j]->input == "binary";
     s.signs_out = true;
+    s.unpack = !into_conv;
     s.pools = pools;
     std::string& names = infos[static_cast<size_t>(s.info)].fused;
     for (size_t f = i + 1; f < j; ++f) {
       steps[f]->fused = true;
       names += (names.empty() ? "" : " ") + steps[f]->layer->name();
     }
-    steps[j]->signs_from = &s;
+    if (s.unpack) names += " (unpacked to ±1)";
+    if (into_conv) steps[j]->signs_from = &s;
   }
 }
 
@@ -313,6 +317,7 @@ PackedRunner::~PackedRunner() = default;
 
 void PackedRunner::reset_times() {
   std::fill(layer_seconds_.begin(), layer_seconds_.end(), 0.0);
+  other_seconds_.clear();
 }
 
 namespace {
@@ -320,8 +325,12 @@ namespace {
 struct Exec {
   Context ctx;
   std::vector<double>& seconds;
+  std::map<std::string, double>& other;
   bool cpu_clock = false;
   std::vector<double>* worst = nullptr;  // forward_checked
+  // The packed signs (codes) of tensors of this pass holding ±1 (b-bit codes), by tensor: a
+  // residual block's input is read by its first conv and its downsampling conv, and packed once.
+  std::map<const Tensor*, const std::vector<uint64_t>*> bits = {}, codes = {};
 
   double now() const {
     if (cpu_clock) {
@@ -339,7 +348,10 @@ struct Exec {
       if (s->fused && !worst) continue;  // done by the conv before it
       const double t0 = now();
       step(*s, *cur);
-      if (s->info >= 0) seconds[static_cast<size_t>(s->info)] += now() - t0;
+      if (s->info >= 0)
+        seconds[static_cast<size_t>(s->info)] += now() - t0;
+      else if (s->kind == PackedRunner::Step::Kind::Layer)
+        other[s->layer->kind()] += now() - t0;
       cur = &s->out;
     }
     return *cur;
@@ -358,6 +370,7 @@ struct Exec {
       if (b.shape() != sc.shape())
         throw std::invalid_argument(s.layer->name() + ": body gives " + shape_str(b.shape()) +
                                     " but the shortcut gives " + shape_str(sc.shape()));
+      const double t0 = now();
       s.out.resize(b.shape());
       const float* bp = b.data();
       const float* sp = sc.data();
@@ -369,6 +382,7 @@ struct Exec {
           y[i] = relu && z < 0.0f ? 0.0f : z;
         }
       });
+      other["residual sum"] += now() - t0;
       return;
     }
     packed(s, x);
@@ -415,20 +429,33 @@ struct Exec {
       g.w = x.dim(3);
     }
     if (s.input == "binary") {
-      pack_signs(x.data(), n, g.cin, g.h, g.w, s.packed);
-      write(s, g, s.packed.data(), fused);
+      auto it = bits.find(&x);
+      if (it == bits.end()) {
+        pack_signs(x.data(), n, g.cin, g.h, g.w, s.packed);
+        it = bits.emplace(&x, &s.packed).first;
+      }
+      write(s, g, it->second->data(), fused);
     } else if (s.input == "bits") {
-      if (!pack_codes(x.data(), n, g.cin, g.h, g.w, s.alpha, s.bits, s.packed))
-        throw std::logic_error(s.layer->name() + ": its input is not on the " +
-                               std::to_string(s.bits) +
-                               "-bit grid of α = " + std::to_string(s.alpha));
-      write(s, g, s.packed.data(), fused);
+      // (the convs reading one tensor read it on one quantizer's grid)
+      auto it = codes.find(&x);
+      if (it == codes.end()) {
+        if (!pack_codes(x.data(), n, g.cin, g.h, g.w, s.alpha, s.bits, s.packed))
+          throw std::logic_error(s.layer->name() + ": its input is not on the " +
+                                 std::to_string(s.bits) +
+                                 "-bit grid of α = " + std::to_string(s.alpha));
+        it = codes.emplace(&x, &s.packed).first;
+      }
+      write(s, g, it->second->data(), fused);
     } else if (s.linear) {
       s.out.resize({n, s.w.cout});
       signselect_conv(g, s.w, x.data(), s.scale.data(), s.shift.data(), s.out.data());
     } else {
       s.out.resize({n, s.w.cout, g.ho(), g.wo()});
       expanded_conv(*ctx.workspace, g, s.w, x.data(), s.scale.data(), s.shift.data(), s.out.data());
+      if (fused && s.signs_out) {
+        pack_signs(s.out.data(), n, s.w.cout, g.ho(), g.wo(), s.signs);
+        pool_signs(s, g);
+      }
     }
   }
 
@@ -448,6 +475,12 @@ struct Exec {
       xnor_conv_signs(g, s.w, xp, s.scale.data(), s.shift.data(), s.signs);
     else
       bitserial_conv_signs(g, s.bits, s.w, xp, s.scale.data(), s.shift.data(), s.signs);
+    pool_signs(s, g);
+  }
+
+  // The signs of a fused conv's output (in s.signs) through its max pools into s.pooled, then
+  // unpacked into s.out when the next step is not a packed conv.
+  void pool_signs(PackedRunner::Step& s, const ConvShape& g) {
     Shape shape{g.n, g.cout, g.ho(), g.wo()};
     std::swap(s.pooled, s.signs);
     for (MaxPool2d* p : s.pools) {
@@ -458,13 +491,18 @@ struct Exec {
       shape = next;
     }
     s.signs_shape = shape;
+    if (s.unpack) {
+      s.out.resize(shape);
+      unpack_signs(s.pooled.data(), shape[0], shape[1], shape[2], shape[3], s.out.data());
+      bits[&s.out] = &s.pooled;
+    }
   }
 };
 
 }  // namespace
 
 const Tensor& PackedRunner::forward(const Tensor& x) {
-  Exec e{Context{}, layer_seconds_, cpu_clock_};
+  Exec e{Context{}, layer_seconds_, other_seconds_, cpu_clock_};
   e.ctx.training = false;
   e.ctx.workspace = &workspace_;
   return e.run(steps_, x);
@@ -472,7 +510,7 @@ const Tensor& PackedRunner::forward(const Tensor& x) {
 
 const Tensor& PackedRunner::forward_checked(const Tensor& x, std::vector<double>& worst) {
   worst.assign(infos_.size(), 0.0);
-  Exec e{Context{}, layer_seconds_, cpu_clock_, &worst};
+  Exec e{Context{}, layer_seconds_, other_seconds_, cpu_clock_, &worst};
   e.ctx.training = false;
   e.ctx.workspace = &workspace_;
   return e.run(steps_, x);

@@ -22,6 +22,7 @@
 // conv reads them, with no float tensor in between. The function is float evaluation's: the integer
 // sums are exact, only the order of the float scale multiplications differs.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -81,6 +82,9 @@ class PackedRunner {
   // Seconds spent in each conv and linear layer (and all), summed over forward calls since the
   // last reset; indices as layers().
   const std::vector<double>& layer_seconds() const { return layer_seconds_; }
+  // Seconds spent in everything else, by layer kind ("sign", "maxpool2d", "residual sum", ...):
+  // the float work between the convolutions, which both engines do.
+  const std::map<std::string, double>& other_seconds() const { return other_seconds_; }
   void reset_times();
   // Layer times by the process's CPU clock instead of the wall clock: with one thread on a busy
   // machine, this process's work without its waiting (benchmarks).
@@ -92,6 +96,7 @@ class PackedRunner {
   std::vector<std::unique_ptr<Step>> steps_;
   std::vector<PackedLayerInfo> infos_;
   std::vector<double> layer_seconds_;
+  std::map<std::string, double> other_seconds_;
   int64_t weight_bytes_ = 0, float_weight_bytes_ = 0;
   bool cpu_clock_ = false;
   Workspace workspace_;

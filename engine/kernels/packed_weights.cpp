@@ -1,5 +1,6 @@
 #include "engine/kernels/packed_weights.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <stdexcept>
@@ -104,21 +105,49 @@ bool pack_weights(const float* w, int64_t cout, int64_t cin, int64_t k, PackedWe
   return true;
 }
 
+// Both directions run one word column at a time through a row buffer, so that the loop over the
+// pixels of a channel's row reads and writes contiguous memory and vectorizes (the words of one
+// pixel are `words` apart in the packed layout).
 void pack_signs(const float* x, int64_t n, int64_t c, int64_t h, int64_t w,
                 std::vector<uint64_t>& out) {
   const int64_t words = words_for(c), plane = h * w;
-  out.assign(static_cast<size_t>(n * plane * words), 0);
+  out.resize(static_cast<size_t>(n * plane * words));
   parallel_for(n * h, 1, [&](int64_t r0, int64_t r1) {
+    std::vector<uint64_t> acc(static_cast<size_t>(w));
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t s = r / h, y = r % h;
       uint64_t* row = out.data() + (s * plane + y * w) * words;
-      for (int64_t ch = 0; ch < c; ++ch) {
-        const float* src = x + ((s * c + ch) * h + y) * w;
-        const int b = static_cast<int>(ch % 64);
-        uint64_t* dst = row + ch / 64;
-        // without a branch: the signs of a feature map are random, and the loop vectorizes
-        for (int64_t i = 0; i < w; ++i)
-          dst[i * words] |= static_cast<uint64_t>(src[i] >= 0.0f) << b;
+      for (int64_t wd = 0; wd < words; ++wd) {
+        std::fill(acc.begin(), acc.end(), 0);
+        uint64_t* a = acc.data();
+        for (int64_t ch = 64 * wd; ch < std::min(c, 64 * wd + 64); ++ch) {
+          const float* src = x + ((s * c + ch) * h + y) * w;
+          const int b = static_cast<int>(ch % 64);
+          // without a branch: the signs of a feature map are random
+          for (int64_t i = 0; i < w; ++i) a[i] |= static_cast<uint64_t>(src[i] >= 0.0f) << b;
+        }
+        for (int64_t i = 0; i < w; ++i) row[i * words + wd] = a[i];
+      }
+    }
+  });
+}
+
+void unpack_signs(const uint64_t* bits, int64_t n, int64_t c, int64_t h, int64_t w, float* y) {
+  const int64_t words = words_for(c), plane = h * w;
+  parallel_for(n * h, 1, [&](int64_t r0, int64_t r1) {
+    std::vector<uint64_t> acc(static_cast<size_t>(w));
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t s = r / h, row = r % h;
+      const uint64_t* src = bits + (s * plane + row * w) * words;
+      for (int64_t wd = 0; wd < words; ++wd) {
+        uint64_t* a = acc.data();
+        for (int64_t i = 0; i < w; ++i) a[i] = src[i * words + wd];
+        for (int64_t ch = 64 * wd; ch < std::min(c, 64 * wd + 64); ++ch) {
+          float* dst = y + ((s * c + ch) * h + row) * w;
+          const int b = static_cast<int>(ch % 64);
+          for (int64_t i = 0; i < w; ++i)
+            dst[i] = static_cast<float>(2 * static_cast<int64_t>((a[i] >> b) & 1) - 1);
+        }
       }
     }
   });

@@ -55,6 +55,9 @@ bool pack_weights(const float* w, int64_t cout, int64_t cin, int64_t k, PackedWe
 // x (N, C, H, W) → binary words [n][h][w][words]: bit 1 where x ≥ 0.
 void pack_signs(const float* x, int64_t n, int64_t c, int64_t h, int64_t w,
                 std::vector<uint64_t>& out);
+// The inverse: words [n][h][w][words] → y (N, C, H, W) ∈ {−1, +1}, +1 where the bit is 1. For a
+// float layer that needs the ±1 values themselves (an identity shortcut adds them).
+void unpack_signs(const uint64_t* bits, int64_t n, int64_t c, int64_t h, int64_t w, float* y);
 // x (N, C, H, W) = α·q → the bit planes of q ∈ [0, 2^bits − 1], [n][h][w][bits][words]. Returns
 // false when some x is not α·q for such a q (to rounding): the input is not on that grid.
 bool pack_codes(const float* x, int64_t n, int64_t c, int64_t h, int64_t w, float alpha, int bits,

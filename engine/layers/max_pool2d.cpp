@@ -110,6 +110,52 @@ static void pool_2x2(const float* xp, int64_t w, int64_t ho, int64_t wo, float* 
   }
 }
 
+// Any window: row by row of the output, tap by tap in row-major order, over the columns whose
+// window lies inside the image a branch-free select per column (which vectorizes; a branch here
+// mispredicts on every other tap of a feature map), and the clipped windows at the edges one by
+// one.
+static void pool_general(const float* xp, int64_t h, int64_t w, int64_t ho, int64_t wo, int64_t k,
+                         int64_t s, int64_t p, float* yp, int32_t* am) {
+  // columns j with 0 ≤ j·s − p and j·s − p + k ≤ w
+  const int64_t jlo = std::min(wo, (p + s - 1) / s);
+  const int64_t jhi = std::max(jlo, std::min(wo, w + p - k >= 0 ? (w + p - k) / s + 1 : 0));
+  for (int64_t i = 0; i < ho; ++i) {
+    const int64_t a0 = std::max<int64_t>(0, i * s - p), a1 = std::min(h, i * s - p + k);
+    float* yr = yp + i * wo;
+    int32_t* ar = am + i * wo;
+    auto edge = [&](int64_t j) {
+      const int64_t b0 = std::max<int64_t>(0, j * s - p), b1 = std::min(w, j * s - p + k);
+      float best = -std::numeric_limits<float>::infinity();
+      int64_t at = a0 * w + b0;
+      for (int64_t a = a0; a < a1; ++a)
+        for (int64_t b = b0; b < b1; ++b)
+          if (xp[a * w + b] > best || std::isnan(xp[a * w + b])) {  // NaN wins, as in PyTorch
+            best = xp[a * w + b];
+            at = a * w + b;
+          }
+      yr[j] = xp[at];
+      ar[j] = static_cast<int32_t>(at);
+    };
+    for (int64_t j = 0; j < jlo; ++j) edge(j);
+    for (int64_t j = jhi; j < wo; ++j) edge(j);
+    for (int64_t j = jlo; j < jhi; ++j) {
+      yr[j] = -std::numeric_limits<float>::infinity();
+      ar[j] = static_cast<int32_t>(a0 * w + j * s - p);
+    }
+    for (int64_t a = a0; a < a1; ++a)
+      for (int64_t b = 0; b < k; ++b) {
+        const float* src = xp + a * w + b - p;
+        const int32_t base = static_cast<int32_t>(a * w + b - p);
+        for (int64_t j = jlo; j < jhi; ++j) {
+          const float v = src[j * s];
+          const bool take = v > yr[j] || v != v;
+          yr[j] = take ? v : yr[j];
+          ar[j] = take ? base + static_cast<int32_t>(j * s) : ar[j];
+        }
+      }
+  }
+}
+
 // y[n, c, i, j] = max_{a, b < k} x[n, c, i·s − p + a, j·s − p + b]
 void MaxPool2d::forward(const Tensor& x, Tensor& y, const Context&) {
   y.resize(output_shape(x.shape()));
@@ -130,22 +176,7 @@ void MaxPool2d::forward(const Tensor& x, Tensor& y, const Context&) {
           pool_2x2(xp, w, ho, wo, yp, am);
         continue;
       }
-      for (int64_t i = 0; i < ho; ++i) {
-        const int64_t a0 = std::max<int64_t>(0, i * s - p), a1 = std::min(h, i * s - p + k);
-        for (int64_t j = 0; j < wo; ++j) {
-          const int64_t b0 = std::max<int64_t>(0, j * s - p), b1 = std::min(w, j * s - p + k);
-          float best = -std::numeric_limits<float>::infinity();
-          int64_t at = a0 * w + b0;
-          for (int64_t a = a0; a < a1; ++a)
-            for (int64_t b = b0; b < b1; ++b)
-              if (xp[a * w + b] > best || std::isnan(xp[a * w + b])) {  // NaN wins, as in PyTorch
-                best = xp[a * w + b];
-                at = a * w + b;
-              }
-          yp[i * wo + j] = xp[at];
-          am[i * wo + j] = static_cast<int32_t>(at);
-        }
-      }
+      pool_general(xp, h, w, ho, wo, k, s, p, yp, am);
     }
   });
 }
