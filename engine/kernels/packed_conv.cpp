@@ -58,6 +58,11 @@ inline V pc(V a) {
 inline void store(int64_t* p, V a) {
   for (int i = 0; i < 8; ++i) p[i] = static_cast<int64_t>(a.v[i]);
 }
+// out[i] = sc[i]·s[i] + sh[i] for the 8 integer sums s (small enough for an int32)
+inline void affine(V a, const float* sc, const float* sh, float* out) {
+  for (int i = 0; i < 8; ++i)
+    out[i] = sc[i] * static_cast<float>(static_cast<int32_t>(a.v[i])) + sh[i];
+}
 
 #include "engine/kernels/packed_conv_tile.h"
 
@@ -116,6 +121,15 @@ inline void store(int64_t* p, V a) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), a.lo);
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + 4), a.hi);
 }
+inline void affine(V a, const float* sc, const float* sh, float* out) {
+  // the low halves of the 64-bit lanes, as 8 int32
+  const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+  const __m128i lo = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(a.lo, even));
+  const __m128i hi = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(a.hi, even));
+  const __m256 f = _mm256_cvtepi32_ps(_mm256_set_m128i(hi, lo));
+  // a multiply and an add, not an FMA: the same rounding as the portable path
+  _mm256_storeu_ps(out, _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(sc), f), _mm256_loadu_ps(sh)));
+}
 
 #include "engine/kernels/packed_conv_tile.h"
 
@@ -159,6 +173,10 @@ inline V pc(V a) {
 }
 inline void store(int64_t* p, V a) {
   _mm512_storeu_si512(p, a);
+}
+inline void affine(V a, const float* sc, const float* sh, float* out) {
+  const __m256 f = _mm256_cvtepi32_ps(_mm512_cvtepi64_epi32(a));
+  _mm256_storeu_ps(out, _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(sc), f), _mm256_loadu_ps(sh)));
 }
 
 #include "engine/kernels/packed_conv_tile.h"

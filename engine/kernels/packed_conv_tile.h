@@ -2,7 +2,7 @@
 // into a namespace that defines `Ops`, 8 lanes of 64-bit words:
 //   V zero(); V load(const uint64_t*); V bcast(uint64_t); V add(V, V); V sub(V, V);
 //   V shl(V, int); V pc(V) (per-lane popcount); V andv(V, V); V xorv(V, V); V orv(V, V);
-//   void store(int64_t*, V)
+//   void store(int64_t*, V); void affine(V s, sc, sh, float* out): out = sc·s + sh, 8 lanes
 // No include guard: it is meant to be included several times. Internal to packed_conv.cpp.
 
 enum class Mode { XnorBinary, XnorTernary, BitSerialBinary, BitSerialTernary };
@@ -29,6 +29,10 @@ void conv_items(const ConvShape& g, int bits, const PackedWeights& w, const uint
   // scale and shift padded with 0 to whole blocks: the epilogue's loops over a block then have a
   // fixed length and vectorize (64-input-channel layers spend about as long there as in the sums)
   std::vector<float> sc(static_cast<size_t>(w.cout_pad), 0.0f), sh(sc.size(), 0.0f);
+  // A tap outside the image reads zeros: no branch per pixel in the sums below, which would keep
+  // the accumulators in memory instead of registers. Zeros add nothing to the bit-serial sums; the
+  // xnor sums mask them out.
+  const std::vector<uint64_t> zeros(static_cast<size_t>(xpix), 0);
   std::copy(scale, scale + g.cout, sc.begin());
   std::copy(shift, shift + g.cout, sh.begin());
   for (int64_t item = item0; item < item1; ++item) {
@@ -60,25 +64,27 @@ void conv_items(const ConvShape& g, int bits, const PackedWeights& w, const uint
         for (int64_t ti = 0; ti < nt; ++ti) {
           const int64_t tap = tap_index[static_cast<size_t>(ti)];
           const uint64_t* const* xp = at_tap.data() + ti * kP;
-          bool in[kP];
-          for (int64_t p = 0; p < kP; ++p) in[p] = xp[p] != nullptr;
+          const uint64_t* xq[kP];
+          V in[kP];  // all ones for a pixel whose tap is inside the image, else 0
+          for (int64_t p = 0; p < kP; ++p) {
+            xq[p] = xp[p] ? xp[p] : zeros.data();
+            in[p] = bcast(xp[p] ? ~uint64_t{0} : 0);
+          }
           for (int64_t c = 0; c < words; ++c) {
             const int64_t at = (tap * words + c) * w.cout_pad + o0;
             const V p0 = load(w.pos.data() + at), p1 = load(w.pos.data() + at + 8);
             if constexpr (M == Mode::XnorBinary) {
               for (int64_t p = 0; p < kP; ++p) {
-                if (!in[p]) continue;
-                const V xb = bcast(xp[p][c]);
-                acc[p][0] = add(acc[p][0], pc(xorv(xb, p0)));
-                acc[p][1] = add(acc[p][1], pc(xorv(xb, p1)));
+                const V xb = bcast(xq[p][c]);
+                acc[p][0] = add(acc[p][0], andv(pc(xorv(xb, p0)), in[p]));
+                acc[p][1] = add(acc[p][1], andv(pc(xorv(xb, p1)), in[p]));
               }
             } else if constexpr (M == Mode::BitSerialBinary) {
               // neg = NOT pos on the real channels, and q is 0 elsewhere:
               // popcount(q AND pos) − popcount(q AND neg) = 2·popcount(q AND pos) − popcount(q)
               for (int64_t p = 0; p < kP; ++p) {
-                if (!in[p]) continue;
                 for (int j = 0; j < bits; ++j) {
-                  const V q = bcast(xp[p][j * words + c]), cq = pc(q);
+                  const V q = bcast(xq[p][j * words + c]), cq = pc(q);
                   const V d0 = sub(shl(pc(andv(q, p0)), 1), cq);
                   const V d1 = sub(shl(pc(andv(q, p1)), 1), cq);
                   acc[p][0] = add(acc[p][0], shl(d0, j));
@@ -91,18 +97,16 @@ void conv_items(const ConvShape& g, int bits, const PackedWeights& w, const uint
                 const V m0 = orv(p0, n0), m1 = orv(p1, n1);
                 const V c0 = pc(m0), c1 = pc(m1);
                 for (int64_t p = 0; p < kP; ++p) {
-                  if (!in[p]) continue;
-                  const V xb = bcast(xp[p][c]);
-                  acc[p][0] = add(acc[p][0], pc(andv(xorv(xb, p0), m0)));
-                  acc[p][1] = add(acc[p][1], pc(andv(xorv(xb, p1), m1)));
-                  nz[p][0] = add(nz[p][0], c0);
-                  nz[p][1] = add(nz[p][1], c1);
+                  const V xb = bcast(xq[p][c]);
+                  acc[p][0] = add(acc[p][0], andv(pc(andv(xorv(xb, p0), m0)), in[p]));
+                  acc[p][1] = add(acc[p][1], andv(pc(andv(xorv(xb, p1), m1)), in[p]));
+                  nz[p][0] = add(nz[p][0], andv(c0, in[p]));
+                  nz[p][1] = add(nz[p][1], andv(c1, in[p]));
                 }
               } else {
                 for (int64_t p = 0; p < kP; ++p) {
-                  if (!in[p]) continue;
                   for (int j = 0; j < bits; ++j) {
-                    const V q = bcast(xp[p][j * words + c]);
+                    const V q = bcast(xq[p][j * words + c]);
                     const V d0 = sub(pc(andv(q, p0)), pc(andv(q, n0)));
                     const V d1 = sub(pc(andv(q, p1)), pc(andv(q, n1)));
                     acc[p][0] = add(acc[p][0], shl(d0, j));
@@ -116,19 +120,19 @@ void conv_items(const ConvShape& g, int bits, const PackedWeights& w, const uint
         // y = scale·s + shift, s from the counts (see packed_conv.h)
         const int64_t valid = std::min(kOutTile, g.cout - o0);  // real channels of the block
         for (int64_t p = 0; p < kP && j0 + p < wo; ++p) {
-          int64_t s[kOutTile], m[kOutTile];
-          store(s, acc[p][0]);
-          store(s + 8, acc[p][1]);
-          store(m, nz[p][0]);
-          store(m + 8, nz[p][1]);
-          float out[kOutTile];
-          for (int64_t t = 0; t < kOutTile; ++t) {
-            int64_t v = s[t];
-            if constexpr (M == Mode::XnorBinary) v = taps_in[p] * g.cin - 2 * v;
-            if constexpr (M == Mode::XnorTernary) v = m[t] - 2 * v;
-            out[t] = sc[static_cast<size_t>(o0 + t)] * static_cast<float>(v) +
-                     sh[static_cast<size_t>(o0 + t)];
+          V s0 = acc[p][0], s1 = acc[p][1];
+          if constexpr (M == Mode::XnorBinary) {
+            const V all = bcast(static_cast<uint64_t>(taps_in[p] * g.cin));
+            s0 = sub(all, shl(s0, 1));
+            s1 = sub(all, shl(s1, 1));
           }
+          if constexpr (M == Mode::XnorTernary) {
+            s0 = sub(nz[p][0], shl(s0, 1));
+            s1 = sub(nz[p][1], shl(s1, 1));
+          }
+          float out[kOutTile];
+          affine(s0, sc.data() + o0, sh.data() + o0, out);
+          affine(s1, sc.data() + o0 + 8, sh.data() + o0 + 8, out + 8);
           if (y) {
             float* at = y + ((n * g.cout + o0) * ho + i) * wo + j0 + p;
             for (int64_t t = 0; t < valid; ++t) at[t * ho * wo] = out[t];
