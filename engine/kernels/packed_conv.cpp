@@ -63,6 +63,14 @@ inline void affine(V a, const float* sc, const float* sh, float* out) {
   for (int i = 0; i < 8; ++i)
     out[i] = sc[i] * static_cast<float>(static_cast<int32_t>(a.v[i])) + sh[i];
 }
+// bit i: sc[i]·s[i] + sh[i] ≥ 0 (the fused sign, on the same float as affine's)
+inline uint32_t nonneg(V a, const float* sc, const float* sh) {
+  float out[8];
+  affine(a, sc, sh, out);
+  uint32_t bits = 0;
+  for (int i = 0; i < 8; ++i) bits |= static_cast<uint32_t>(out[i] >= 0.0f) << i;
+  return bits;
+}
 
 #include "engine/kernels/packed_conv_tile.h"
 
@@ -121,14 +129,23 @@ inline void store(int64_t* p, V a) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), a.lo);
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + 4), a.hi);
 }
-inline void affine(V a, const float* sc, const float* sh, float* out) {
-  // the low halves of the 64-bit lanes, as 8 int32
+// the low halves of the 64-bit lanes, as 8 floats
+inline __m256 to_float(V a) {
   const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
   const __m128i lo = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(a.lo, even));
   const __m128i hi = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(a.hi, even));
-  const __m256 f = _mm256_cvtepi32_ps(_mm256_set_m128i(hi, lo));
-  // a multiply and an add, not an FMA: the same rounding as the portable path
-  _mm256_storeu_ps(out, _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(sc), f), _mm256_loadu_ps(sh)));
+  return _mm256_cvtepi32_ps(_mm256_set_m128i(hi, lo));
+}
+// a multiply and an add, not an FMA: the same rounding as the portable path
+inline __m256 affine8(__m256 f, const float* sc, const float* sh) {
+  return _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(sc), f), _mm256_loadu_ps(sh));
+}
+inline void affine(V a, const float* sc, const float* sh, float* out) {
+  _mm256_storeu_ps(out, affine8(to_float(a), sc, sh));
+}
+inline uint32_t nonneg(V a, const float* sc, const float* sh) {
+  const __m256 y = affine8(to_float(a), sc, sh);
+  return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GE_OQ)));
 }
 
 #include "engine/kernels/packed_conv_tile.h"
@@ -174,9 +191,15 @@ inline V pc(V a) {
 inline void store(int64_t* p, V a) {
   _mm512_storeu_si512(p, a);
 }
-inline void affine(V a, const float* sc, const float* sh, float* out) {
+inline __m256 affine8(V a, const float* sc, const float* sh) {
   const __m256 f = _mm256_cvtepi32_ps(_mm512_cvtepi64_epi32(a));
-  _mm256_storeu_ps(out, _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(sc), f), _mm256_loadu_ps(sh)));
+  return _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(sc), f), _mm256_loadu_ps(sh));
+}
+inline void affine(V a, const float* sc, const float* sh, float* out) {
+  _mm256_storeu_ps(out, affine8(a, sc, sh));
+}
+inline uint32_t nonneg(V a, const float* sc, const float* sh) {
+  return _mm256_cmp_ps_mask(affine8(a, sc, sh), _mm256_setzero_ps(), _CMP_GE_OQ);
 }
 
 #include "engine/kernels/packed_conv_tile.h"

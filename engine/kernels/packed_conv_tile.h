@@ -2,7 +2,8 @@
 // into a namespace that defines `Ops`, 8 lanes of 64-bit words:
 //   V zero(); V load(const uint64_t*); V bcast(uint64_t); V add(V, V); V sub(V, V);
 //   V shl(V, int); V pc(V) (per-lane popcount); V andv(V, V); V xorv(V, V); V orv(V, V);
-//   void store(int64_t*, V); void affine(V s, sc, sh, float* out): out = sc·s + sh, 8 lanes
+//   void store(int64_t*, V); void affine(V s, sc, sh, float* out): out = sc·s + sh, 8 lanes;
+//   uint32_t nonneg(V s, sc, sh): bit i set where that out[i] ≥ 0
 // No include guard: it is meant to be included several times. Internal to packed_conv.cpp.
 
 enum class Mode { XnorBinary, XnorTernary, BitSerialBinary, BitSerialTernary };
@@ -130,18 +131,18 @@ void conv_items(const ConvShape& g, int bits, const PackedWeights& w, const uint
             s0 = sub(nz[p][0], shl(s0, 1));
             s1 = sub(nz[p][1], shl(s1, 1));
           }
-          float out[kOutTile];
-          affine(s0, sc.data() + o0, sh.data() + o0, out);
-          affine(s1, sc.data() + o0 + 8, sh.data() + o0 + 8, out + 8);
           if (y) {
+            float out[kOutTile];
+            affine(s0, sc.data() + o0, sh.data() + o0, out);
+            affine(s1, sc.data() + o0 + 8, sh.data() + o0 + 8, out + 8);
             float* at = y + ((n * g.cout + o0) * ho + i) * wo + j0 + p;
             for (int64_t t = 0; t < valid; ++t) at[t * ho * wo] = out[t];
             continue;
           }
-          uint64_t sign_bits = 0;  // bit t: y of channel o0 + t is ≥ 0
-          for (int64_t t = 0; t < kOutTile; ++t)
-            sign_bits |= static_cast<uint64_t>(out[t] >= 0.0f) << t;
-          sign_bits &= (uint64_t{1} << valid) - 1;  // padding channels stay 0
+          // bit t: y of channel o0 + t is ≥ 0; padding channels stay 0
+          uint64_t sign_bits = nonneg(s0, sc.data() + o0, sh.data() + o0) |
+                               nonneg(s1, sc.data() + o0 + 8, sh.data() + o0 + 8) << 8;
+          sign_bits &= (uint64_t{1} << valid) - 1;
           // kOutTile divides 64: the block's bits sit in one word of the pixel
           signs[((n * ho + i) * wo + j0 + p) * out_words + o0 / 64] |= sign_bits << (o0 % 64);
         }
