@@ -145,7 +145,8 @@ inline void affine(V a, const float* sc, const float* sh, float* out) {
 }
 inline uint32_t nonneg(V a, const float* sc, const float* sh) {
   const __m256 y = affine8(to_float(a), sc, sh);
-  return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GE_OQ)));
+  return static_cast<uint32_t>(
+      _mm256_movemask_ps(_mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GE_OQ)));
 }
 
 #include "engine/kernels/packed_conv_tile.h"
@@ -209,15 +210,6 @@ inline uint32_t nonneg(V a, const float* sc, const float* sh) {
 
 namespace {
 
-void check(const ConvShape& g, const PackedWeights& w, const char* who) {
-  if (g.cin != w.cin || g.cout != w.cout || g.k != w.k)
-    throw std::invalid_argument(std::string(who) + ": the shape's channels or kernel (" +
-                                std::to_string(g.cin) + " → " + std::to_string(g.cout) + ", k " +
-                                std::to_string(g.k) + ") are not the packed weights' (" +
-                                std::to_string(w.cin) + " → " + std::to_string(w.cout) + ", k " +
-                                std::to_string(w.k) + ")");
-}
-
 void dispatch(const ConvShape& g, int bits, const PackedWeights& w, const uint64_t* x,
               const float* scale, const float* shift, float* y, uint64_t* signs, bool xnor) {
   switch (packed_path()) {
@@ -252,26 +244,26 @@ uint64_t* zeroed_signs(const ConvShape& g, std::vector<uint64_t>& signs) {
 
 void xnor_conv(const ConvShape& g, const PackedWeights& w, const uint64_t* x, const float* scale,
                const float* shift, float* y) {
-  check(g, w, "xnor_conv");
+  check_packed_shape(g, w, "xnor_conv");
   dispatch(g, 1, w, x, scale, shift, y, nullptr, true);
 }
 
 void bitserial_conv(const ConvShape& g, int bits, const PackedWeights& w, const uint64_t* x,
                     const float* scale, const float* shift, float* y) {
-  check(g, w, "bitserial_conv");
+  check_packed_shape(g, w, "bitserial_conv");
   check_bits(bits);
   dispatch(g, bits, w, x, scale, shift, y, nullptr, false);
 }
 
 void xnor_conv_signs(const ConvShape& g, const PackedWeights& w, const uint64_t* x,
                      const float* scale, const float* shift, std::vector<uint64_t>& signs) {
-  check(g, w, "xnor_conv_signs");
+  check_packed_shape(g, w, "xnor_conv_signs");
   dispatch(g, 1, w, x, scale, shift, nullptr, zeroed_signs(g, signs), true);
 }
 
 void bitserial_conv_signs(const ConvShape& g, int bits, const PackedWeights& w, const uint64_t* x,
                           const float* scale, const float* shift, std::vector<uint64_t>& signs) {
-  check(g, w, "bitserial_conv_signs");
+  check_packed_shape(g, w, "bitserial_conv_signs");
   check_bits(bits);
   dispatch(g, bits, w, x, scale, shift, nullptr, zeroed_signs(g, signs), false);
 }

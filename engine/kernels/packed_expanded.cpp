@@ -25,12 +25,7 @@ void expand_signs(const PackedWeights& w, float* s) {
 
 void expanded_conv(Workspace& ws, const ConvShape& g, const PackedWeights& w, const float* x,
                    const float* scale, const float* shift, float* y) {
-  if (g.cin != w.cin || g.cout != w.cout || g.k != w.k)
-    throw std::invalid_argument(
-        "expanded_conv: the shape's channels or kernel are not the packed weights' (" +
-        std::to_string(g.cin) + " → " + std::to_string(g.cout) + ", k " + std::to_string(g.k) +
-        " against " + std::to_string(w.cin) + " → " + std::to_string(w.cout) + ", k " +
-        std::to_string(w.k) + ")");
+  check_packed_shape(g, w, "expanded_conv");
   std::vector<float> s(static_cast<size_t>(g.cout * g.cin * g.k * g.k));
   expand_signs(w, s.data());
   if (direct_conv_available() && g.stride == 1 && 2 * g.pad <= g.k - 1)

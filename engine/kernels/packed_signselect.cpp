@@ -25,12 +25,7 @@ inline void add_row(float* acc, const float* x, int64_t j0, int64_t j1, int64_t 
 
 void signselect_conv(const ConvShape& g, const PackedWeights& w, const float* x, const float* scale,
                      const float* shift, float* y) {
-  if (g.cin != w.cin || g.cout != w.cout || g.k != w.k)
-    throw std::invalid_argument(
-        "signselect_conv: the shape's channels or kernel are not the packed weights' (" +
-        std::to_string(g.cin) + " → " + std::to_string(g.cout) + ", k " + std::to_string(g.k) +
-        " against " + std::to_string(w.cin) + " → " + std::to_string(w.cout) + ", k " +
-        std::to_string(w.k) + ")");
+  check_packed_shape(g, w, "signselect_conv");
   const int64_t ho = g.ho(), wo = g.wo(), pad = w.cout_pad;
   if (g.k == 1 && g.h == 1 && g.w == 1 && g.pad == 0) {
     // A linear layer: per sample, every input's sign bits select over the output channels.

@@ -108,6 +108,15 @@ bool pack_weights(const float* w, int64_t cout, int64_t cin, int64_t k, PackedWe
 // Both directions run one word column at a time through a row buffer, so that the loop over the
 // pixels of a channel's row reads and writes contiguous memory and vectorizes (the words of one
 // pixel are `words` apart in the packed layout).
+void check_packed_shape(const ConvShape& g, const PackedWeights& w, const char* who) {
+  if (g.cin != w.cin || g.cout != w.cout || g.k != w.k)
+    throw std::invalid_argument(std::string(who) + ": the shape's channels or kernel (" +
+                                std::to_string(g.cin) + " → " + std::to_string(g.cout) + ", k " +
+                                std::to_string(g.k) + ") are not the packed weights' (" +
+                                std::to_string(w.cin) + " → " + std::to_string(w.cout) + ", k " +
+                                std::to_string(w.k) + ")");
+}
+
 void pack_signs(const float* x, int64_t n, int64_t c, int64_t h, int64_t w,
                 std::vector<uint64_t>& out) {
   const int64_t words = words_for(c), plane = h * w;

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/kernels/conv_shape.h"
+
 namespace qt {
 
 // The kernels' path: AVX-512 with VPOPCNTDQ (a vector popcount of 8 words), AVX2 (popcount by
@@ -51,6 +53,9 @@ int64_t words_for(int64_t channels);  // ⌈channels / 64⌉
 // than {−β, 0, +β} for one β: such a layer is not binary or ternary.
 bool pack_weights(const float* w, int64_t cout, int64_t cin, int64_t k, PackedWeights& out,
                   std::string& why);
+
+// Throws std::invalid_argument, naming the kernel `who`, unless g's channels and kernel are w's.
+void check_packed_shape(const ConvShape& g, const PackedWeights& w, const char* who);
 
 // x (N, C, H, W) → binary words [n][h][w][words]: bit 1 where x ≥ 0.
 void pack_signs(const float* x, int64_t n, int64_t c, int64_t h, int64_t w,
