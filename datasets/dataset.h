@@ -57,13 +57,18 @@ struct Batch {
   Tensor x;                      // B × C × H × W, normalised
   std::vector<int32_t> y;        // B labels
   std::vector<int64_t> indices;  // dataset indices of the samples
+  // A batch may be made in parts (each process of a training its own rows): x's row i is row
+  // first + i of the whole batch, which has `total` rows. The whole batch: first = 0, total = B.
+  int64_t first = 0, total = 0;
   // File-backed data: the files of this batch that could not be used as they are, in sample order.
   std::vector<ImageProblem> problems;  // at most one per sample: its own file
 };
 
-// Fills `out` with the samples `indices` of `data`. Augmentation draws from counter-based
-// randomness keyed by (key, position in the batch), so it is identical for any thread count.
+// Fills `out` with the samples `indices` of `data`, which stand at positions first, first + 1, …
+// of their batch. Augmentation draws from counter-based randomness keyed by (key, position in
+// the batch), so it is identical for any thread count, and a part of a batch made alone is
+// bit for bit the same rows of the whole batch. out.total is set to first + indices.size().
 void make_batch(const Dataset& data, std::span<const int64_t> indices, const Normalization& norm,
-                const Augmentation& aug, uint64_t key, Batch& out);
+                const Augmentation& aug, uint64_t key, Batch& out, int64_t first = 0);
 
 }  // namespace qt

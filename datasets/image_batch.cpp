@@ -80,7 +80,8 @@ void load_sample(DecodeScratch& s, const std::string& path, const SampleTransfor
 }
 
 void make_file_batch(const Dataset& data, std::span<const int64_t> indices,
-                     const Normalization& norm, const Augmentation& aug, uint64_t key, Batch& out) {
+                     const Normalization& norm, const Augmentation& aug, uint64_t key, Batch& out,
+                     int64_t first) {
   const int64_t b = static_cast<int64_t>(indices.size());
   const int C = data.channels, H = data.height, W = data.width;
   if (C != 3 || norm.mean.size() != 3 || norm.std.size() != 3)
@@ -102,6 +103,8 @@ void make_file_batch(const Dataset& data, std::span<const int64_t> indices,
   out.x.resize({b, C, H, W});
   out.y.resize(b);
   out.indices.assign(indices.begin(), indices.end());
+  out.first = first;
+  out.total = first + b;
   std::vector<std::optional<ImageProblem>> problems(b);
   std::vector<std::optional<std::string>> failure(b);
   tbb::enumerable_thread_specific<DecodeScratch> scratch;
@@ -109,7 +112,7 @@ void make_file_batch(const Dataset& data, std::span<const int64_t> indices,
   parallel_for(b, 1, [&](int64_t i0, int64_t i1) {
     DecodeScratch& s = scratch.local();
     for (int64_t i = i0; i < i1; ++i) {
-      const uint64_t sample_key = derive(key, static_cast<uint64_t>(i));
+      const uint64_t sample_key = derive(key, static_cast<uint64_t>(first + i));
       float* dst = out.x.data() + i * data.sample_size();
       // A bad file: the next one of the dataset (wrapping around) in its place, so the batch
       // keeps its size and the same run always makes the same replacement.

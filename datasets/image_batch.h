@@ -35,7 +35,9 @@ void load_sample(DecodeScratch& s, const std::string& path, const SampleTransfor
 
 // make_batch for data.file_backed(): bad files are replaced by the next good file of the dataset
 // (data.skip_bad) and listed in out.problems, or end the batch with DataError naming the file.
+// `first` is the position of indices[0] in its batch, as for make_batch.
 void make_file_batch(const Dataset& data, std::span<const int64_t> indices,
-                     const Normalization& norm, const Augmentation& aug, uint64_t key, Batch& out);
+                     const Normalization& norm, const Augmentation& aug, uint64_t key, Batch& out,
+                     int64_t first = 0);
 
 }  // namespace qt

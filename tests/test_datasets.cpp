@@ -18,6 +18,7 @@
 #include "datasets/stats.h"
 #include "engine/core/error.h"
 #include "engine/core/parallel.h"
+#include "engine/core/random.h"
 #include "test_datasets_fixtures.h"
 
 using namespace qt;
@@ -365,6 +366,81 @@ TEST_CASE("augmentation and batches: identical for 1 and 2 threads; prefetch cha
   std::set<float> channel0(plain.x.data(), plain.x.data() + 1024);
   for (int64_t j = 0; j < 1024; ++j) CHECK((moved.x[j] == pad || channel0.count(moved.x[j]) == 1));
   set_threads(0);
+}
+
+namespace {
+
+// Rows [r0, r1) of `whole` and all of `part` hold the same bits, labels and samples.
+bool same_rows(const Batch& whole, int64_t r0, int64_t r1, const Batch& part) {
+  const int64_t per = whole.x.size() / whole.x.dim(0);
+  return part.x.dim(0) == r1 - r0 && part.first == r0 && part.total == whole.total &&
+         std::equal(part.x.data(), part.x.data() + part.x.size(), whole.x.data() + r0 * per) &&
+         part.y == std::vector<int32_t>(whole.y.begin() + r0, whole.y.begin() + r1) &&
+         part.indices ==
+             std::vector<int64_t>(whole.indices.begin() + r0, whole.indices.begin() + r1);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "batch parts: rows of a batch made alone are those rows of the whole batch, bit for bit") {
+  const Dataset d = random_dataset(3, 16, 16, 10, 100, 21);
+  Normalization norm{{0.5f, 0.4f, 0.3f}, {0.2f, 0.25f, 0.3f}};
+  Augmentation aug{4, true};  // pad-crop and flip: both keyed by the position in the batch
+  const std::vector<int64_t> order = epoch_order(d.size(), 3, 1, true);
+  auto all = [&](const StreamPart& part, int64_t start = 0) {
+    BatchStream stream(d, order, 32, false, norm, aug, 99, start, true, part);
+    std::vector<std::pair<int64_t, Batch>> out;
+    Batch b;
+    for (int64_t at = stream.position(); stream.next(b); at = stream.position())
+      out.emplace_back(at, b);
+    CHECK(stream.prepared() == [&] {
+      int64_t n = 0;
+      for (auto& [i, x] : out) n += x.x.dim(0);
+      return n;
+    }());
+    return out;
+  };
+  const auto whole = all({});
+  REQUIRE(whole.size() == 4);  // 3 of 32 and the last of 4
+  CHECK(whole[3].second.total == 4);
+  // Shards 1 and 2 of 5: rows ⌊n/5⌋ … ⌊3n/5⌋ of each batch (6 … 19 of 32, 0 … 2 of 4).
+  const auto part = all({1, 0, 1, 3, 5});
+  REQUIRE(part.size() == 4);
+  for (size_t b = 0; b < 4; ++b) {
+    CAPTURE(b);
+    const int64_t n = whole[b].second.total;
+    CHECK(part[b].first == whole[b].first);
+    CHECK(part[b].second.x.dim(0) < n);  // really fewer rows prepared
+    CHECK(same_rows(whole[b].second, n / 5, 3 * n / 5, part[b].second));
+  }
+  // The parts of all 5 shards together are the whole batch; an empty part is allowed.
+  for (int64_t s = 0; s < 5; ++s) {
+    const auto one = all({1, 0, s, s + 1, 5});
+    for (size_t b = 0; b < 4; ++b) {
+      const int64_t n = whole[b].second.total;
+      CHECK(same_rows(whole[b].second, s * n / 5, (s + 1) * n / 5, one[b].second));
+    }
+  }
+  // Every third batch from the second (as rank 1 of 3 evaluates), also resumed mid-epoch.
+  const auto third = all({3, 1});
+  REQUIRE(third.size() == 1);
+  CHECK(third[0].first == 1);
+  CHECK(same_rows(whole[1].second, 0, 32, third[0].second));
+  const auto strided = all({2, 1, 0, 1, 2}, 2);  // from batch 2 on: batch 3 only, its first half
+  REQUIRE(strided.size() == 1);
+  CHECK(strided[0].first == 3);
+  CHECK(same_rows(whole[3].second, 0, 2, strided[0].second));
+  // make_batch on its own: the samples at positions 7 … 12 of a batch.
+  Batch some;
+  make_batch(d, std::span<const int64_t>(order.data() + 7, 5), norm, aug,
+             derive(uint64_t{99}, uint64_t{0}), some, 7);
+  Batch first = whole[0].second;
+  first.total = 12;  // make_batch alone knows only the rows up to its last
+  CHECK(same_rows(first, 7, 12, some));
+  // A part that is not one throws.
+  CHECK_THROWS_AS(all({1, 0, 2, 1, 5}), std::invalid_argument);
+  CHECK_THROWS_AS(all({2, 2}), std::invalid_argument);
 }
 
 TEST_CASE("epoch order: a seeded permutation, different per epoch, identity without shuffle") {

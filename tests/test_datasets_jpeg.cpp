@@ -8,12 +8,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include "datasets/batch_stream.h"
 #include "datasets/image_batch.h"
 #include "datasets/image_crop.h"
 #include "datasets/image_folder.h"
 #include "datasets/jpeg_decode.h"
 #include "datasets/registry.h"
 #include "engine/core/error.h"
+#include "engine/core/random.h"
 #include "test_datasets_fixtures.h"
 #include "test_jpeg_folder.h"
 
@@ -336,6 +338,55 @@ TEST_CASE("jpeg batches: identical for any thread count; bad files skipped or fa
   CHECK(has(msg, "--bad-image skip"));
   // Good files alone pass.
   CHECK_NOTHROW(make_batch(s.train, std::vector<int64_t>{0, 7, 12}, s.norm, s.aug, 1, one));
+}
+
+TEST_CASE("jpeg batch parts: each part is those rows of the whole batch, replacements included") {
+  if (!jpeg_available()) return;
+  TempDir t;
+  qt::testing::write_jpeg_folder(t.path, true);
+  DataSplits s = load_splits(folder_request(t.path.string(), 24));
+  REQUIRE(s.aug.random_resized_crop);
+  // A shuffled order: the broken files (9 … 11 → 12, 13 → 0 wrapping around) land in parts that
+  // do not hold their replacement.
+  std::vector<int64_t> all(s.train.size());
+  for (int64_t i = 0; i < s.train.size(); ++i) all[i] = (i * 5 + 3) % s.train.size();
+  Batch whole;
+  make_batch(s.train, all, s.norm, s.aug, 42, whole);
+  REQUIRE(whole.problems.size() == 4);
+  const int64_t n = s.train.size(), per = s.train.sample_size();
+  // Three parts of 14 rows, as three ranks of one shard each cut the batch: 0 … 4, 4 … 9, 9 … 14.
+  std::vector<ImageProblem> problems;
+  for (int64_t p = 0; p < 3; ++p) {
+    CAPTURE(p);
+    const int64_t r0 = p * n / 3, r1 = (p + 1) * n / 3;
+    Batch part;
+    make_batch(s.train, std::span<const int64_t>(all.data() + r0, r1 - r0), s.norm, s.aug, 42, part,
+               r0);
+    REQUIRE(part.x.dim(0) == r1 - r0);
+    CHECK(part.first == r0);
+    CHECK(std::equal(part.x.data(), part.x.data() + part.x.size(), whole.x.data() + r0 * per));
+    CHECK(part.y == std::vector<int32_t>(whole.y.begin() + r0, whole.y.begin() + r1));
+    problems.insert(problems.end(), part.problems.begin(), part.problems.end());
+  }
+  // The parts' problems, in part order, are the whole batch's.
+  REQUIRE(problems.size() == whole.problems.size());
+  for (size_t i = 0; i < problems.size(); ++i) {
+    CHECK(problems[i].message == whole.problems[i].message);
+    CHECK(problems[i].skipped == whole.problems[i].skipped);
+  }
+  // The same through a stream that prepares shard 1 of 2 of each batch of 8 (8 and 6 rows).
+  BatchStream stream(s.train, all, 8, false, s.norm, s.aug, 7, 0, true, StreamPart{1, 0, 1, 2, 2});
+  Batch got, ref;
+  for (int64_t b = 0; stream.next(got); ++b) {
+    const int64_t m = std::min<int64_t>(8, n - 8 * b);
+    make_batch(s.train, std::span<const int64_t>(all.data() + 8 * b, m), s.norm, s.aug,
+               derive(uint64_t{7}, static_cast<uint64_t>(b)), ref);
+    CHECK(got.total == m);
+    CHECK(got.first == m / 2);
+    REQUIRE(got.x.dim(0) == m - m / 2);
+    CHECK(std::equal(got.x.data(), got.x.data() + got.x.size(), ref.x.data() + m / 2 * per));
+  }
+  CHECK(stream.prepared() == 4 + 3);
 }
 
 TEST_CASE(

@@ -8,6 +8,8 @@
 #include <dirent.h>
 #include <signal.h>
 
+#include "datasets/jpeg_decode.h"
+#include "test_jpeg_folder.h"
 #include "test_sweep_util.h"
 
 using namespace sweep_test;
@@ -133,6 +135,70 @@ TEST_CASE("LeNet-5-BN: BCGD on 2 and 3 processes gives one process's metrics") {
 
 TEST_CASE("ResNet-20, a few steps: ProxyBNN on 2 and 3 processes gives one process's metrics") {
   same_as_one_process("resnet20", "proxybnn", {2, 3});
+}
+
+// A JPEG folder on 2 processes: each rank decodes only its shard's rows of each training batch and
+// only its evaluation batches, and yet the metrics (skipped files included) are one process's and
+// each broken file is logged once, though most are met by rank 1 alone.
+TEST_CASE("imagenet-folder on 2 processes: each rank reads its rows; one process's metrics") {
+  if (!qt::jpeg_available()) return;
+  const fs::path root = scratch("mpi-jpeg");
+  const Cleanup cleanup{root};
+  using qt::testing::test_image;
+  using qt::testing::write_jpeg;
+  auto bad_image_lines = [](const std::string& log) {  // in order
+    std::vector<std::string> out;
+    std::istringstream in(log);
+    for (std::string line; std::getline(in, line);)
+      if (line.find("bad image: ") != std::string::npos)
+        out.push_back(line.substr(line.find("bad image: ")));
+    return out;
+  };
+  // Tiny files: 11 training images (3 broken), 7 test images (1 broken, in rank 1's batch).
+  for (const char* split : {"train", "val"})
+    for (int c = 0; c < 2; ++c)
+      for (int i = 0; i < (split[0] == 't' ? 4 : 3); ++i)
+        write_jpeg(
+            root / "data" / split / (c ? "red" : "blue") / (std::to_string(i) + ".JPEG"),
+            test_image(24 + 4 * i, 20 + 3 * i,
+                       c ? std::vector<uint8_t>{220, 30, 30} : std::vector<uint8_t>{20, 40, 220},
+                       i % 2 == 1));
+  for (const char* bad : {"train/blue/x_bad.JPEG", "train/red/x_bad.JPEG", "train/red/y_bad.JPEG",
+                          "val/red/x_bad.JPEG"})
+    qt::write_bytes((root / "data" / bad).string(), std::vector<uint8_t>{'n', 'o'});
+  auto args = [&](const fs::path& out) {
+    return std::vector<std::string>{qtrain_bin(),        "train",
+                                    "--model",           "mlp-bn",
+                                    "--dataset",         "imagenet-folder",
+                                    "--data-dir",        (root / "data").string(),
+                                    "--image-size",      "16",
+                                    "--epochs",          "2",
+                                    "--batch-size",      "6",
+                                    "--shards",          "2",
+                                    "--eval-batch-size", "4",
+                                    "--threads",         "1",
+                                    "--quiet",           "--out",
+                                    out.string()};
+  };
+  Result one = run(args(root / "1"));
+  REQUIRE_MESSAGE(one.code == 0, one.output);
+  const std::vector<json> expected = records(root / "1");
+  REQUIRE(expected.size() == 2);
+  CHECK(expected[0]["data"]["skipped_images"] == 3);
+  CHECK(expected[0]["data"]["eval_skipped_images"] == 1);
+  Result two = run(mpirun(2, args(root / "2")), {}, kMpiEnv);
+  REQUIRE_MESSAGE(two.code == 0, two.output);
+  CHECK(records(root / "2") == expected);
+  const std::string log = slurp(root / "2" / "log.txt");
+  CHECK(count(log, "bad image: ") == 4);
+  CHECK(count(log, "val/red/x_bad.JPEG: not a JPEG") == 1);
+  CHECK(bad_image_lines(log) == bad_image_lines(slurp(root / "1" / "log.txt")));
+  // Rank 0 read 3 of the first batch (6) and 2 of the last (5): 5 images in 2 steps.
+  std::ifstream in(root / "2" / "metrics.jsonl");
+  int epochs = 0;
+  for (std::string line; std::getline(in, line); ++epochs)
+    CHECK(json::parse(line)["timing"]["images_prepared_per_step"] == 2.5);
+  CHECK(epochs == 2);
 }
 
 TEST_CASE("kill -9 of one rank ends the others; --resume on 3 processes finishes identically") {

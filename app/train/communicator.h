@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
+#include <vector>
 
 namespace qt {
 
@@ -45,5 +47,11 @@ class SingleProcess : public Communicator {
 
 // True on every rank when it is true on any (a collective).
 bool any_rank(Communicator& comm, bool mine);
+
+// Every rank's bytes, in rank order, on every rank (a collective): a gather of the lengths, then,
+// unless all are empty, one of the strings padded to the longest. `lengths`, when the caller
+// has gathered them already (each rank's mine.size(), in rank order), saves the first gather.
+std::vector<std::string> allgather_strings(Communicator& comm, const std::string& mine,
+                                           const std::vector<int64_t>* lengths = nullptr);
 
 }  // namespace qt

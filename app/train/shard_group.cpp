@@ -18,6 +18,29 @@ bool any_rank(Communicator& comm, bool mine) {
   return std::any_of(all.begin(), all.end(), [](char c) { return c != 0; });
 }
 
+std::vector<std::string> allgather_strings(Communicator& comm, const std::string& mine,
+                                           const std::vector<int64_t>* lengths) {
+  const size_t n = static_cast<size_t>(comm.size());
+  std::vector<int64_t> len(n);
+  if (lengths) {
+    len = *lengths;
+  } else {
+    const int64_t m = static_cast<int64_t>(mine.size());
+    comm.allgather(&m, sizeof m, len.data());
+  }
+  if (len.size() != n || len[static_cast<size_t>(comm.rank())] != static_cast<int64_t>(mine.size()))
+    throw std::logic_error("allgather_strings: the lengths do not match the strings");
+  const size_t longest = static_cast<size_t>(*std::max_element(len.begin(), len.end()));
+  std::vector<std::string> out(n);
+  if (longest == 0) return out;
+  std::string padded = mine;
+  padded.resize(longest);
+  std::string all(n * longest, '\0');
+  comm.allgather(padded.data(), longest, all.data());
+  for (size_t q = 0; q < n; ++q) out[q] = all.substr(q * longest, static_cast<size_t>(len[q]));
+  return out;
+}
+
 // One local shard's view of the group.
 class ShardGroup::Member : public ShardSync {
  public:

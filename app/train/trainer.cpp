@@ -80,16 +80,23 @@ void Trainer::copy_to_replicas() {
   }
 }
 
-float Trainer::sharded_step(const Batch& batch, int64_t& correct) {
+float Trainer::sharded_step(const Batch& batch, int64_t& correct,
+                            std::vector<ImageProblem>& problems) {
   ShardGroup& g = *shards_;
-  const int64_t n = batch.x.dim(0), per = batch.x.size() / std::max<int64_t>(n, 1);
   const int k = g.local(), S = g.shards();
+  // The whole batch's rows: this rank holds rows ⌊first·n/S⌋ … of them (BatchStream's part).
+  const int64_t n = batch.total, per = batch.x.size() / std::max<int64_t>(batch.x.dim(0), 1);
+  if (batch.first != g.first() * n / S || batch.first + batch.x.dim(0) != (g.first() + k) * n / S)
+    throw std::logic_error("sharded_step: the batch holds rows " + std::to_string(batch.first) +
+                           " … of " + std::to_string(n) + ", not this rank's shards");
   copy_to_replicas();
   shard_x_.resize(k);
   shard_y_.resize(k);
   shard_dlogits_.resize(k);
-  // Per local shard: Σ loss over its samples (mean · count) and its hits.
-  std::vector<double> stats(2 * static_cast<size_t>(k));
+  // Per local shard: Σ loss over its samples (mean · count) and its hits; then the length of
+  // this rank's image problems, so that the step's one gather tells whether there are any.
+  const size_t row = 2 * static_cast<size_t>(k) + 1;
+  std::vector<double> stats(row);
   const uint64_t step_key = derive(cfg_.seed, static_cast<uint64_t>(step_));
   g.run([&](int i, ShardSync& sync) {
     const int s = g.first() + i;
@@ -98,8 +105,9 @@ float Trainer::sharded_step(const Batch& batch, int64_t& correct) {
     shape[0] = r1 - r0;
     Tensor& x = shard_x_[i];
     x.resize(shape);
-    std::copy(batch.x.data() + r0 * per, batch.x.data() + r1 * per, x.data());
-    shard_y_[i].assign(batch.y.begin() + r0, batch.y.begin() + r1);
+    const int64_t l0 = r0 - batch.first, l1 = r1 - batch.first;  // in the rows held here
+    std::copy(batch.x.data() + l0 * per, batch.x.data() + l1 * per, x.data());
+    shard_y_[i].assign(batch.y.begin() + l0, batch.y.begin() + l1);
     Model& m = i == 0 ? *model_ : *replicas_[i - 1];
     Context ctx;
     ctx.training = true;
@@ -122,16 +130,28 @@ float Trainer::sharded_step(const Batch& batch, int64_t& correct) {
     std::copy(rg.data(), rg.data() + len, local.data() + i * len);
   }
   g.sum_over_shards(local.data(), len, grads.data());
-  std::vector<double> total(2);
-  std::vector<double> all(2 * static_cast<size_t>(S));
+  std::string mine;
+  if (comm_->size() > 1) encode_problems(problems, 0, mine);
+  stats[row - 1] = static_cast<double>(mine.size());
+  const int N = comm_->size();
+  std::vector<double> all(row * N);
   g.comm().allgather(stats.data(), stats.size() * sizeof(double), all.data());
   double loss_sum = 0;
   int64_t hits = 0;
   for (int s = 0; s < S; ++s) {
-    loss_sum += all[2 * s];
-    hits += static_cast<int64_t>(all[2 * s + 1]);
+    const size_t at = (s / k) * row + 2 * static_cast<size_t>(s % k);
+    loss_sum += all[at];
+    hits += static_cast<int64_t>(all[at + 1]);
   }
   correct = hits;
+  // The ranks hold consecutive rows in rank order: their problems in rank order are the batch's.
+  if (N > 1) {
+    std::vector<int64_t> lengths(static_cast<size_t>(N));
+    for (int q = 0; q < N; ++q) lengths[q] = static_cast<int64_t>(all[q * row + row - 1]);
+    problems.clear();
+    for (const std::string& bytes : allgather_strings(g.comm(), mine, &lengths))
+      for (auto& p : decode_problems(bytes)) problems.push_back(std::move(p.second));
+  }
   return static_cast<float>(loss_sum / static_cast<double>(n));
 }
 
@@ -155,8 +175,14 @@ bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&
   // The order and the augmentation depend only on (seed, epoch): a resumed epoch sees the same
   // batches.
   auto order = epoch_order(data_.train.size(), derive(cfg_.seed, "shuffle"), e, true);
+  // Under shards, this rank prepares only its shards' rows of each batch (reading and augmenting
+  // B·k/S images rather than B): the same rows, bit for bit, as in the whole batch.
+  StreamPart part;
+  if (shards_)
+    part = {1, 0, shards_->first(), shards_->first() + shards_->local(), shards_->shards()};
   BatchStream stream(data_.train, std::move(order), cfg_.batch_size, false, data_.norm, data_.aug,
-                     derive(derive(cfg_.seed, "augment"), static_cast<uint64_t>(e)), batch_);
+                     derive(derive(cfg_.seed, "augment"), static_cast<uint64_t>(e)), batch_, true,
+                     part);
   Batch batch;
   Context ctx;
   ctx.training = true;
@@ -171,8 +197,9 @@ bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&
     algo_->before_forward();
     int64_t c = 0;
     float loss = 0;
+    std::vector<ImageProblem> problems = std::move(batch.problems);
     if (shards_) {
-      loss = sharded_step(batch, c);
+      loss = sharded_step(batch, c, problems);
     } else {
       const Tensor& logits = model_->forward(batch.x, ctx);
       loss = softmax_cross_entropy(logits, batch.y, &dlogits_, &c);
@@ -187,9 +214,9 @@ bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&
     algo_->after_step();
     ++step_;
     ++batch_;
-    const int64_t n = batch.x.dim(0);
-    for (const ImageProblem& p : batch.problems) skipped_ += p.skipped;
-    report(batch.problems);
+    const int64_t n = batch.total;
+    for (const ImageProblem& p : problems) skipped_ += p.skipped;
+    report(problems);
     loss_sum_ += static_cast<double>(loss) * n;
     correct_ += c;
     seen_ += n;
@@ -210,6 +237,7 @@ bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&
   const double bytes_per_step =
       static_cast<double>(comm_->bytes_received() - bytes_before) / steps_here;
   const double comm_seconds_per_step = (comm_->seconds() - comm_seconds_before) / steps_here;
+  const double prepared_per_step = static_cast<double>(stream.prepared()) / steps_here;
   algo_->end_epoch(e);
 
   const auto t1 = Clock::now();
@@ -253,6 +281,7 @@ bool Trainer::run_epoch(json& rec, const std::function<void(const TrainProgress&
     rec["timing"]["processes"] = comm_->size();
     rec["timing"]["bytes_received_per_step"] = bytes_per_step;
     rec["timing"]["communication_seconds_per_step"] = comm_seconds_per_step;
+    rec["timing"]["images_prepared_per_step"] = prepared_per_step;
   }
   ++epoch_;
   batch_ = 0;

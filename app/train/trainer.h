@@ -68,8 +68,10 @@ class Trainer {
                  const std::function<void(const TrainProgress&)>& on_progress,
                  const std::atomic<bool>* stop);
 
-  // One step on the batch as shards; returns the mean loss and adds the hits to `correct`.
-  float sharded_step(const Batch& batch, int64_t& correct);
+  // One step on the batch as shards, of which `batch` holds this rank's rows; returns the mean
+  // loss over the whole batch and sets `correct` to its hits. `problems` comes in as this rank's
+  // image problems and leaves as the whole batch's, in sample order.
+  float sharded_step(const Batch& batch, int64_t& correct, std::vector<ImageProblem>& problems);
   // The local shards' networks (beyond the first, model_) take model_'s used values, buffers
   // and activation quantizers' modes.
   void copy_to_replicas();
