@@ -1,10 +1,10 @@
 // The packed engine computes the network that float evaluation of the same package computes:
 // for every algorithm and activation whose layers the engine can pack, on LeNet-5, the MLP,
-// VGG-11 and ResNet-20 (random weights and BatchNorm statistics; LeNet-5 and the MLP also after
-// a short training run), the predicted classes are the same on every image and the logits agree
-// within kTol·(1 + max |logit|); and every packed layer, run on float evaluation's own input,
-// gives its output within kLayerTol. Only the order of float multiplications differs (the
-// integer sums are exact).
+// VGG-11, ResNet-20 and ResNet-18 at 32×32 (random weights and BatchNorm statistics; LeNet-5 and
+// the MLP also after a short training run), the predicted classes are the same on every image and
+// the logits agree within kTol·(1 + max |logit|); and every packed layer, run on float evaluation's
+// own input, gives its output within kLayerTol. Only the order of float multiplications differs
+// (the integer sums are exact).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -59,9 +59,10 @@ json config_for(const std::string& model, const Method& m, const Act& a, int epo
   json c = default_config();
   c["model"] = model;
   c["data"]["name"] = "synthetic";
-  c["data"]["synthetic"]["size"] = {64, model == "vgg11" || model == "resnet20" ? 8 : 16};
+  const bool big = model == "vgg11" || model == "resnet20" || model == "resnet18";
+  c["data"]["synthetic"]["size"] = {64, big ? 8 : 16};
   if (model == "mlp" || model == "mlp-bn") c["data"]["synthetic"]["shape"] = {1, 8, 8};
-  if (model == "vgg11" || model == "resnet20") c["data"]["synthetic"]["shape"] = {3, 32, 32};
+  if (big) c["data"]["synthetic"]["shape"] = {3, 32, 32};
   c["data"]["val_size"] = 0;
   c["batch_size"] = 32;
   c["lr"] = 0.05;
@@ -167,10 +168,10 @@ std::vector<PackedLayerInfo> check_package(Trainer& source, const TrainConfig& c
 TEST_CASE("the packed engine gives float evaluation's classes and logits: every packable method") {
   set_threads(0);
   int cases = 0;
-  for (std::string model : {"lenet5-bn", "mlp-bn", "lenet5", "vgg11", "resnet20"})
+  for (std::string model : {"lenet5-bn", "mlp-bn", "lenet5", "vgg11", "resnet20", "resnet18"})
     for (const Method& m : kMethods)
       for (const Act& a : kActs) {
-        const bool big = model == "vgg11" || model == "resnet20";
+        const bool big = model == "vgg11" || model == "resnet20" || model == "resnet18";
         if (big && (a.act == "binary-bireal" || a.bits == 4 || m.algo == "proxybnn" ||
                     m.algo == "iterative" || m.algo == "bwn" || m.algo == "binaryrelax"))
           continue;  // the same kernels as their neighbours in the table, on a smaller network
@@ -209,14 +210,14 @@ TEST_CASE("the packed engine gives float evaluation's classes and logits: every 
         if (packed >= 2) CHECK(on_act_kernel >= 1);
         // conv → sign → conv runs fused (VGG-11's blocks, ResNet-20's bodies), and end to end
         // above: the fused path is what forward runs
-        if (a.act.rfind("binary", 0) == 0 && (model == "vgg11" || model == "resnet20"))
-          CHECK(fused >= 1);
-        // and ResNet-20's stem, whose signs go to a residual block, packs them and unpacks ±1
-        // for the identity shortcut
-        if (a.act.rfind("binary", 0) == 0 && model == "resnet20")
+        if (a.act.rfind("binary", 0) == 0 && big) CHECK(fused >= 1);
+        // and the ResNets' stems, whose signs (max-pooled in ResNet-18) go to a residual block,
+        // pack them and unpack ±1 for the identity shortcut; ResNet-18's downsampling convs
+        // share their block's packed input
+        if (a.act.rfind("binary", 0) == 0 && model.rfind("resnet", 0) == 0)
           CHECK(plan[0].fused.find("unpacked") != std::string::npos);
       }
-  CHECK(cases == 3 * 7 * 5 + 2 * 3 * 3);
+  CHECK(cases == 3 * 7 * 5 + 3 * 3 * 3);
 }
 
 TEST_CASE("after a short training run too (LeNet-5, MLP with BatchNorm)") {
