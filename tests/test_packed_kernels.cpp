@@ -263,3 +263,33 @@ TEST_CASE("unpacking packed signs gives the ±1 values back, padding bits ignore
   }
   set_threads(0);
 }
+
+TEST_CASE("packing signs equals the bit-by-bit definition: odd sizes, NaN, −0, thread counts") {
+  Rng rng(7);
+  // channel counts around the 8-channel groups and 64-bit words, widths around 8-pixel blocks
+  for (int64_t c : {1, 7, 8, 9, 63, 64, 65, 130})
+    for (int64_t w : {1, 7, 8, 9, 17}) {
+      INFO("C ", c, ", W ", w);
+      const int64_t n = 2, h = 3, words = words_for(c);
+      Tensor x({n, c, h, w});
+      for (int64_t i = 0; i < x.size(); ++i) {
+        const float u = rng.uniform();
+        x[i] = u < 0.05f ? std::nanf("") : u < 0.1f ? -0.0f : u < 0.15f ? 0.0f : rng.normal();
+      }
+      std::vector<uint64_t> want(static_cast<size_t>(n * h * w * words), 0), got;
+      for (int64_t s = 0; s < n; ++s)
+        for (int64_t ch = 0; ch < c; ++ch)
+          for (int64_t y = 0; y < h; ++y)
+            for (int64_t j = 0; j < w; ++j)
+              if (x[((s * c + ch) * h + y) * w + j] >= 0.0f)
+                want[static_cast<size_t>(((s * h + y) * w + j) * words + ch / 64)] |= uint64_t{1}
+                                                                                      << (ch % 64);
+      for (int threads : {1, 3}) {
+        set_threads(threads);
+        got.assign(want.size() + 3, ~uint64_t{0});  // stale contents must not survive
+        pack_signs(x.data(), n, c, h, w, got);
+        CHECK_MESSAGE(got == want, threads << " threads");
+      }
+    }
+  set_threads(0);
+}

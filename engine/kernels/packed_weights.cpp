@@ -1,7 +1,10 @@
 #include "engine/kernels/packed_weights.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <stdexcept>
 
@@ -105,9 +108,6 @@ bool pack_weights(const float* w, int64_t cout, int64_t cin, int64_t k, PackedWe
   return true;
 }
 
-// Both directions run one word column at a time through a row buffer, so that the loop over the
-// pixels of a channel's row reads and writes contiguous memory and vectorizes (the words of one
-// pixel are `words` apart in the packed layout).
 void check_packed_shape(const ConvShape& g, const PackedWeights& w, const char* who) {
   if (g.cin != w.cin || g.cout != w.cout || g.k != w.k)
     throw std::invalid_argument(std::string(who) + ": the shape's channels or kernel (" +
@@ -117,30 +117,68 @@ void check_packed_shape(const ConvShape& g, const PackedWeights& w, const char* 
                                 std::to_string(w.k) + ")");
 }
 
+// The 8×8 bit matrix m (bit 8·i + j = row i, column j) transposed: bit 8·j + i. Three rounds of
+// swapping off-diagonal blocks (2×2 bits, then 4×4, then 8×8 halves; Hacker's Delight 7-3).
+static uint64_t transpose8(uint64_t m) {
+  uint64_t t = (m ^ (m >> 7)) & 0x00AA00AA00AA00AAULL;
+  m ^= t ^ (t << 7);
+  t = (m ^ (m >> 14)) & 0x0000CCCC0000CCCCULL;
+  m ^= t ^ (t << 14);
+  t = (m ^ (m >> 28)) & 0x00000000F0F0F0F0ULL;
+  return m ^ t ^ (t << 28);
+}
+
+// One image row of pack_signs: channel ch's w pixels at src + ch·cstride, into row[j·words + wd].
+// NCHW to channel words is a bit transpose: per 8 channels × 8 pixels, one compare and movemask per
+// channel gives a byte of 8 pixels' signs, the 8×8 block is transposed, and each pixel's byte goes
+// to its place in the pixel's word (x86 is little-endian: byte g of a word holds bits 8g…8g+7).
+static void pack_row(const float* src, int64_t cstride, int64_t c, int64_t w, int64_t words,
+                     uint64_t* row) {
+  static_assert(std::endian::native == std::endian::little);
+  const int64_t w8 = w - w % 8;
+  auto* bytes = reinterpret_cast<uint8_t*>(row);
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t wd = 0; wd < words; ++wd)
+    for (int64_t g = 0; g < 8; ++g) {
+      const int64_t c0 = 64 * wd + 8 * g, rows = std::clamp<int64_t>(c - c0, 0, 8);
+      for (int64_t j0 = 0; j0 < w8; j0 += 8) {
+        uint64_t m = 0;  // bit 8·r + k: channel c0 + r at pixel j0 + k is ≥ 0
+        for (int64_t r = 0; r < rows; ++r) {
+          const __m256 v = _mm256_loadu_ps(src + (c0 + r) * cstride + j0);
+          // ≥ 0, ordered: false for NaN, true for −0, as the scalar test
+          m |= static_cast<uint64_t>(_mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_GE_OQ)))
+               << (8 * r);
+        }
+        m = transpose8(m);
+        for (int64_t k = 0; k < 8; ++k)
+          bytes[((j0 + k) * words + wd) * 8 + g] = static_cast<uint8_t>(m >> (8 * k));
+      }
+    }
+  for (int64_t j = w8; j < w; ++j)  // the last w mod 8 pixels one by one
+    for (int64_t wd = 0; wd < words; ++wd) {
+      uint64_t word = 0;
+      for (int64_t ch = 64 * wd; ch < std::min(c, 64 * wd + 64); ++ch)
+        word |= static_cast<uint64_t>(src[ch * cstride + j] >= 0.0f) << (ch % 64);
+      row[j * words + wd] = word;
+    }
+}
+
 void pack_signs(const float* x, int64_t n, int64_t c, int64_t h, int64_t w,
                 std::vector<uint64_t>& out) {
   const int64_t words = words_for(c), plane = h * w;
   out.resize(static_cast<size_t>(n * plane * words));
   parallel_for(n * h, 1, [&](int64_t r0, int64_t r1) {
-    std::vector<uint64_t> acc(static_cast<size_t>(w));
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t s = r / h, y = r % h;
-      uint64_t* row = out.data() + (s * plane + y * w) * words;
-      for (int64_t wd = 0; wd < words; ++wd) {
-        std::fill(acc.begin(), acc.end(), 0);
-        uint64_t* a = acc.data();
-        for (int64_t ch = 64 * wd; ch < std::min(c, 64 * wd + 64); ++ch) {
-          const float* src = x + ((s * c + ch) * h + y) * w;
-          const int b = static_cast<int>(ch % 64);
-          // without a branch: the signs of a feature map are random
-          for (int64_t i = 0; i < w; ++i) a[i] |= static_cast<uint64_t>(src[i] >= 0.0f) << b;
-        }
-        for (int64_t i = 0; i < w; ++i) row[i * words + wd] = a[i];
-      }
+      pack_row(x + (s * c * h + y) * w, plane, c, w, words,
+               out.data() + (s * plane + y * w) * words);
     }
   });
 }
 
+// One word column at a time through a row buffer, so that the loop over the pixels of a channel's
+// row reads and writes contiguous memory and vectorizes (the words of one pixel are `words` apart
+// in the packed layout).
 void unpack_signs(const uint64_t* bits, int64_t n, int64_t c, int64_t h, int64_t w, float* y) {
   const int64_t words = words_for(c), plane = h * w;
   parallel_for(n * h, 1, [&](int64_t r0, int64_t r1) {
