@@ -293,3 +293,51 @@ TEST_CASE("packing signs equals the bit-by-bit definition: odd sizes, NaN, −0,
     }
   set_threads(0);
 }
+
+TEST_CASE(
+    "packing b-bit codes equals the bit-by-bit definition; off-grid values anywhere refused") {
+  Rng rng(8);
+  const float alpha = 0.37f;
+  for (int bits : {1, 2, 4})
+    for (int64_t c : {1, 9, 64, 65})
+      for (int64_t w : {7, 8, 17}) {
+        INFO(bits, " bits, C ", c, ", W ", w);
+        const int64_t n = 2, h = 2, words = words_for(c), top = (int64_t{1} << bits) - 1;
+        Tensor x({n, c, h, w});
+        std::vector<int64_t> q(static_cast<size_t>(x.size()));
+        for (int64_t i = 0; i < x.size(); ++i) {
+          q[static_cast<size_t>(i)] =
+              std::min<int64_t>(top, static_cast<int64_t>(rng.uniform() * (top + 1)));
+          x[i] = alpha *
+                 static_cast<float>(q[static_cast<size_t>(i)]);  // as the quantizer computes it
+        }
+        std::vector<uint64_t> want(static_cast<size_t>(n * h * w * bits * words), 0), got;
+        for (int64_t s = 0; s < n; ++s)
+          for (int64_t ch = 0; ch < c; ++ch)
+            for (int64_t y = 0; y < h; ++y)
+              for (int64_t j = 0; j < w; ++j)
+                for (int b = 0; b < bits; ++b)
+                  if ((q[static_cast<size_t>(((s * c + ch) * h + y) * w + j)] >> b) & 1)
+                    want[static_cast<size_t>((((s * h + y) * w + j) * bits + b) * words +
+                                             ch / 64)] |= uint64_t{1} << (ch % 64);
+        for (int threads : {1, 3}) {
+          set_threads(threads);
+          got.assign(want.size() + 5, ~uint64_t{0});  // stale contents must not survive
+          REQUIRE(pack_codes(x.data(), n, c, h, w, alpha, bits, got));
+          CHECK_MESSAGE(got == want, threads << " threads");
+        }
+        // one value off the grid, in the 8-pixel blocks or in the tail, at any channel: refused
+        for (int64_t at : {int64_t{0}, x.size() / 2, x.size() - 1}) {
+          Tensor bad = x;
+          bad[at] += 0.5f * alpha;
+          CHECK_FALSE(pack_codes(bad.data(), n, c, h, w, alpha, bits, got));
+          bad[at] = std::nanf("");
+          CHECK_FALSE(pack_codes(bad.data(), n, c, h, w, alpha, bits, got));
+          bad[at] = -alpha;
+          CHECK_FALSE(pack_codes(bad.data(), n, c, h, w, alpha, bits, got));
+          bad[at] = alpha * static_cast<float>(top + 1);
+          CHECK_FALSE(pack_codes(bad.data(), n, c, h, w, alpha, bits, got));
+        }
+      }
+  set_threads(0);
+}

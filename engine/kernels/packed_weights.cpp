@@ -200,30 +200,75 @@ void unpack_signs(const uint64_t* bits, int64_t n, int64_t c, int64_t h, int64_t
   });
 }
 
-bool pack_codes(const float* x, int64_t n, int64_t c, int64_t h, int64_t w, float alpha, int bits,
-                std::vector<uint64_t>& out) {
-  const int64_t words = words_for(c), plane = h * w, top = (int64_t{1} << bits) - 1;
-  out.assign(static_cast<size_t>(n * plane * bits * words), 0);
-  std::atomic<bool> on_grid{true};
-  parallel_for(n * h, 1, [&](int64_t r0, int64_t r1) {
-    bool ok = true;
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t s = r / h, y = r % h;
-      uint64_t* row = out.data() + (s * plane + y * w) * bits * words;
-      for (int64_t ch = 0; ch < c; ++ch) {
-        const float* src = x + ((s * c + ch) * h + y) * w;
-        uint64_t* dst = row + ch / 64;
-        for (int64_t i = 0; i < w; ++i) {
-          // x = fl(α·q): x/α is within a few ulps of q, so rounding recovers q exactly.
-          const float f = src[i] / alpha;
-          const int64_t q = std::lrint(f);
-          ok = ok && q >= 0 && q <= top && std::abs(f - static_cast<float>(q)) < 1e-3f;
+// One image row of pack_codes, as pack_row: per 8 channels × 8 pixels, q for 8 pixels of a channel
+// at once, then per bit plane a movemask of that bit and an 8×8 transpose. Returns false when some
+// value is off the grid.
+static bool pack_codes_row(const float* src, int64_t cstride, int64_t c, int64_t w, int64_t words,
+                           float alpha, int bits, uint64_t* row) {
+  const int64_t w8 = w - w % 8, top = (int64_t{1} << bits) - 1;
+  auto* bytes = reinterpret_cast<uint8_t*>(row);
+  const __m256 va = _mm256_set1_ps(alpha), tol = _mm256_set1_ps(1e-3f);
+  const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256i below = _mm256_set1_epi32(-1), above = _mm256_set1_epi32(static_cast<int>(top + 1));
+  __m256i ok = _mm256_set1_epi32(-1);
+  for (int64_t wd = 0; wd < words; ++wd)
+    for (int64_t g = 0; g < 8; ++g) {
+      const int64_t c0 = 64 * wd + 8 * g, rows = std::clamp<int64_t>(c - c0, 0, 8);
+      for (int64_t j0 = 0; j0 < w8; j0 += 8) {
+        uint64_t m[16] =
+            {};  // per plane b: bit 8·r + k = bit b of q at channel c0 + r, pixel j0 + k
+        for (int64_t r = 0; r < rows; ++r) {
+          // the scalar path's f = x / α and lrint (round to nearest even), 8 at a time
+          const __m256 f = _mm256_div_ps(_mm256_loadu_ps(src + (c0 + r) * cstride + j0), va);
+          const __m256i q = _mm256_cvtps_epi32(f);  // out of range or NaN: INT_MIN, refused below
+          const __m256 err = _mm256_and_ps(_mm256_sub_ps(f, _mm256_cvtepi32_ps(q)), magnitude);
+          ok = _mm256_and_si256(ok, _mm256_cmpgt_epi32(q, below));
+          ok = _mm256_and_si256(ok, _mm256_cmpgt_epi32(above, q));
+          ok = _mm256_and_si256(ok, _mm256_castps_si256(_mm256_cmp_ps(err, tol, _CMP_LT_OQ)));
           for (int b = 0; b < bits; ++b)
-            dst[(i * bits + b) * words] |= static_cast<uint64_t>((q >> b) & 1) << (ch % 64);
+            m[b] |= static_cast<uint64_t>(
+                        _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_slli_epi32(q, 31 - b))))
+                    << (8 * r);
+        }
+        for (int b = 0; b < bits; ++b) {
+          const uint64_t t = transpose8(m[b]);
+          for (int64_t k = 0; k < 8; ++k)
+            bytes[(((j0 + k) * bits + b) * words + wd) * 8 + g] =
+                static_cast<uint8_t>(t >> (8 * k));
         }
       }
     }
-    if (!ok) on_grid.store(false);
+  bool on_grid = _mm256_movemask_epi8(ok) == -1;
+  for (int64_t j = w8; j < w; ++j)  // the last w mod 8 pixels one by one
+    for (int64_t wd = 0; wd < words; ++wd) {
+      uint64_t planes[16] = {};
+      for (int64_t ch = 64 * wd; ch < std::min(c, 64 * wd + 64); ++ch) {
+        // x = fl(α·q): x/α is within a few ulps of q, so rounding recovers q exactly.
+        const float f = src[ch * cstride + j] / alpha;
+        const int64_t q = std::lrint(f);
+        on_grid = on_grid && q >= 0 && q <= top && std::abs(f - static_cast<float>(q)) < 1e-3f;
+        for (int b = 0; b < bits; ++b)
+          planes[b] |= static_cast<uint64_t>((q >> b) & 1) << (ch % 64);
+      }
+      for (int b = 0; b < bits; ++b) row[(j * bits + b) * words + wd] = planes[b];
+    }
+  return on_grid;
+}
+
+bool pack_codes(const float* x, int64_t n, int64_t c, int64_t h, int64_t w, float alpha, int bits,
+                std::vector<uint64_t>& out) {
+  if (bits < 1 || bits > 16)
+    throw std::invalid_argument("pack_codes: bits must be 1..16, got " + std::to_string(bits));
+  const int64_t words = words_for(c), plane = h * w;
+  out.resize(static_cast<size_t>(n * plane * bits * words));
+  std::atomic<bool> on_grid{true};
+  parallel_for(n * h, 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t s = r / h, y = r % h;
+      if (!pack_codes_row(x + (s * c * h + y) * w, plane, c, w, words, alpha, bits,
+                          out.data() + (s * plane + y * w) * bits * words))
+        on_grid.store(false);
+    }
   });
   return on_grid.load();
 }
