@@ -9,9 +9,7 @@
 //                    [--cpu-clock (one thread; whole-network and per-layer times by the
 //                    process CPU clock)]
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -23,6 +21,7 @@
 #include "app/package/packed_runner.h"
 #include "app/train/trainer.h"
 #include "datasets/registry.h"
+#include "engine/core/clock.h"
 #include "engine/core/parallel.h"
 #include "engine/core/random.h"
 #include "engine/kernels/packed_weights.h"
@@ -45,12 +44,7 @@ bool g_cpu_clock = false;
 // Wall-clock seconds, or with --cpu-clock (one thread) the process's CPU seconds: on a machine
 // busy with other work, CPU time counts this process's work and not its waiting.
 double now() {
-  if (g_cpu_clock) {
-    timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-  }
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return clock_seconds(g_cpu_clock);
 }
 
 double median_seconds(int reps, const std::function<void()>& fn) {

@@ -9,7 +9,6 @@
 // algorithm's overhead (quantized activations included).
 #include <cblas.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -26,6 +25,7 @@
 #include "app/cli/exit_code.h"
 #include "app/config/config.h"
 #include "engine/core/blas_kernel.h"
+#include "engine/core/clock.h"
 #include "engine/core/error.h"
 #include "engine/core/parallel.h"
 #include "engine/kernels/gemm.h"
@@ -36,20 +36,10 @@
 namespace qt {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-// A clock in ms: the wall clock, or the CPU time of the process. With one thread (TBB and
-// OpenBLAS then run in the caller) the CPU clock counts the work only, not the time spent waiting
-// for a core, so measurements stay comparable on a machine busy with other processes.
+// A clock in ms: the wall clock, or the CPU time of the process (engine/core/clock.h).
 struct StopClock {
   bool cpu = false;
-  double now() const {
-    if (!cpu)
-      return std::chrono::duration<double, std::milli>(Clock::now().time_since_epoch()).count();
-    timespec t{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-  }
+  double now() const { return 1e3 * clock_seconds(cpu); }
 };
 
 double median(std::vector<double> v) {

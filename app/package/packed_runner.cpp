@@ -1,11 +1,10 @@
 #include "app/package/packed_runner.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <ctime>
 #include <map>
 
+#include "engine/core/clock.h"
 #include "engine/core/error.h"
 #include "engine/core/parallel.h"
 #include "engine/kernels/packed_conv.h"
@@ -332,15 +331,7 @@ struct Exec {
   // residual block's input is read by its first conv and its downsampling conv, and packed once.
   std::map<const Tensor*, const std::vector<uint64_t>*> bits = {}, codes = {};
 
-  double now() const {
-    if (cpu_clock) {
-      timespec ts;
-      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-      return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-    }
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
+  double now() const { return clock_seconds(cpu_clock); }
 
   const Tensor& run(Steps& steps, const Tensor& x) {
     const Tensor* cur = &x;
