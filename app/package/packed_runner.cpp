@@ -327,9 +327,10 @@ struct Exec {
   std::map<std::string, double>& other;
   bool cpu_clock = false;
   std::vector<double>* worst = nullptr;  // forward_checked
-  // The packed signs (codes) of tensors of this pass holding ±1 (b-bit codes), by tensor: a
-  // residual block's input is read by its first conv and its downsampling conv, and packed once.
-  std::map<const Tensor*, const std::vector<uint64_t>*> bits = {}, codes = {};
+  // The packed form of tensors of this pass (signs of ±1, bit planes of b-bit codes; a tensor
+  // holds one set, so one map), by tensor: a residual block's input is read by its first conv and
+  // its downsampling conv, and packed once.
+  std::map<const Tensor*, const std::vector<uint64_t>*> packed_inputs = {};
 
   double now() const { return clock_seconds(cpu_clock); }
 
@@ -419,22 +420,17 @@ struct Exec {
       g.h = x.dim(2);
       g.w = x.dim(3);
     }
-    if (s.input == "binary") {
-      auto it = bits.find(&x);
-      if (it == bits.end()) {
-        pack_signs(x.data(), n, g.cin, g.h, g.w, s.packed);
-        it = bits.emplace(&x, &s.packed).first;
-      }
-      write(s, g, it->second->data(), fused);
-    } else if (s.input == "bits") {
+    if (s.input == "binary" || s.input == "bits") {
       // (the convs reading one tensor read it on one quantizer's grid)
-      auto it = codes.find(&x);
-      if (it == codes.end()) {
-        if (!pack_codes(x.data(), n, g.cin, g.h, g.w, s.alpha, s.bits, s.packed))
+      auto it = packed_inputs.find(&x);
+      if (it == packed_inputs.end()) {
+        if (s.input == "binary")
+          pack_signs(x.data(), n, g.cin, g.h, g.w, s.packed);
+        else if (!pack_codes(x.data(), n, g.cin, g.h, g.w, s.alpha, s.bits, s.packed))
           throw std::logic_error(s.layer->name() + ": its input is not on the " +
                                  std::to_string(s.bits) +
                                  "-bit grid of α = " + std::to_string(s.alpha));
-        it = codes.emplace(&x, &s.packed).first;
+        it = packed_inputs.emplace(&x, &s.packed).first;
       }
       write(s, g, it->second->data(), fused);
     } else if (s.linear) {
@@ -485,7 +481,7 @@ struct Exec {
     if (s.unpack) {
       s.out.resize(shape);
       unpack_signs(s.pooled.data(), shape[0], shape[1], shape[2], shape[3], s.out.data());
-      bits[&s.out] = &s.pooled;
+      packed_inputs[&s.out] = &s.pooled;
     }
   }
 };
