@@ -102,6 +102,17 @@ std::vector<pid_t> children(pid_t pid) {
   return out;
 }
 
+// The two ranks `launcher` (mpirun) started, once run directory `run` holds a mid-epoch
+// checkpoint (waiting up to 30 s): the run is training.
+std::vector<pid_t> two_ranks_training(pid_t launcher, const fs::path& run) {
+  for (int i = 0; i < 6000 && !fs::exists(run / "checkpoints/last.ckpt"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(fs::exists(run / "checkpoints/last.ckpt"));
+  std::vector<pid_t> ranks = children(launcher);
+  REQUIRE(ranks.size() == 2);
+  return ranks;
+}
+
 // Running (a zombie, dead but not yet reaped by init, is not): waits up to 10 s for it to end.
 bool alive(pid_t p) {
   for (int i = 0; i < 100; ++i) {
@@ -235,12 +246,7 @@ TEST_CASE("kill -9 of one rank ends the others; --resume on 3 processes finishes
   const pid_t uninterrupted = spawn(args(ref));  // one process, alongside
 
   const pid_t launcher = spawn(mpirun(2, args(killed)), log, {}, kMpiEnv);
-  // A mid-epoch checkpoint exists: the run is training.
-  for (int i = 0; i < 6000 && !fs::exists(killed / "checkpoints/last.ckpt"); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  REQUIRE(fs::exists(killed / "checkpoints/last.ckpt"));
-  std::vector<pid_t> ranks = children(launcher);
-  REQUIRE(ranks.size() == 2);
+  std::vector<pid_t> ranks = two_ranks_training(launcher, killed);
   kill(ranks.back(), SIGKILL);
   // Bounded: the survivors (and mpirun) must end, never hang; 60 s is far above the seconds it
   // takes, so only a hang fails here.
@@ -285,11 +291,7 @@ TEST_CASE("a rank that stops answering is named after --mpi-timeout, and every r
            "--checkpoint-every", "0.05",      "--mpi-timeout",    "3",      "--quiet",    "--out",
            out.string()}),
       log, {}, kMpiEnv);
-  for (int i = 0; i < 6000 && !fs::exists(out / "checkpoints/last.ckpt"); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  REQUIRE(fs::exists(out / "checkpoints/last.ckpt"));
-  std::vector<pid_t> ranks = children(launcher);
-  REQUIRE(ranks.size() == 2);
+  std::vector<pid_t> ranks = two_ranks_training(launcher, out);
   // Stopped, not dead: mpirun sees nothing wrong, only the other rank can notice.
   kill(ranks.back(), SIGSTOP);
   const auto t0 = std::chrono::steady_clock::now();
